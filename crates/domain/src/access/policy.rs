@@ -1,0 +1,141 @@
+//! The policy table: the single source of truth for which role may perform which operation.
+//!
+//! Every API operation names exactly one [`Operation`]; its `operation_id` in the OpenAPI document
+//! is the operation's name, and a test fails if the document holds an operation this table does
+//! not know. Whatever a row allows, it allows only inside the account's area scope.
+
+use super::Role;
+use serde::Serialize;
+
+/// Everything the API and the pages can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Exchange a password for a session or token. Open to anyone, throttled.
+    Login,
+    /// End one's own session.
+    Logout,
+    /// Read one's own account.
+    Me,
+    /// Read the area tree.
+    AreasRead,
+    /// Create, rename and merge grids and households.
+    AreasManage,
+    /// List residents of an area (masked).
+    PersonsList,
+    /// Read one resident's record (masked).
+    PersonsRead,
+    /// Register a resident.
+    PersonsCreate,
+    /// Change a resident's record.
+    PersonsUpdate,
+    /// Show a resident's full ID number and phone, with a reason.
+    PersonsReveal,
+    /// Import a resident register from CSV or XLSX.
+    ResidentsImport,
+    /// List accounts.
+    UsersList,
+    /// Create, change and disable accounts.
+    UsersManage,
+    /// Read the audit log.
+    AuditRead,
+}
+
+use Operation::*;
+use Role::*;
+
+/// Role × operation. Absent roles are denied. Admin manages accounts and the tree but reads no
+/// resident records; the auditor reads the log and nothing else (separation of duties,
+/// GB/T 35273 §7.1).
+pub const POLICY: &[(Operation, &[Role])] = &[
+    (Login, &Role::ALL),
+    (Logout, &Role::ALL),
+    (Me, &Role::ALL),
+    (AreasRead, &[Admin, Commander, WorkingGroup, GridWorker, Sampler, Checkpoint, TransferDispatcher, Auditor]),
+    (AreasManage, &[Admin, Commander, WorkingGroup]),
+    (PersonsList, &[Commander, WorkingGroup, GridWorker, TransferDispatcher]),
+    (PersonsRead, &[Commander, WorkingGroup, GridWorker, Sampler, TransferDispatcher]),
+    (PersonsCreate, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint]),
+    (PersonsUpdate, &[Commander, WorkingGroup, GridWorker]),
+    (PersonsReveal, &[Commander, WorkingGroup, GridWorker, TransferDispatcher]),
+    (ResidentsImport, &[Admin, Commander, WorkingGroup]),
+    (UsersList, &[Admin, Auditor]),
+    (UsersManage, &[Admin]),
+    (AuditRead, &[Auditor]),
+];
+
+impl Operation {
+    pub const ALL: [Operation; 14] = [
+        Login,
+        Logout,
+        Me,
+        AreasRead,
+        AreasManage,
+        PersonsList,
+        PersonsRead,
+        PersonsCreate,
+        PersonsUpdate,
+        PersonsReveal,
+        ResidentsImport,
+        UsersList,
+        UsersManage,
+        AuditRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Login => "login",
+            Logout => "logout",
+            Me => "me",
+            AreasRead => "areas_read",
+            AreasManage => "areas_manage",
+            PersonsList => "persons_list",
+            PersonsRead => "persons_read",
+            PersonsCreate => "persons_create",
+            PersonsUpdate => "persons_update",
+            PersonsReveal => "persons_reveal",
+            ResidentsImport => "residents_import",
+            UsersList => "users_list",
+            UsersManage => "users_manage",
+            AuditRead => "audit_read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Operation> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// Operations open without a session.
+    pub fn is_public(self) -> bool {
+        self == Login
+    }
+}
+
+/// Whether `role` may perform `op` (inside its scope).
+pub fn allows(role: Role, op: Operation) -> bool {
+    POLICY.iter().any(|(o, roles)| *o == op && roles.contains(&role))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_exactly_one_row() {
+        for op in Operation::ALL {
+            let rows = POLICY.iter().filter(|(o, _)| *o == op).count();
+            assert_eq!(rows, 1, "{op:?} has {rows} policy rows");
+            assert_eq!(Operation::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(POLICY.len(), Operation::ALL.len());
+    }
+
+    #[test]
+    fn separation_of_duties() {
+        assert!(!allows(Role::Admin, PersonsRead));
+        assert!(!allows(Role::Auditor, PersonsList));
+        assert!(allows(Role::Auditor, AuditRead));
+        assert!(!allows(Role::Commander, AuditRead));
+        assert!(!allows(Role::Lab, PersonsList));
+    }
+}

@@ -1,0 +1,155 @@
+//! Storage contracts of Bulwark.
+//!
+//! One trait per capability ([`AreaStore`], [`PersonStore`], [`AccountStore`], [`SessionStore`],
+//! [`AuditStore`], [`StaffStore`]); [`Store`] is all of them, as the server holds it. Two engines implement them:
+//! `bulwark-sqlite` (embedded, the default) and `bulwark-postgres`. The contract tests in
+//! `bulwark-store-tests` run unchanged against both.
+//!
+//! Rules every implementation keeps:
+//! - Reads of people take a [`Scope`] and never return a row outside it: scope is part of the
+//!   query, not a filter applied afterwards.
+//! - Every write that changes a person appends its audit entries in the same transaction.
+//! - A call returns only after its transaction is durably committed.
+//! - The audit table is append-only: the engine itself refuses UPDATE and DELETE on it.
+
+mod error;
+
+use async_trait::async_trait;
+use bulwark_domain::{
+    Millis,
+    access::{Account, NewAccount, Scope, SessionTimes, UserId, Username},
+    areas::{Area, AreaCode, AreaId, AreaKind, NewArea},
+    audit::{AuditEntry, AuditStamp, NewAuditEntry},
+    people::{Document, NewPerson, Person, PersonId, Phone, SpecialNeeds},
+    workforce::{StaffMember, Team},
+};
+
+pub use bulwark_domain::access::SessionKind;
+pub use error::{StoreError, StoreResult};
+
+/// The area tree.
+#[async_trait]
+pub trait AreaStore: Send + Sync {
+    /// Creates an area under its parent (which must exist). The caller has checked the nesting
+    /// rules. A duplicate code is [`StoreError::Conflict`].
+    async fn create_area(&self, area: NewArea) -> StoreResult<Area>;
+    async fn area(&self, id: AreaId) -> StoreResult<Option<Area>>;
+    async fn area_by_code(&self, code: &AreaCode) -> StoreResult<Option<Area>>;
+    /// Areas inside `scope`, shallowest first then by code; households only when `households`.
+    async fn areas_within(&self, scope: &Scope, households: bool) -> StoreResult<Vec<Area>>;
+    /// Direct children of an area, by code.
+    async fn children(&self, parent: AreaId) -> StoreResult<Vec<Area>>;
+    /// The areas on the path from the root down to `id`, root first.
+    async fn ancestors(&self, id: AreaId) -> StoreResult<Vec<Area>>;
+    async fn rename_area(&self, id: AreaId, name: &str) -> StoreResult<Area>;
+    /// Moves everything inside grid `from` (households, people, account scopes) into grid `into`
+    /// and removes `from`, in one transaction. The caller has checked that both are grids of the
+    /// same village. Returns how many people moved.
+    async fn merge_grid(&self, from: AreaId, into: AreaId) -> StoreResult<u64>;
+    /// Number of areas of each kind inside `scope`.
+    async fn count_areas(&self, scope: &Scope, kind: AreaKind) -> StoreResult<u64>;
+}
+
+/// Which people to list.
+#[derive(Debug, Clone)]
+pub struct PersonQuery {
+    /// Only people inside this subtree (already narrowed to the caller's scope).
+    pub within: Scope,
+    /// A name prefix, or a document number's last characters.
+    pub search: Option<String>,
+    /// Keyset pagination: only ids greater than this.
+    pub after: Option<PersonId>,
+    pub limit: u32,
+}
+
+/// A change to a person's record. `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct PersonChange {
+    pub name: Option<String>,
+    pub phone: Option<Option<Phone>>,
+    pub address: Option<Option<String>>,
+    pub area: Option<AreaId>,
+    pub needs: Option<SpecialNeeds>,
+}
+
+/// The resident register.
+#[async_trait]
+pub trait PersonStore: Send + Sync {
+    /// Registers one person and appends the stamp's audit entry in the same transaction.
+    /// The same document registered twice is [`StoreError::Conflict`]; an unknown area is
+    /// [`StoreError::Invalid`].
+    async fn insert_person(&self, person: NewPerson, stamp: &AuditStamp) -> StoreResult<Person>;
+    /// Registers many people all-or-nothing (imports, the demo), with one audit entry each.
+    /// Returns their ids in input order.
+    async fn insert_people(&self, people: Vec<NewPerson>, stamp: &AuditStamp) -> StoreResult<Vec<PersonId>>;
+    /// One person, if they exist and are inside `scope`.
+    async fn person(&self, scope: &Scope, id: PersonId) -> StoreResult<Option<Person>>;
+    /// People matching `query`, by id.
+    async fn people(&self, query: &PersonQuery) -> StoreResult<Vec<Person>>;
+    async fn count_people(&self, scope: &Scope) -> StoreResult<u64>;
+    /// Which of these documents are already registered, anywhere (imports reject duplicates).
+    async fn registered_documents(&self, documents: &[Document]) -> StoreResult<Vec<Document>>;
+    /// Changes a person inside `scope` and appends the audit entry in the same transaction.
+    async fn update_person(&self, scope: &Scope, id: PersonId, change: PersonChange, stamp: &AuditStamp) -> StoreResult<Person>;
+}
+
+/// Accounts.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// A duplicate username is [`StoreError::Conflict`].
+    async fn create_account(&self, account: NewAccount, now: Millis) -> StoreResult<Account>;
+    async fn account(&self, id: UserId) -> StoreResult<Option<Account>>;
+    /// The account and its password hash.
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<(Account, String)>>;
+    /// Accounts whose scope lies inside `scope`, by username.
+    async fn accounts(&self, scope: &Scope) -> StoreResult<Vec<Account>>;
+    /// Disabling an account also ends all its sessions.
+    async fn set_disabled(&self, id: UserId, disabled: bool) -> StoreResult<()>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+}
+
+/// Login sessions and API tokens, stored by the SHA-256 of their secret.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, token_hash: &str, user: UserId, kind: SessionKind, now: Millis) -> StoreResult<()>;
+    /// The session's times and its (enabled) account.
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<(SessionTimes, Account)>>;
+    async fn touch_session(&self, token_hash: &str, now: Millis) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+}
+
+/// Which audit entries to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub person: Option<PersonId>,
+    pub user: Option<UserId>,
+    /// Keyset pagination: only entries older than this sequence number.
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends entries durably; callers send no person data before this returns.
+    async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> StoreResult<()>;
+    async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Staff assignments.
+#[async_trait]
+pub trait StaffStore: Send + Sync {
+    /// Adds assignments; a person may serve in one team per area once (duplicates are ignored).
+    async fn add_staff(&self, staff: Vec<StaffMember>) -> StoreResult<()>;
+    /// Assignments whose area lies inside `scope`.
+    async fn staff(&self, scope: &Scope, team: Option<Team>) -> StoreResult<Vec<StaffMember>>;
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store: AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore {
+    /// Which engine this is: "sqlite" or "postgres".
+    fn engine(&self) -> &'static str;
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+}
