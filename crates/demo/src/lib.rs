@@ -1,0 +1,1 @@
+//! The Shengtang demo town: deterministic synthetic areas, residents and staff.

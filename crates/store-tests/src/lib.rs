@@ -1,0 +1,1 @@
+//! Contract tests that every storage engine of Bulwark passes unchanged.

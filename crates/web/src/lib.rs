@@ -1,0 +1,1 @@
+//! Bulwark's web server: pages, JSON API, sessions, authorization and audit.
