@@ -1,0 +1,300 @@
+//! The resident register on SQLite.
+
+use crate::{
+    SqliteStore,
+    areas::{area_by_id, conversion},
+    audit::insert_audit,
+    error,
+    error::corrupt,
+};
+use async_trait::async_trait;
+use bulwark_domain::{
+    Millis,
+    access::Scope,
+    areas::{AreaId, AreaKind},
+    audit::{AuditStamp, Outcome},
+    people::{Document, DocumentType, NewPerson, Person, PersonId, Phone, Sex, SpecialNeeds},
+};
+use bulwark_store::{PersonChange, PersonQuery, PersonStore, StoreError, StoreResult};
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
+
+const COLUMNS: &str = "id, name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path, \
+                       cannot_walk, bedridden, other_needs, synthetic, created_at, updated_at";
+
+fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
+    let doc_type: String = row.get(2)?;
+    let doc_number: Option<String> = row.get(3)?;
+    let kind = DocumentType::parse(&doc_type)
+        .ok_or_else(|| conversion(corrupt("document type", &doc_type)))?;
+    let document = Document::from_stored(kind, doc_number.as_deref())
+        .map_err(|e| conversion(corrupt("document", e)))?;
+    let sex: Option<String> = row.get(4)?;
+    let birth: Option<String> = row.get(5)?;
+    let phone: Option<String> = row.get(6)?;
+    Ok(Person {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        document,
+        sex: sex.as_deref().and_then(Sex::parse),
+        birth_date: birth
+            .as_deref()
+            .map(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d"))
+            .transpose()
+            .map_err(|e| conversion(corrupt("birth date", e)))?,
+        phone: phone
+            .as_deref()
+            .map(Phone::parse)
+            .transpose()
+            .map_err(|e| conversion(corrupt("phone", e)))?,
+        address: row.get(7)?,
+        area: row.get(8)?,
+        grid: row.get(9)?,
+        area_path: row.get(10)?,
+        needs: SpecialNeeds {
+            cannot_walk: row.get(11)?,
+            bedridden: row.get(12)?,
+            other: row.get(13)?,
+        },
+        synthetic: row.get(14)?,
+        created_at: row.get(15)?,
+        updated_at: row.get(16)?,
+    })
+}
+
+/// Where a person living in an area is placed: the area's path, and its grid.
+struct Placement {
+    path: String,
+    grid: Option<AreaId>,
+}
+
+fn placement(conn: &Connection, area: AreaId) -> StoreResult<Placement> {
+    let a = area_by_id(conn, area)?
+        .ok_or_else(|| StoreError::Invalid(format!("area {area} does not exist")))?;
+    let grid = match a.kind {
+        AreaKind::Grid => Some(a.id),
+        AreaKind::Household => a.parent,
+        _ => None,
+    };
+    Ok(Placement { path: a.path, grid })
+}
+
+fn document_conflict(e: rusqlite::Error, doc: &Document) -> StoreError {
+    match error::map(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "a person with this {} is already registered",
+            doc.kind().as_str()
+        )),
+        other => other,
+    }
+}
+
+fn insert_one(
+    conn: &Connection,
+    p: &NewPerson,
+    place: &Placement,
+    now: Millis,
+) -> StoreResult<PersonId> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO persons (name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path,
+                                  cannot_walk, bedridden, other_needs, synthetic, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+        )
+        .map_err(error::map)?;
+    stmt.execute(params![
+        p.name,
+        p.document.kind().as_str(),
+        p.document.number(),
+        p.sex.map(Sex::as_str),
+        p.birth_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        p.phone.as_ref().map(Phone::as_str),
+        p.address,
+        p.area,
+        place.grid,
+        place.path,
+        p.needs.cannot_walk,
+        p.needs.bedridden,
+        p.needs.other,
+        p.synthetic,
+        now,
+    ])
+    .map_err(|e| document_conflict(e, &p.document))?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) fn person_in_scope(
+    conn: &Connection,
+    scope: &Scope,
+    id: PersonId,
+) -> StoreResult<Option<Person>> {
+    let (low, high) = scope.path_range();
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM persons WHERE id = ?1 AND area_path >= ?2 AND area_path < ?3"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![id, low, high], person_from_row)
+            .optional()
+    })
+    .map_err(error::map)
+}
+
+#[async_trait]
+impl PersonStore for SqliteStore {
+    async fn insert_person(&self, person: NewPerson, stamp: &AuditStamp) -> StoreResult<Person> {
+        let stamp = stamp.clone();
+        self.write(move |c| {
+            let place = placement(c, person.area)?;
+            let id = insert_one(c, &person, &place, stamp.at)?;
+            insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
+            let everywhere = Scope {
+                area: 0,
+                path: "/".into(),
+            };
+            person_in_scope(c, &everywhere, id)?.ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn insert_people(
+        &self,
+        people: Vec<NewPerson>,
+        stamp: &AuditStamp,
+    ) -> StoreResult<Vec<PersonId>> {
+        let stamp = stamp.clone();
+        self.write(move |c| {
+            let mut places: HashMap<AreaId, Placement> = HashMap::new();
+            let mut ids = Vec::with_capacity(people.len());
+            for p in &people {
+                if !places.contains_key(&p.area) {
+                    places.insert(p.area, placement(c, p.area)?);
+                }
+                let id = insert_one(c, p, &places[&p.area], stamp.at)?;
+                insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn person(&self, scope: &Scope, id: PersonId) -> StoreResult<Option<Person>> {
+        let scope = scope.clone();
+        self.read(move |c| person_in_scope(c, &scope, id)).await
+    }
+
+    async fn people(&self, query: &PersonQuery) -> StoreResult<Vec<Person>> {
+        let (low, high) = query.within.path_range();
+        let search = query
+            .search
+            .clone()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let doc_search = search.as_ref().map(|s| s.to_uppercase());
+        let after = query.after.unwrap_or(0);
+        let limit = query.limit.min(1000);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM persons
+                     WHERE area_path >= ?1 AND area_path < ?2 AND id > ?3
+                       AND (?4 IS NULL OR substr(name, 1, length(?4)) = ?4 OR substr(doc_number, -length(?6)) = ?6)
+                     ORDER BY id LIMIT ?5"
+                ))
+                .map_err(error::map)?;
+            let rows = stmt.query_map(params![low, high, after, search, limit, doc_search], person_from_row).map_err(error::map)?;
+            rows.collect::<Result<_, _>>().map_err(error::map)
+        })
+        .await
+    }
+
+    async fn count_people(&self, scope: &Scope) -> StoreResult<u64> {
+        let (low, high) = scope.path_range();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT count(*) FROM persons WHERE area_path >= ?1 AND area_path < ?2",
+                params![low, high],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(error::map)
+        })
+        .await
+    }
+
+    async fn registered_documents(&self, documents: &[Document]) -> StoreResult<Vec<Document>> {
+        let documents = documents.to_vec();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT 1 FROM persons WHERE doc_type = ?1 AND doc_number = ?2")
+                .map_err(error::map)?;
+            let mut found = Vec::new();
+            for d in documents {
+                let Some(number) = d.number() else { continue };
+                if stmt
+                    .exists(params![d.kind().as_str(), number])
+                    .map_err(error::map)?
+                {
+                    found.push(d);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn update_person(
+        &self,
+        scope: &Scope,
+        id: PersonId,
+        change: PersonChange,
+        stamp: &AuditStamp,
+    ) -> StoreResult<Person> {
+        let (scope, stamp) = (scope.clone(), stamp.clone());
+        self.write(move |c| {
+            let mut p = person_in_scope(c, &scope, id)?.ok_or(StoreError::NotFound)?;
+            if let Some(name) = change.name {
+                p.name = name;
+            }
+            if let Some(phone) = change.phone {
+                p.phone = phone;
+            }
+            if let Some(address) = change.address {
+                p.address = address;
+            }
+            if let Some(needs) = change.needs {
+                p.needs = needs;
+            }
+            if let Some(area) = change.area {
+                let place = placement(c, area)?;
+                if !scope.contains_path(&place.path) {
+                    return Err(StoreError::Invalid("the new area is outside your scope".into()));
+                }
+                (p.area, p.grid, p.area_path) = (area, place.grid, place.path);
+            }
+            p.updated_at = stamp.at;
+            c.execute(
+                "UPDATE persons SET name = ?2, phone = ?3, address = ?4, area_id = ?5, grid_id = ?6, area_path = ?7,
+                        cannot_walk = ?8, bedridden = ?9, other_needs = ?10, updated_at = ?11 WHERE id = ?1",
+                params![
+                    id,
+                    p.name,
+                    p.phone.as_ref().map(Phone::as_str),
+                    p.address,
+                    p.area,
+                    p.grid,
+                    p.area_path,
+                    p.needs.cannot_walk,
+                    p.needs.bedridden,
+                    p.needs.other,
+                    p.updated_at
+                ],
+            )
+            .map_err(error::map)?;
+            insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
+            Ok(p)
+        })
+        .await
+    }
+}
