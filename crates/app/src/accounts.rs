@@ -1,0 +1,198 @@
+//! Accounts, passwords, sessions and login.
+//!
+//! Passwords are hashed with argon2id (default parameters). Session tokens are 32 random bytes;
+//! storage keeps only their SHA-256, so a copy of the database does not let anyone sign in.
+//! Login is throttled per account and per client address, and an unknown username costs as much
+//! time as a wrong password, so neither timing nor messages tell which usernames exist.
+
+use crate::{Actor, AppError, AppResult};
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use bulwark_domain::{
+    Millis,
+    access::{
+        Account, LoginThrottle, NewAccount, Operation, Role, Scope, SessionKind, ThrottleSettings, Username,
+        check_password_strength,
+    },
+    areas::AreaCode,
+    audit::Outcome,
+};
+use bulwark_store::Store;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::{LazyLock, Mutex};
+
+pub fn hash_password(password: &str) -> AppResult<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A hash to verify against when the username does not exist, so that answer takes as long.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("not a password of anyone").expect("hashing a constant"));
+
+/// A new random secret: 32 bytes, URL-safe base64.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What storage keeps of a token.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Login throttles, shared by all requests of one server.
+pub struct LoginGuard {
+    accounts: Mutex<LoginThrottle>,
+    addresses: Mutex<LoginThrottle>,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        LoginGuard {
+            accounts: Mutex::new(LoginThrottle::new(ThrottleSettings::ACCOUNT)),
+            addresses: Mutex::new(LoginThrottle::new(ThrottleSettings::ADDRESS)),
+        }
+    }
+}
+
+fn too_many(retry_ms: Millis) -> AppError {
+    AppError::TooManyAttempts { retry_after_secs: (retry_ms.max(0) as u64).div_ceil(1000).max(1) }
+}
+
+/// A successful login: the secret to hand to the client, once.
+pub struct LoginSuccess {
+    pub token: String,
+    pub account: Account,
+}
+
+/// Checks a username and password and opens a session of `kind`.
+pub async fn login(
+    store: &dyn Store,
+    guard: &LoginGuard,
+    username: &str,
+    password: &str,
+    client: &str,
+    kind: SessionKind,
+    now: Millis,
+) -> AppResult<LoginSuccess> {
+    let name = username.trim().to_ascii_lowercase();
+    guard.addresses.lock().expect("throttle").check(client, now).map_err(too_many)?;
+    guard.accounts.lock().expect("throttle").check(&name, now).map_err(too_many)?;
+    let found = match Username::parse(&name) {
+        Ok(u) => store.account_by_username(&u).await?,
+        Err(_) => None,
+    };
+    let password = password.to_string();
+    let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let account = match found {
+        Some((account, _)) if verified && !account.disabled => account,
+        other => {
+            guard.addresses.lock().expect("throttle").record_failure(client, now);
+            guard.accounts.lock().expect("throttle").record_failure(&name, now);
+            let (user, role) = other.map(|(a, _)| (Some(a.id), Some(a.role))).unwrap_or_default();
+            let entry = bulwark_domain::audit::NewAuditEntry {
+                at: now,
+                user,
+                username: name.chars().take(32).collect(),
+                role,
+                operation: Operation::Login,
+                person: None,
+                outcome: Outcome::Denied,
+                detail: None,
+                request_id: new_token(),
+            };
+            store.append_audit(vec![entry]).await?;
+            return Err(AppError::Unauthenticated);
+        }
+    };
+    guard.accounts.lock().expect("throttle").record_success(&name);
+    let token = new_token();
+    store.create_session(&token_hash(&token), account.id, kind, now).await?;
+    Ok(LoginSuccess { token, account })
+}
+
+/// Resolves a session token into an actor, or `Unauthenticated` when it is unknown, expired or
+/// its account is disabled.
+pub async fn authenticate(store: &dyn Store, token: &str, request_id: String, now: Millis) -> AppResult<Actor> {
+    let hash = token_hash(token);
+    let (times, account) = store.session(&hash).await?.ok_or(AppError::Unauthenticated)?;
+    if !times.is_alive(now) {
+        store.delete_session(&hash).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    if times.should_touch(now) {
+        store.touch_session(&hash, now).await?;
+    }
+    let area = store.area(account.scope).await?.ok_or(AppError::Unauthenticated)?;
+    Ok(Actor { scope: Scope::of(&area), account, request_id })
+}
+
+pub async fn logout(store: &dyn Store, token: &str) -> AppResult<()> {
+    store.delete_session(&token_hash(token)).await?;
+    Ok(())
+}
+
+/// What an admin gives to create an account.
+pub struct AccountInput {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub scope: String,
+    pub password: String,
+}
+
+/// Creates an account inside the creator's scope.
+pub async fn create_account(store: &dyn Store, actor: &Actor, input: AccountInput, now: Millis) -> AppResult<Account> {
+    actor.authorize(store, Operation::UsersManage, now).await?;
+    let account = new_account(store, input).await?;
+    let scope_area = store.area(account.scope).await?.ok_or(AppError::NotFound)?;
+    if !actor.scope.contains(&scope_area) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(store.create_account(account, now).await?)
+}
+
+/// Validates account input and hashes the password (used by admins and by the demo loader).
+pub async fn new_account(store: &dyn Store, input: AccountInput) -> AppResult<NewAccount> {
+    let username = Username::parse(&input.username).map_err(|e| AppError::invalid("username", e))?;
+    let role = Role::parse(&input.role).ok_or_else(|| AppError::invalid("role", "one of the nine role names"))?;
+    check_password_strength(&input.password).map_err(|e| AppError::invalid("password", e))?;
+    let code = AreaCode::parse(&input.scope).map_err(|e| AppError::invalid("scope", e))?;
+    let area = store.area_by_code(&code).await?.ok_or_else(|| AppError::invalid("scope", "an existing area code"))?;
+    let password = input.password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let display_name = input.display_name.trim().to_string();
+    let display_name = if display_name.is_empty() { username.as_str().to_string() } else { display_name };
+    Ok(NewAccount { username, display_name, role, scope: area.id, password_hash })
+}
+
+/// Accounts inside the actor's scope.
+pub async fn list_accounts(store: &dyn Store, actor: &Actor, now: Millis) -> AppResult<Vec<Account>> {
+    actor.authorize(store, Operation::UsersList, now).await?;
+    Ok(store.accounts(&actor.scope).await?)
+}
+
+/// Disables or re-enables an account inside the actor's scope; disabling ends its sessions.
+pub async fn set_disabled(store: &dyn Store, actor: &Actor, id: i64, disabled: bool, now: Millis) -> AppResult<()> {
+    actor.authorize(store, Operation::UsersManage, now).await?;
+    let target = store.account(id).await?.ok_or(AppError::NotFound)?;
+    let area = store.area(target.scope).await?.ok_or(AppError::NotFound)?;
+    if !actor.scope.contains(&area) || target.id == actor.account.id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(store.set_disabled(id, disabled).await?)
+}

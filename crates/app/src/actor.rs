@@ -1,0 +1,61 @@
+//! The actor: who is asking, in which role, within which area scope, in which request.
+
+use crate::{AppError, AppResult};
+use bulwark_domain::{
+    Millis,
+    access::{Account, Operation, Scope, allows},
+    audit::AuditStamp,
+};
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub account: Account,
+    pub scope: Scope,
+    pub request_id: String,
+}
+
+impl Actor {
+    /// Checks the policy table; the first thing every service does.
+    pub fn require(&self, op: Operation) -> AppResult<()> {
+        if allows(self.account.role, op) { Ok(()) } else { Err(AppError::Forbidden) }
+    }
+
+    /// The audit stamp for `op` at `now`.
+    pub fn stamp(&self, op: Operation, now: Millis) -> AuditStamp {
+        AuditStamp {
+            at: now,
+            user: Some(self.account.id),
+            username: self.account.username.as_str().to_string(),
+            role: Some(self.account.role),
+            operation: op,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+impl Actor {
+    /// Checks the policy table and, when the role may not do `op`, appends a "denied" audit entry
+    /// before refusing (ASVS 16.3.2: failed authorization is logged).
+    pub async fn authorize(&self, store: &dyn bulwark_store::Store, op: Operation, now: Millis) -> AppResult<()> {
+        match self.require(op) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.record_denied(store, op, None, now).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends a "denied" entry (a refused operation, or an object outside the scope).
+    pub async fn record_denied(
+        &self,
+        store: &dyn bulwark_store::Store,
+        op: Operation,
+        person: Option<bulwark_domain::people::PersonId>,
+        now: Millis,
+    ) -> AppResult<()> {
+        let entry = self.stamp(op, now).entry(person, bulwark_domain::audit::Outcome::Denied, None);
+        store.append_audit(vec![entry]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! The area tree's use cases: read the tree, and the town's own grids (create, rename, merge).
+
+use crate::{Actor, AppError, AppResult};
+use bulwark_domain::{
+    Millis,
+    access::Operation,
+    areas::{Area, AreaCode, AreaKind, NewArea, parse_area_name},
+};
+use bulwark_store::Store;
+
+/// The area with this code, or an error naming the field.
+pub async fn resolve_area(store: &dyn Store, code: &str) -> AppResult<Area> {
+    let code = AreaCode::parse(code).map_err(|e| AppError::invalid("area", e))?;
+    store.area_by_code(&code).await?.ok_or_else(|| AppError::invalid("area", format!("no area has the code {code}")))
+}
+
+/// The areas inside the actor's scope (households left out), shallowest first.
+pub async fn tree(store: &dyn Store, actor: &Actor, now: Millis) -> AppResult<Vec<Area>> {
+    actor.authorize(store, Operation::AreasRead, now).await?;
+    Ok(store.areas_within(&actor.scope, false).await?)
+}
+
+/// One area inside the actor's scope, with its ancestors (for the breadcrumb) and children.
+pub struct AreaDetail {
+    pub area: Area,
+    pub ancestors: Vec<Area>,
+    pub children: Vec<Area>,
+    pub people: u64,
+}
+
+pub async fn detail(store: &dyn Store, actor: &Actor, code: &str, now: Millis) -> AppResult<AreaDetail> {
+    actor.authorize(store, Operation::AreasRead, now).await?;
+    let area = resolve_area(store, code).await?;
+    if !actor.scope.contains(&area) {
+        actor.record_denied(store, Operation::AreasRead, None, now).await?;
+        return Err(AppError::Forbidden);
+    }
+    let ancestors = store.ancestors(area.id).await?;
+    let children = store.children(area.id).await?;
+    let people = store.count_people(&bulwark_domain::access::Scope::of(&area)).await?;
+    Ok(AreaDetail { area, ancestors, children, people })
+}
+
+/// Creates an area (in practice a grid or a household) under `parent`, inside the actor's scope.
+pub async fn create(
+    store: &dyn Store,
+    actor: &Actor,
+    parent: &str,
+    code: &str,
+    name: &str,
+    kind: &str,
+    now: Millis,
+) -> AppResult<Area> {
+    actor.authorize(store, Operation::AreasManage, now).await?;
+    let parent = resolve_area(store, parent).await.map_err(|_| AppError::invalid("parent", "an existing area code"))?;
+    if !actor.scope.contains(&parent) {
+        return Err(AppError::Forbidden);
+    }
+    let kind = AreaKind::parse(kind).ok_or_else(|| AppError::invalid("kind", "grid or household"))?;
+    parent.check_child(kind).map_err(|e| AppError::invalid("kind", e))?;
+    let code = AreaCode::parse(code).map_err(|e| AppError::invalid("code", e))?;
+    let name = parse_area_name(name).map_err(|e| AppError::invalid("name", e))?;
+    Ok(store.create_area(NewArea { code, name, kind, parent: Some(parent.id) }).await?)
+}
+
+pub async fn rename(store: &dyn Store, actor: &Actor, code: &str, name: &str, now: Millis) -> AppResult<Area> {
+    actor.authorize(store, Operation::AreasManage, now).await?;
+    let area = resolve_area(store, code).await?;
+    if !actor.scope.contains(&area) || area.id == actor.scope.area {
+        return Err(AppError::Forbidden);
+    }
+    let name = parse_area_name(name).map_err(|e| AppError::invalid("name", e))?;
+    Ok(store.rename_area(area.id, &name).await?)
+}
+
+/// Merges grid `from` into grid `into` (same village): people, households, staff and accounts
+/// move; `from` disappears. Returns how many people moved.
+pub async fn merge(store: &dyn Store, actor: &Actor, from: &str, into: &str, now: Millis) -> AppResult<u64> {
+    actor.authorize(store, Operation::AreasManage, now).await?;
+    let source = resolve_area(store, from).await?;
+    let target = resolve_area(store, into).await?;
+    if !actor.scope.contains(&source) || !actor.scope.contains(&target) {
+        return Err(AppError::Forbidden);
+    }
+    source.check_merge_into(&target).map_err(|e| AppError::invalid("into", e))?;
+    Ok(store.merge_grid(source.id, target.id).await?)
+}

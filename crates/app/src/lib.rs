@@ -1,0 +1,18 @@
+//! Bulwark's application services: each use case as a function that checks the policy, applies
+//! the domain rules, talks to storage and writes the audit trail. The web server and the CLI are
+//! thin shells over these; nothing here knows about HTTP.
+//!
+//! Every service takes an [`Actor`] (who is asking, in which role and scope) and the current
+//! time, which the caller reads from its clock: services never read the clock themselves.
+
+pub mod accounts;
+pub mod actor;
+pub mod areas;
+pub mod audit;
+pub mod demo;
+pub mod error;
+pub mod imports;
+pub mod people;
+
+pub use actor::Actor;
+pub use error::{AppError, AppResult};
