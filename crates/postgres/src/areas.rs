@@ -1,0 +1,210 @@
+//! The area tree.
+
+use crate::{
+    PgStore, count,
+    error::{Explain, corrupt, db},
+    get,
+};
+use async_trait::async_trait;
+use bulwark_domain::{
+    access::Scope,
+    areas::{Area, AreaCode, AreaId, AreaKind, NewArea},
+};
+use bulwark_store::{AreaStore, StoreError, StoreResult};
+use tokio_postgres::{Row, Transaction};
+
+pub(crate) const AREA_COLS: &str = "id, code, name, kind, parent_id, path";
+
+pub(crate) fn area_from(row: &Row) -> StoreResult<Area> {
+    let code: String = get(row, 1)?;
+    let kind: String = get(row, 3)?;
+    Ok(Area {
+        id: get(row, 0)?,
+        code: AreaCode::parse(&code).map_err(|_| corrupt("area code", &code))?,
+        name: get(row, 2)?,
+        kind: AreaKind::parse(&kind).ok_or_else(|| corrupt("area kind", &kind))?,
+        parent: get(row, 4)?,
+        path: get(row, 5)?,
+    })
+}
+
+/// The grid a person living in `area` belongs to: the area itself when it is a grid, its parent
+/// when it is a household, none above that.
+pub(crate) fn grid_of(area: &Area) -> Option<AreaId> {
+    match area.kind {
+        AreaKind::Grid => Some(area.id),
+        AreaKind::Household => area.parent,
+        _ => None,
+    }
+}
+
+/// Reads areas and holds a share lock on them until the transaction ends, so that a concurrent
+/// merge can neither move nor delete them under a write that refers to them.
+pub(crate) async fn lock_areas(client: &Transaction<'_>, ids: &[AreaId]) -> StoreResult<Vec<Area>> {
+    let sql = format!("SELECT {AREA_COLS} FROM areas WHERE id = ANY($1) ORDER BY id FOR SHARE");
+    let rows = client.query(&sql, &[&ids]).await.map_err(db)?;
+    rows.iter().map(area_from).collect()
+}
+
+/// The number of '/' in a path, i.e. depth + 1: orders shallowest first.
+const DEPTH: &str = "length(path) - length(replace(path, '/', ''))";
+
+#[async_trait]
+impl AreaStore for PgStore {
+    async fn create_area(&self, area: NewArea) -> StoreResult<Area> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let parent_path = match area.parent {
+            Some(parent) => {
+                let found = lock_areas(&tx, &[parent]).await?;
+                let parent = found
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| StoreError::Invalid(format!("parent area {parent} does not exist")))?;
+                Some(parent.path)
+            }
+            None => None,
+        };
+        let id: i64 =
+            tx.query_one("SELECT nextval(pg_get_serial_sequence('areas', 'id'))", &[]).await.map_err(db)?.get(0);
+        let path = Area::child_path(parent_path.as_deref(), id);
+        let sql = format!("INSERT INTO areas ({AREA_COLS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {AREA_COLS}");
+        let row = tx
+            .query_one(&sql, &[&id, &area.code.as_str(), &area.name, &area.kind.as_str(), &area.parent, &path])
+            .await
+            .map_err(db)
+            .conflict(|| format!("an area with code {} already exists", area.code))?;
+        let created = area_from(&row)?;
+        tx.commit().await.map_err(db)?;
+        Ok(created)
+    }
+
+    async fn area(&self, id: AreaId) -> StoreResult<Option<Area>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE id = $1");
+        let row = client.query_opt(&sql, &[&id]).await.map_err(db)?;
+        row.as_ref().map(area_from).transpose()
+    }
+
+    async fn area_by_code(&self, code: &AreaCode) -> StoreResult<Option<Area>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE code = $1");
+        let row = client.query_opt(&sql, &[&code.as_str()]).await.map_err(db)?;
+        row.as_ref().map(area_from).transpose()
+    }
+
+    async fn areas_within(&self, scope: &Scope, households: bool) -> StoreResult<Vec<Area>> {
+        let client = self.client().await?;
+        let (low, high) = scope.path_range();
+        let filter = if households { "" } else { "AND kind <> 'household'" };
+        let sql =
+            format!("SELECT {AREA_COLS} FROM areas WHERE path >= $1 AND path < $2 {filter} ORDER BY {DEPTH}, code");
+        let rows = client.query(&sql, &[&low, &high]).await.map_err(db)?;
+        rows.iter().map(area_from).collect()
+    }
+
+    async fn children(&self, parent: AreaId) -> StoreResult<Vec<Area>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE parent_id = $1 ORDER BY code");
+        let rows = client.query(&sql, &[&parent]).await.map_err(db)?;
+        rows.iter().map(area_from).collect()
+    }
+
+    async fn ancestors(&self, id: AreaId) -> StoreResult<Vec<Area>> {
+        let client = self.client().await?;
+        let Some(row) = client.query_opt("SELECT path FROM areas WHERE id = $1", &[&id]).await.map_err(db)? else {
+            return Ok(Vec::new());
+        };
+        let path: String = get(&row, 0)?;
+        let ids = Area::ids_on_path(&path);
+        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE id = ANY($1) ORDER BY length(path)");
+        let rows = client.query(&sql, &[&ids]).await.map_err(db)?;
+        rows.iter().map(area_from).collect()
+    }
+
+    async fn rename_area(&self, id: AreaId, name: &str) -> StoreResult<Area> {
+        let client = self.client().await?;
+        let sql = format!("UPDATE areas SET name = $2 WHERE id = $1 RETURNING {AREA_COLS}");
+        let row = client.query_opt(&sql, &[&id, &name]).await.map_err(db)?;
+        row.as_ref().map(area_from).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    async fn merge_grid(&self, from: AreaId, into: AreaId) -> StoreResult<u64> {
+        if from == into {
+            return Err(StoreError::Invalid("a grid cannot be merged into itself".into()));
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        // Lock both grids (in id order, like every other writer) before touching what they hold.
+        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE id = ANY($1) ORDER BY id FOR UPDATE");
+        let rows = tx.query(&sql, &[&vec![from, into]]).await.map_err(db)?;
+        let grids = rows.iter().map(area_from).collect::<StoreResult<Vec<_>>>()?;
+        let find = |id: AreaId| grids.iter().find(|a| a.id == id).cloned().ok_or(StoreError::NotFound);
+        let (source, target) = (find(from)?, find(into)?);
+        if source.kind != AreaKind::Grid || target.kind != AreaKind::Grid {
+            return Err(StoreError::Invalid("only grids can be merged".into()));
+        }
+        let (low, high) = Scope::of(&source).path_range();
+        // Characters of the source path that each moved path starts with (paths are ASCII).
+        let cut = i32::try_from(source.path.len()).map_err(|_| corrupt("area path", &source.path))? + 1;
+        let new_path = "$3 || substr(path, $4)";
+
+        // Households and anything else below the source grid.
+        tx.execute(
+            &format!(
+                "UPDATE areas SET path = {new_path}, parent_id = CASE WHEN parent_id = $5 THEN $6 ELSE parent_id END
+                 WHERE path > $1 AND path < $2"
+            ),
+            &[&low, &high, &target.path, &cut, &from, &into],
+        )
+        .await
+        .map_err(db)?;
+        let moved = tx
+            .execute(
+                "UPDATE persons SET area_path = $3 || substr(area_path, $4),
+                        area_id = CASE WHEN area_id = $5 THEN $6 ELSE area_id END, grid_id = $6
+                 WHERE area_path >= $1 AND area_path < $2",
+                &[&low, &high, &target.path, &cut, &from, &into],
+            )
+            .await
+            .map_err(db)?;
+        // A person serving the same team in both grids keeps one assignment.
+        tx.execute(
+            "DELETE FROM staff s WHERE s.area_id = $1
+               AND EXISTS (SELECT 1 FROM staff t WHERE t.person_id = s.person_id AND t.team = s.team AND t.area_id = $2)",
+            &[&from, &into],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "UPDATE staff SET area_path = $3 || substr(area_path, $4),
+                    area_id = CASE WHEN area_id = $5 THEN $6 ELSE area_id END
+             WHERE area_path >= $1 AND area_path < $2",
+            &[&low, &high, &target.path, &cut, &from, &into],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute("UPDATE accounts SET scope_area_id = $2 WHERE scope_area_id = $1", &[&from, &into])
+            .await
+            .map_err(db)?;
+        tx.execute("DELETE FROM areas WHERE id = $1", &[&from])
+            .await
+            .map_err(db)
+            .invalid(|| format!("grid {from} is still referred to after the merge"))?;
+        tx.commit().await.map_err(db)?;
+        Ok(moved)
+    }
+
+    async fn count_areas(&self, scope: &Scope, kind: AreaKind) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let (low, high) = scope.path_range();
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM areas WHERE path >= $1 AND path < $2 AND kind = $3",
+                &[&low, &high, &kind.as_str()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(count(get(&row, 0)?))
+    }
+}

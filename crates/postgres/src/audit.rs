@@ -1,0 +1,175 @@
+//! The append-only audit log and staff assignments.
+
+use crate::{MAX_PAGE, PgStore, areas::lock_areas, error::db, get};
+use async_trait::async_trait;
+use bulwark_domain::{
+    access::{Role, Scope},
+    audit::{AuditEntry, AuditStamp, NewAuditEntry, Outcome},
+    people::PersonId,
+    workforce::{StaffMember, Team},
+};
+use bulwark_store::{AuditQuery, AuditStore, StaffStore, StoreError, StoreResult};
+use tokio_postgres::{Transaction, types::ToSql};
+
+/// Appends one successful entry per person from `stamp`, in the caller's transaction.
+pub(crate) async fn append_stamped(
+    tx: &Transaction<'_>,
+    stamp: &AuditStamp,
+    people: &[PersonId],
+    detail: Option<String>,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
+         SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::text, u.p, $6::text, $7::text, $8::text
+         FROM UNNEST($9::bigint[]) WITH ORDINALITY AS u(p, n) ORDER BY u.n",
+        &[
+            &stamp.at,
+            &stamp.user,
+            &stamp.username,
+            &stamp.role.map(Role::as_str),
+            &stamp.operation.as_str(),
+            &Outcome::Success.as_str(),
+            &detail,
+            &stamp.request_id,
+            &people,
+        ],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
+        let users: Vec<Option<i64>> = entries.iter().map(|e| e.user).collect();
+        let usernames: Vec<&str> = entries.iter().map(|e| e.username.as_str()).collect();
+        let roles: Vec<Option<&str>> = entries.iter().map(|e| e.role.map(Role::as_str)).collect();
+        let operations: Vec<&str> = entries.iter().map(|e| e.operation.as_str()).collect();
+        let people: Vec<Option<i64>> = entries.iter().map(|e| e.person).collect();
+        let outcomes: Vec<&str> = entries.iter().map(|e| e.outcome.as_str()).collect();
+        let details: Vec<Option<&str>> = entries.iter().map(|e| e.detail.as_deref()).collect();
+        let requests: Vec<&str> = entries.iter().map(|e| e.request_id.as_str()).collect();
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
+                 SELECT u.at, u.account_id, u.username, u.role, u.operation, u.person_id, u.outcome, u.detail, u.request_id
+                 FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                             $8::text[], $9::text[])
+                      WITH ORDINALITY AS u(at, account_id, username, role, operation, person_id, outcome, detail, request_id, n)
+                 ORDER BY u.n",
+                &[&ats, &users, &usernames, &roles, &operations, &people, &outcomes, &details, &requests],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        if let Some(person) = &query.person {
+            params.push(person);
+            conditions.push(format!("person_id = ${}", params.len()));
+        }
+        if let Some(user) = &query.user {
+            params.push(user);
+            conditions.push(format!("account_id = ${}", params.len()));
+        }
+        if let Some(before) = &query.before {
+            params.push(before);
+            conditions.push(format!("seq < ${}", params.len()));
+        }
+        let limit = i64::from(query.limit.min(MAX_PAGE));
+        params.push(&limit);
+        let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "SELECT seq, at, account_id, username, role, operation, person_id, outcome, detail, request_id
+             FROM audit_log {filter} ORDER BY seq DESC LIMIT ${}",
+            params.len()
+        );
+        let client = self.client().await?;
+        let rows = client.query(&sql, &params).await.map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: get(r, 0)?,
+                    at: get(r, 1)?,
+                    user: get(r, 2)?,
+                    username: get(r, 3)?,
+                    role: get(r, 4)?,
+                    operation: get(r, 5)?,
+                    person: get(r, 6)?,
+                    outcome: get(r, 7)?,
+                    detail: get(r, 8)?,
+                    request_id: get(r, 9)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl StaffStore for PgStore {
+    async fn add_staff(&self, staff: Vec<StaffMember>) -> StoreResult<()> {
+        if staff.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let mut area_ids: Vec<i64> = staff.iter().map(|s| s.area).collect();
+        area_ids.sort_unstable();
+        area_ids.dedup();
+        let areas = lock_areas(&tx, &area_ids).await?;
+        if let Some(missing) = area_ids.iter().find(|id| !areas.iter().any(|a| a.id == **id)) {
+            return Err(StoreError::Invalid(format!("area {missing} does not exist")));
+        }
+        let people: Vec<i64> = staff.iter().map(|s| s.person).collect();
+        let teams: Vec<&str> = staff.iter().map(|s| s.team.as_str()).collect();
+        let area_col: Vec<i64> = staff.iter().map(|s| s.area).collect();
+        tx.execute(
+            "INSERT INTO staff (person_id, team, area_id, area_path)
+             SELECT DISTINCT u.p, u.t, a.id, a.path
+             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]) AS u(p, t, a) JOIN areas a ON a.id = u.a
+             ON CONFLICT DO NOTHING",
+            &[&people, &teams, &area_col],
+        )
+        .await
+        .map_err(|e| match db(e) {
+            StoreError::Invalid(_) => StoreError::Invalid("a staff member is not a registered person".into()),
+            other => other,
+        })?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn staff(&self, scope: &Scope, team: Option<Team>) -> StoreResult<Vec<StaffMember>> {
+        let (low, high) = scope.path_range();
+        let client = self.client().await?;
+        let team = team.map(Team::as_str);
+        let rows = client
+            .query(
+                "SELECT person_id, team, area_id FROM staff
+                 WHERE area_path >= $1 AND area_path < $2 AND ($3::text IS NULL OR team = $3)
+                 ORDER BY area_path, team, person_id",
+                &[&low, &high, &team],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let team: String = get(r, 1)?;
+                Ok(StaffMember {
+                    person: get(r, 0)?,
+                    team: Team::parse(&team).ok_or_else(|| crate::error::corrupt("team", &team))?,
+                    area: get(r, 2)?,
+                })
+            })
+            .collect()
+    }
+}

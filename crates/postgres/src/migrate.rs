@@ -1,0 +1,105 @@
+//! Versioned migrations: `migrations/NNNN_name.sql`, embedded in the binary, each applied once in
+//! its own transaction and recorded in `schema_migrations`. An advisory lock held for each
+//! transaction keeps two servers starting together from applying the same migration twice.
+
+use crate::error::db;
+use bulwark_store::{StoreError, StoreResult};
+use deadpool_postgres::Object;
+
+/// One migration file.
+pub(crate) struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in order. A unit test checks this list against the `migrations` folder.
+pub(crate) const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
+
+/// Key of the advisory lock that serialises migrations (ASCII "bulwark").
+const LOCK_KEY: i64 = 0x62_75_6c_77_61_72_6b;
+
+/// Brings the schema up to date. Idempotent; safe to run from several processes at once.
+pub(crate) async fn run(client: &mut Object) -> StoreResult<()> {
+    let tx = client.transaction().await.map_err(db)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await.map_err(db)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    int PRIMARY KEY,
+             name       text NOT NULL,
+             applied_at bigint NOT NULL
+         )",
+    )
+    .await
+    .map_err(db)?;
+    let newest: Option<i32> = tx.query_one("SELECT max(version) FROM schema_migrations", &[]).await.map_err(db)?.get(0);
+    tx.commit().await.map_err(db)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    if let Some(newest) = newest.filter(|v| *v > known) {
+        return Err(StoreError::Unavailable(format!(
+            "the database schema is at version {newest}, newer than this build knows ({known}): run a newer Bulwark"
+        )));
+    }
+
+    for m in MIGRATIONS {
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await.map_err(db)?;
+        let applied =
+            tx.query_opt("SELECT name FROM schema_migrations WHERE version = $1", &[&m.version]).await.map_err(db)?;
+        match applied {
+            Some(row) => {
+                let name: String = row.get(0);
+                if name != m.name {
+                    return Err(StoreError::Unavailable(format!(
+                        "schema migration {} is recorded as '{name}' but this build calls it '{}'",
+                        m.version, m.name
+                    )));
+                }
+                tx.commit().await.map_err(db)?;
+            }
+            None => {
+                tx.batch_execute(m.sql).await.map_err(|e| match db(e) {
+                    StoreError::Internal(msg) | StoreError::Invalid(msg) | StoreError::Conflict(msg) => {
+                        StoreError::Internal(format!("schema migration {:04}_{} failed: {msg}", m.version, m.name))
+                    }
+                    other => other,
+                })?;
+                // The applied time is the server's: migrations are not part of any audited story.
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at)
+                     VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+                    &[&m.version, &m.name],
+                )
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                tracing::info!(version = m.version, name = m.name, "applied schema migration");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn every_migration_file_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| format!("{:04}_{}.sql", m.version, m.name)).collect();
+        assert_eq!(files, listed);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i32 + 1, "versions are 1, 2, 3, ...");
+            let on_disk = std::fs::read_to_string(format!("{dir}/{:04}_{}.sql", m.version, m.name)).unwrap();
+            assert_eq!(on_disk, m.sql);
+        }
+    }
+}
