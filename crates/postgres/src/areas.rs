@@ -136,7 +136,10 @@ impl AreaStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         // Lock both grids (in id order, like every other writer) before touching what they hold.
-        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE id = ANY($1) ORDER BY id FOR UPDATE");
+        // NO KEY UPDATE blocks writers that lock an area FOR SHARE (see `lock_areas`) but not the
+        // KEY SHARE locks that foreign-key checks take, which would deadlock with a writer that
+        // has already locked one of the grid's households.
+        let sql = format!("SELECT {AREA_COLS} FROM areas WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE");
         let rows = tx.query(&sql, &[&vec![from, into]]).await.map_err(db)?;
         let grids = rows.iter().map(area_from).collect::<StoreResult<Vec<_>>>()?;
         let find = |id: AreaId| grids.iter().find(|a| a.id == id).cloned().ok_or(StoreError::NotFound);

@@ -101,3 +101,129 @@ async fn unreachable_server_is_unavailable_and_bad_url_is_invalid() {
     let result = PgStore::connect("postgres://host:notaport/db").await;
     assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
 }
+
+/// Writes racing a merge never leave a person, a staff row or a household with a stale path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_racing_a_merge_keep_paths_consistent() {
+    use bulwark_domain::{
+        access::Scope,
+        areas::AreaKind,
+        people::{Document, NewPerson},
+        workforce::{StaffMember, Team},
+    };
+    use bulwark_store::{AreaStore, PersonStore, StaffStore};
+    use bulwark_store_tests::{nth_id, stamp, world};
+    use std::sync::Arc;
+
+    let (store, _db) = common::fresh_store().await;
+    let store = Arc::new(store);
+    let w = world(store.as_ref()).await;
+    let mut next = 0u32;
+    let mut target = w.grid_b.clone();
+    for round in 0..8u32 {
+        let source = bulwark_store_tests::new_area(
+            store.as_ref(),
+            &format!("440785101210-M{round:02}"),
+            "临时网格",
+            AreaKind::Grid,
+            Some(&w.village),
+        )
+        .await;
+        let house = bulwark_store_tests::new_area(
+            store.as_ref(),
+            &format!("440785101210-M{round:02}-H1"),
+            "临时户",
+            AreaKind::Household,
+            Some(&source),
+        )
+        .await;
+        let writers: Vec<_> = (0..6)
+            .map(|k| {
+                let (store, house, source) = (store.clone(), house.clone(), source.clone());
+                next += 1;
+                let i = next;
+                tokio::spawn(async move {
+                    let area = if k % 2 == 0 { &house } else { &source };
+                    let person = NewPerson::new("陈秀英", Document::ResidentId(nth_id(i)), area.id);
+                    let stamp = stamp(i64::from(i), Operation::PersonsCreate);
+                    if let Ok(p) = store.insert_person(person, &stamp).await {
+                        let _ = store
+                            .add_staff(vec![StaffMember { person: p.id, team: Team::Volunteer, area: area.id }])
+                            .await;
+                    }
+                })
+            })
+            .collect();
+        let merge = {
+            let store = store.clone();
+            let (from, into) = (source.id, target.id);
+            tokio::spawn(async move { store.merge_grid(from, into).await })
+        };
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        merge.await.unwrap().unwrap();
+        target = store.area(target.id).await.unwrap().unwrap();
+    }
+
+    let client = raw(&_db.url).await;
+    let stale_people: i64 = client
+        .query_one(
+            "SELECT count(*) FROM persons p JOIN areas a ON a.id = p.area_id
+             WHERE p.area_path <> a.path
+                OR p.grid_id IS DISTINCT FROM (CASE a.kind WHEN 'grid' THEN a.id WHEN 'household' THEN a.parent_id END)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let stale_staff: i64 = client
+        .query_one("SELECT count(*) FROM staff s JOIN areas a ON a.id = s.area_id WHERE s.area_path <> a.path", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let stale_areas: i64 = client
+        .query_one(
+            "SELECT count(*) FROM areas c JOIN areas p ON p.id = c.parent_id WHERE c.path <> p.path || c.id || '/'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!((stale_people, stale_staff, stale_areas), (0, 0, 0));
+    assert_eq!(store.count_areas(&Scope::of(&w.village), AreaKind::Grid).await.unwrap(), 2);
+    let people = store.count_people(&Scope::of(&w.village)).await.unwrap();
+    assert!(people > 0 && people == store.count_people(&Scope::of(&target)).await.unwrap());
+}
+
+/// Two registrations of the same document at the same moment: one wins, the other is a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_registrations_of_one_document() {
+    use bulwark_domain::people::{Document, NewPerson};
+    use bulwark_store::PersonStore;
+    use bulwark_store_tests::{nth_id, stamp, world};
+    use std::sync::Arc;
+
+    let (store, _db) = common::fresh_store().await;
+    let store = Arc::new(store);
+    let w = world(store.as_ref()).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|k| {
+            let (store, area) = (store.clone(), if k % 2 == 0 { w.grid_a.clone() } else { w.grid_b.clone() });
+            tokio::spawn(async move {
+                let person = NewPerson::new("陈秀英", Document::ResidentId(nth_id(1)), area.id);
+                store.insert_person(person, &stamp(k, Operation::PersonsCreate)).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(message)) => assert!(message.contains("resident_id"), "{message}"),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap().len(), 1);
+}
