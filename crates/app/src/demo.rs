@@ -1,1 +1,166 @@
-//! Loading the demo town.
+//! Loading the Shengtang demo town into storage, idempotently.
+//!
+//! Areas are created level by level (all of a level at once, so group commit folds them into a
+//! few transactions); the 45,000 residents go in one all-or-nothing transaction, so a load that
+//! is interrupted leaves either all of them or none; staff assignments are idempotent; the demo
+//! accounts come last and get their passwords (re)set on every start.
+
+use crate::{AppError, AppResult, accounts::hash_password, accounts::new_token};
+use bulwark_demo::DemoTown;
+use bulwark_domain::{
+    Millis,
+    access::{NewAccount, Operation, Role, Scope, Username},
+    areas::{Area, AreaCode, AreaKind, NewArea},
+    audit::AuditStamp,
+    people::NewPerson,
+    workforce::StaffMember,
+};
+use bulwark_store::Store;
+use futures::future::try_join_all;
+use std::collections::HashMap;
+
+pub use bulwark_demo::{DEFAULT_SEED, outbreak_day};
+
+/// What a demo load did.
+pub struct DemoSummary {
+    /// False when the town was there already.
+    pub created_residents: bool,
+    pub areas: usize,
+    pub residents: u64,
+    pub staff: usize,
+    /// Username, role and password of each demo account.
+    pub accounts: Vec<(String, String, String)>,
+}
+
+/// Loads the demo town generated from `seed` as of `today`. Passwords are `password` when given,
+/// otherwise new random ones (returned once, in the summary).
+pub async fn load(
+    store: &dyn Store,
+    seed: u64,
+    today: chrono::NaiveDate,
+    password: Option<String>,
+    now: Millis,
+) -> AppResult<DemoSummary> {
+    let town = tokio::task::spawn_blocking(move || bulwark_demo::generate(seed, today))
+        .await
+        .map_err(|e| AppError::Internal(format!("demo generation: {e}")))?;
+    let areas = create_areas(store, &town).await?;
+    let town_area = &areas[&AreaCode::parse(bulwark_demo::TOWN.0).map_err(|e| AppError::Internal(e.to_string()))?];
+    let existing = store.count_people(&Scope::of(town_area)).await?;
+    let person_ids = if existing == 0 { insert_residents(store, &town, &areas, now).await? } else { Vec::new() };
+    let staff = if person_ids.is_empty() {
+        0
+    } else {
+        let staff: Vec<StaffMember> = town
+            .staff
+            .iter()
+            .map(|s| StaffMember { person: person_ids[s.resident_index], team: s.team, area: areas[&s.area].id })
+            .collect();
+        let n = staff.len();
+        store.add_staff(staff).await?;
+        n
+    };
+    let accounts = upsert_accounts(store, &town, &areas, password, now).await?;
+    Ok(DemoSummary {
+        created_residents: !person_ids.is_empty(),
+        areas: areas.len(),
+        residents: store.count_people(&Scope::of(town_area)).await?,
+        staff,
+        accounts,
+    })
+}
+
+/// Creates the areas that do not exist yet, one level at a time; returns all of them by code.
+async fn create_areas(store: &dyn Store, town: &DemoTown) -> AppResult<HashMap<AreaCode, Area>> {
+    let mut known: HashMap<AreaCode, Area> = HashMap::with_capacity(town.areas.len());
+    for level in
+        [AreaKind::County, AreaKind::Town, AreaKind::Community, AreaKind::Village, AreaKind::Grid, AreaKind::Household]
+    {
+        let wanted: Vec<_> = town.areas.iter().filter(|a| a.kind == level).collect();
+        for chunk in wanted.chunks(2000) {
+            let found = try_join_all(chunk.iter().map(|a| store.area_by_code(&a.code))).await?;
+            let mut missing = Vec::new();
+            for (a, found) in chunk.iter().zip(found) {
+                match found {
+                    Some(area) => {
+                        known.insert(a.code.clone(), area);
+                    }
+                    None => {
+                        let parent = a.parent.as_ref().map(|p| known[p].id);
+                        missing.push(NewArea { code: a.code.clone(), name: a.name.clone(), kind: a.kind, parent });
+                    }
+                }
+            }
+            for area in try_join_all(missing.into_iter().map(|a| store.create_area(a))).await? {
+                known.insert(area.code.clone(), area);
+            }
+        }
+    }
+    Ok(known)
+}
+
+async fn insert_residents(
+    store: &dyn Store,
+    town: &DemoTown,
+    areas: &HashMap<AreaCode, Area>,
+    now: Millis,
+) -> AppResult<Vec<bulwark_domain::people::PersonId>> {
+    let people: Vec<NewPerson> = town
+        .residents
+        .iter()
+        .map(|r| {
+            let mut p = NewPerson::new(r.name.clone(), r.document.clone(), areas[&r.household].id);
+            p.sex = Some(r.sex);
+            p.birth_date = Some(r.birth_date);
+            p.phone = r.phone.clone();
+            p.address = Some(r.address.clone());
+            p.needs = r.needs.clone();
+            p.synthetic = true;
+            p
+        })
+        .collect();
+    let stamp = AuditStamp {
+        at: now,
+        user: None,
+        username: "demo-loader".into(),
+        role: None,
+        operation: Operation::PersonsCreate,
+        request_id: new_token(),
+    };
+    Ok(store.insert_people(people, &stamp).await?)
+}
+
+async fn upsert_accounts(
+    store: &dyn Store,
+    town: &DemoTown,
+    areas: &HashMap<AreaCode, Area>,
+    password: Option<String>,
+    now: Millis,
+) -> AppResult<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for a in &town.accounts {
+        let password = password.clone().unwrap_or_else(|| new_token()[..16].to_string());
+        let pw = password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let username = Username::parse(&a.username).map_err(|e| AppError::Internal(e.to_string()))?;
+        match store.account_by_username(&username).await? {
+            Some((existing, _)) => store.set_password_hash(existing.id, &hash).await?,
+            None => {
+                let role =
+                    Role::parse(a.role_name).ok_or_else(|| AppError::Internal(format!("role {}", a.role_name)))?;
+                let account = NewAccount {
+                    username,
+                    display_name: a.display_name.clone(),
+                    role,
+                    scope: areas[&a.scope].id,
+                    password_hash: hash,
+                };
+                store.create_account(account, now).await?;
+            }
+        }
+        out.push((a.username.clone(), a.role_name.to_string(), password));
+    }
+    Ok(out)
+}

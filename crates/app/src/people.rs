@@ -151,7 +151,13 @@ fn parse_needs(cannot_walk: bool, bedridden: bool, other: Option<String>) -> Spe
 }
 
 /// Registers a person in a household or grid inside the actor's scope.
-pub async fn create(store: &dyn Store, actor: &Actor, input: PersonInput, today: NaiveDate, now: Millis) -> AppResult<Person> {
+pub async fn create(
+    store: &dyn Store,
+    actor: &Actor,
+    input: PersonInput,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<Person> {
     actor.authorize(store, Operation::PersonsCreate, now).await?;
     let kind = match input.document_type.as_deref() {
         None => DocumentType::ResidentId,

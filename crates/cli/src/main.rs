@@ -1,1 +1,131 @@
-fn main() {}
+//! The `bulwark` binary: one executable that serves the application, loads the demo town and
+//! imports registers. A thin shell over `bulwark-web` and `bulwark-app`.
+
+mod import;
+mod storage;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+#[derive(Parser)]
+#[command(name = "bulwark", version, about = "Outbreak-response command system")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web application and the API.
+    Serve(ServeArgs),
+    /// Load the Shengtang demo town (if absent), print the demo accounts, then serve.
+    Demo(ServeArgs),
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        what: import::ImportCommand,
+    },
+}
+
+/// Where the data lives.
+#[derive(Args, Clone)]
+pub(crate) struct StorageArgs {
+    /// `postgres://…` for PostgreSQL; otherwise SQLite in the data directory.
+    #[arg(long, env = "BULWARK_DATABASE")]
+    database: Option<String>,
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "BULWARK_DATA_DIR", default_value = "./bulwark-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BULWARK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Mark cookies `Secure` (set this when users reach the server over HTTPS).
+    #[arg(long, env = "BULWARK_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args, false).await,
+            Command::Demo(args) => serve(args, true).await,
+            Command::Import { what } => import::run(what).await,
+        }
+    })
+}
+
+async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
+    let store = storage::open(&args.storage).await?;
+    let clock: Arc<dyn bulwark_web::Clock> = Arc::new(bulwark_web::SystemClock);
+    if demo {
+        load_demo(store.as_ref(), clock.as_ref()).await?;
+    }
+    let mut state = bulwark_web::AppState::new(store, clock);
+    state.secure_cookies = args.secure_cookies;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, "serving");
+    println!("Bulwark is serving on http://{}", args.listen);
+    bulwark_web::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+async fn load_demo(store: &dyn bulwark_store::Store, clock: &dyn bulwark_web::Clock) -> anyhow::Result<()> {
+    let password = std::env::var("BULWARK_DEMO_PASSWORD").ok().filter(|p| !p.is_empty());
+    let from_env = password.is_some();
+    let started = std::time::Instant::now();
+    let summary = bulwark_app::demo::load(store, bulwark_app::demo::DEFAULT_SEED, clock.today(), password, clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the demo town: {e}"))?;
+    println!(
+        "Demo town 圣堂镇 (Shengtang): {} areas, {} synthetic residents{} ({:.1} s).",
+        summary.areas,
+        summary.residents,
+        if summary.created_residents {
+            format!(", {} staff, loaded now", summary.staff)
+        } else {
+            ", already loaded".into()
+        },
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Demo accounts{}:",
+        if from_env { " (password from BULWARK_DEMO_PASSWORD)" } else { " (new random passwords, shown once)" }
+    );
+    for (username, role, password) in &summary.accounts {
+        if from_env {
+            println!("  {username:<14} {role}");
+        } else {
+            println!("  {username:<14} {role:<20} {password}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -51,20 +51,12 @@ impl AccountStore for SqliteStore {
         self.read(move |c| account_by_id(c, id)).await
     }
 
-    async fn account_by_username(
-        &self,
-        username: &Username,
-    ) -> StoreResult<Option<(Account, String)>> {
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<(Account, String)>> {
         let username = username.as_str().to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {COLUMNS}, a.password_hash FROM accounts a WHERE a.username = ?1"
-            ))
-            .and_then(|mut s| {
-                s.query_row([username], |r| Ok((account_from_row(r)?, r.get(6)?)))
-                    .optional()
-            })
-            .map_err(error::map)
+            c.prepare_cached(&format!("SELECT {COLUMNS}, a.password_hash FROM accounts a WHERE a.username = ?1"))
+                .and_then(|mut s| s.query_row([username], |r| Ok((account_from_row(r)?, r.get(6)?))).optional())
+                .map_err(error::map)
         })
         .await
     }
@@ -78,9 +70,7 @@ impl AccountStore for SqliteStore {
                      WHERE s.path >= ?1 AND s.path < ?2 ORDER BY a.username"
                 ))
                 .map_err(error::map)?;
-            let rows = stmt
-                .query_map(params![low, high], account_from_row)
-                .map_err(error::map)?;
+            let rows = stmt.query_map(params![low, high], account_from_row).map_err(error::map)?;
             rows.collect::<Result<_, _>>().map_err(error::map)
         })
         .await
@@ -88,18 +78,14 @@ impl AccountStore for SqliteStore {
 
     async fn set_disabled(&self, id: UserId, disabled: bool) -> StoreResult<()> {
         self.write(move |c| {
-            if c.execute(
-                "UPDATE accounts SET disabled = ?1 WHERE id = ?2",
-                params![disabled, id],
-            )
-            .map_err(error::map)?
+            if c.execute("UPDATE accounts SET disabled = ?1 WHERE id = ?2", params![disabled, id])
+                .map_err(error::map)?
                 == 0
             {
                 return Err(StoreError::NotFound);
             }
             if disabled {
-                c.execute("DELETE FROM sessions WHERE account_id = ?1", [id])
-                    .map_err(error::map)?;
+                c.execute("DELETE FROM sessions WHERE account_id = ?1", [id]).map_err(error::map)?;
             }
             Ok(())
         })
@@ -110,10 +96,7 @@ impl AccountStore for SqliteStore {
         let hash = hash.to_string();
         self.write(move |c| {
             match c
-                .execute(
-                    "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
-                    params![hash, id],
-                )
+                .execute("UPDATE accounts SET password_hash = ?1 WHERE id = ?2", params![hash, id])
                 .map_err(error::map)?
             {
                 0 => Err(StoreError::NotFound),
@@ -126,13 +109,7 @@ impl AccountStore for SqliteStore {
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user: UserId,
-        kind: SessionKind,
-        now: Millis,
-    ) -> StoreResult<()> {
+    async fn create_session(&self, token_hash: &str, user: UserId, kind: SessionKind, now: Millis) -> StoreResult<()> {
         let token_hash = token_hash.to_string();
         self.write(move |c| {
             c.execute(
@@ -168,12 +145,9 @@ impl SessionStore for SqliteStore {
     async fn touch_session(&self, token_hash: &str, now: Millis) -> StoreResult<()> {
         let token_hash = token_hash.to_string();
         self.write(move |c| {
-            c.execute(
-                "UPDATE sessions SET last_seen_at = ?1 WHERE token_hash = ?2",
-                params![now, token_hash],
-            )
-            .map(|_| ())
-            .map_err(error::map)
+            c.execute("UPDATE sessions SET last_seen_at = ?1 WHERE token_hash = ?2", params![now, token_hash])
+                .map(|_| ())
+                .map_err(error::map)
         })
         .await
     }
@@ -181,9 +155,7 @@ impl SessionStore for SqliteStore {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         let token_hash = token_hash.to_string();
         self.write(move |c| {
-            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])
-                .map(|_| ())
-                .map_err(error::map)
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash]).map(|_| ()).map_err(error::map)
         })
         .await
     }

@@ -34,11 +34,7 @@ pub(crate) fn area_by_id(conn: &Connection, id: AreaId) -> StoreResult<Option<Ar
         .map_err(error::map)
 }
 
-fn query_areas(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Vec<Area>> {
+fn query_areas(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<Area>> {
     let mut stmt = conn.prepare_cached(sql).map_err(error::map)?;
     let rows = stmt.query_map(params, area_from_row).map_err(error::map)?;
     rows.collect::<Result<_, _>>().map_err(error::map)
@@ -49,15 +45,21 @@ impl AreaStore for SqliteStore {
     async fn create_area(&self, area: NewArea) -> StoreResult<Area> {
         self.write(move |conn| {
             let parent_path = match area.parent {
-                Some(p) => Some(area_by_id(conn, p)?.ok_or_else(|| StoreError::Invalid(format!("parent area {p} does not exist")))?.path),
+                Some(p) => Some(
+                    area_by_id(conn, p)?
+                        .ok_or_else(|| StoreError::Invalid(format!("parent area {p} does not exist")))?
+                        .path,
+                ),
                 None => None,
             };
-            conn.prepare_cached("INSERT INTO areas (code, name, kind, parent_id, path) VALUES (?1, ?2, ?3, ?4, '#' || ?1)")
-                .and_then(|mut s| s.execute(params![area.code.as_str(), area.name, area.kind.as_str(), area.parent]))
-                .map_err(|e| match error::map(e) {
-                    StoreError::Conflict(_) => StoreError::Conflict(format!("an area with code {} exists", area.code)),
-                    other => other,
-                })?;
+            conn.prepare_cached(
+                "INSERT INTO areas (code, name, kind, parent_id, path) VALUES (?1, ?2, ?3, ?4, '#' || ?1)",
+            )
+            .and_then(|mut s| s.execute(params![area.code.as_str(), area.name, area.kind.as_str(), area.parent]))
+            .map_err(|e| match error::map(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("an area with code {} exists", area.code)),
+                other => other,
+            })?;
             let id = conn.last_insert_rowid();
             let path = Area::child_path(parent_path.as_deref(), id);
             conn.execute("UPDATE areas SET path = ?1 WHERE id = ?2", params![path, id]).map_err(error::map)?;
@@ -96,11 +98,7 @@ impl AreaStore for SqliteStore {
 
     async fn children(&self, parent: AreaId) -> StoreResult<Vec<Area>> {
         self.read(move |c| {
-            query_areas(
-                c,
-                &format!("SELECT {COLUMNS} FROM areas WHERE parent_id = ?1 ORDER BY code"),
-                [parent],
-            )
+            query_areas(c, &format!("SELECT {COLUMNS} FROM areas WHERE parent_id = ?1 ORDER BY code"), [parent])
         })
         .await
     }
@@ -120,12 +118,8 @@ impl AreaStore for SqliteStore {
     async fn rename_area(&self, id: AreaId, name: &str) -> StoreResult<Area> {
         let name = name.to_string();
         self.write(move |c| {
-            let changed = c
-                .execute(
-                    "UPDATE areas SET name = ?1 WHERE id = ?2",
-                    params![name, id],
-                )
-                .map_err(error::map)?;
+            let changed =
+                c.execute("UPDATE areas SET name = ?1 WHERE id = ?2", params![name, id]).map_err(error::map)?;
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -138,6 +132,7 @@ impl AreaStore for SqliteStore {
         self.write(move |c| {
             let source = area_by_id(c, from)?.ok_or(StoreError::NotFound)?;
             let target = area_by_id(c, into)?.ok_or(StoreError::NotFound)?;
+            source.check_merge_into(&target).map_err(|e| StoreError::Invalid(e.to_string()))?;
             let (low, high) = Scope::of(&source).path_range();
             let cut = source.path.len() as i64 + 1;
             let moved = c
@@ -147,6 +142,13 @@ impl AreaStore for SqliteStore {
                     params![low, high, target.path, cut, into, from],
                 )
                 .map_err(error::map)?;
+            // An assignment held in both grids survives once.
+            c.execute(
+                "DELETE FROM staff WHERE area_id = ?1 AND EXISTS
+                   (SELECT 1 FROM staff t WHERE t.person_id = staff.person_id AND t.team = staff.team AND t.area_id = ?2)",
+                params![from, into],
+            )
+            .map_err(error::map)?;
             c.execute(
                 "UPDATE staff SET area_path = ?3 || substr(area_path, ?4), area_id = CASE WHEN area_id = ?6 THEN ?5 ELSE area_id END
                  WHERE area_path >= ?1 AND area_path < ?2",

@@ -34,8 +34,7 @@ impl AuditStore for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        self.write(move |c| entries.iter().try_for_each(|e| insert_audit(c, e)))
-            .await
+        self.write(move |c| entries.iter().try_for_each(|e| insert_audit(c, e))).await
     }
 
     async fn audit_entries(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {

@@ -34,11 +34,7 @@ impl SqliteStore {
         configure(&conn, false)?;
         migrations::run(&mut conn)?;
         let readers = readers::Readers::new(path.to_path_buf());
-        Ok(SqliteStore {
-            writer: writer::Writer::start(conn),
-            readers,
-            path: path.to_path_buf(),
-        })
+        Ok(SqliteStore { writer: writer::Writer::start(conn), readers, path: path.to_path_buf() })
     }
 
     /// The database file.
@@ -77,16 +73,11 @@ fn configure(conn: &Connection, read_only: bool) -> StoreResult<()> {
     )
     .map_err(error::map)?;
     if read_only {
-        conn.execute_batch("PRAGMA query_only = ON;")
-            .map_err(error::map)?;
+        conn.execute_batch("PRAGMA query_only = ON;").map_err(error::map)?;
     }
-    let sync: i64 = conn
-        .query_row("PRAGMA synchronous", [], |r| r.get(0))
-        .map_err(error::map)?;
+    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(error::map)?;
     if sync < 2 {
-        return Err(StoreError::Unavailable(
-            "SQLite refused synchronous=FULL".into(),
-        ));
+        return Err(StoreError::Unavailable("SQLite refused synchronous=FULL".into()));
     }
     Ok(())
 }
@@ -98,7 +89,6 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(error::map))
-            .await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(error::map)).await
     }
 }

@@ -6,20 +6,14 @@ use crate::error;
 use bulwark_store::StoreResult;
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[("0001_foundation", include_str!("../migrations/0001_foundation.sql"))];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
-    let current: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(error::map)?;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(error::map)?;
     for (version, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction().map_err(error::map)?;
         tx.execute_batch(sql).map_err(error::map)?;
-        tx.pragma_update(None, "user_version", version as i64 + 1)
-            .map_err(error::map)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1).map_err(error::map)?;
         tx.commit().map_err(error::map)?;
         tracing::info!(migration = name, "applied migration");
     }

@@ -26,10 +26,9 @@ const COLUMNS: &str = "id, name, doc_type, doc_number, sex, birth_date, phone, a
 fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
     let doc_type: String = row.get(2)?;
     let doc_number: Option<String> = row.get(3)?;
-    let kind = DocumentType::parse(&doc_type)
-        .ok_or_else(|| conversion(corrupt("document type", &doc_type)))?;
-    let document = Document::from_stored(kind, doc_number.as_deref())
-        .map_err(|e| conversion(corrupt("document", e)))?;
+    let kind = DocumentType::parse(&doc_type).ok_or_else(|| conversion(corrupt("document type", &doc_type)))?;
+    let document =
+        Document::from_stored(kind, doc_number.as_deref()).map_err(|e| conversion(corrupt("document", e)))?;
     let sex: Option<String> = row.get(4)?;
     let birth: Option<String> = row.get(5)?;
     let phone: Option<String> = row.get(6)?;
@@ -43,20 +42,12 @@ fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
             .map(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d"))
             .transpose()
             .map_err(|e| conversion(corrupt("birth date", e)))?,
-        phone: phone
-            .as_deref()
-            .map(Phone::parse)
-            .transpose()
-            .map_err(|e| conversion(corrupt("phone", e)))?,
+        phone: phone.as_deref().map(Phone::parse).transpose().map_err(|e| conversion(corrupt("phone", e)))?,
         address: row.get(7)?,
         area: row.get(8)?,
         grid: row.get(9)?,
         area_path: row.get(10)?,
-        needs: SpecialNeeds {
-            cannot_walk: row.get(11)?,
-            bedridden: row.get(12)?,
-            other: row.get(13)?,
-        },
+        needs: SpecialNeeds { cannot_walk: row.get(11)?, bedridden: row.get(12)?, other: row.get(13)? },
         synthetic: row.get(14)?,
         created_at: row.get(15)?,
         updated_at: row.get(16)?,
@@ -70,8 +61,7 @@ struct Placement {
 }
 
 fn placement(conn: &Connection, area: AreaId) -> StoreResult<Placement> {
-    let a = area_by_id(conn, area)?
-        .ok_or_else(|| StoreError::Invalid(format!("area {area} does not exist")))?;
+    let a = area_by_id(conn, area)?.ok_or_else(|| StoreError::Invalid(format!("area {area} does not exist")))?;
     let grid = match a.kind {
         AreaKind::Grid => Some(a.id),
         AreaKind::Household => a.parent,
@@ -82,20 +72,14 @@ fn placement(conn: &Connection, area: AreaId) -> StoreResult<Placement> {
 
 fn document_conflict(e: rusqlite::Error, doc: &Document) -> StoreError {
     match error::map(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!(
-            "a person with this {} is already registered",
-            doc.kind().as_str()
-        )),
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("a person with this {} is already registered", doc.kind().as_str()))
+        }
         other => other,
     }
 }
 
-fn insert_one(
-    conn: &Connection,
-    p: &NewPerson,
-    place: &Placement,
-    now: Millis,
-) -> StoreResult<PersonId> {
+fn insert_one(conn: &Connection, p: &NewPerson, place: &Placement, now: Millis) -> StoreResult<PersonId> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO persons (name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path,
@@ -124,20 +108,11 @@ fn insert_one(
     Ok(conn.last_insert_rowid())
 }
 
-pub(crate) fn person_in_scope(
-    conn: &Connection,
-    scope: &Scope,
-    id: PersonId,
-) -> StoreResult<Option<Person>> {
+pub(crate) fn person_in_scope(conn: &Connection, scope: &Scope, id: PersonId) -> StoreResult<Option<Person>> {
     let (low, high) = scope.path_range();
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM persons WHERE id = ?1 AND area_path >= ?2 AND area_path < ?3"
-    ))
-    .and_then(|mut s| {
-        s.query_row(params![id, low, high], person_from_row)
-            .optional()
-    })
-    .map_err(error::map)
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM persons WHERE id = ?1 AND area_path >= ?2 AND area_path < ?3"))
+        .and_then(|mut s| s.query_row(params![id, low, high], person_from_row).optional())
+        .map_err(error::map)
 }
 
 #[async_trait]
@@ -148,20 +123,13 @@ impl PersonStore for SqliteStore {
             let place = placement(c, person.area)?;
             let id = insert_one(c, &person, &place, stamp.at)?;
             insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
-            let everywhere = Scope {
-                area: 0,
-                path: "/".into(),
-            };
+            let everywhere = Scope { area: 0, path: "/".into() };
             person_in_scope(c, &everywhere, id)?.ok_or(StoreError::NotFound)
         })
         .await
     }
 
-    async fn insert_people(
-        &self,
-        people: Vec<NewPerson>,
-        stamp: &AuditStamp,
-    ) -> StoreResult<Vec<PersonId>> {
+    async fn insert_people(&self, people: Vec<NewPerson>, stamp: &AuditStamp) -> StoreResult<Vec<PersonId>> {
         let stamp = stamp.clone();
         self.write(move |c| {
             let mut places: HashMap<AreaId, Placement> = HashMap::new();
@@ -186,11 +154,7 @@ impl PersonStore for SqliteStore {
 
     async fn people(&self, query: &PersonQuery) -> StoreResult<Vec<Person>> {
         let (low, high) = query.within.path_range();
-        let search = query
-            .search
-            .clone()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
+        let search = query.search.clone().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let doc_search = search.as_ref().map(|s| s.to_uppercase());
         let after = query.after.unwrap_or(0);
         let limit = query.limit.min(1000);
@@ -203,7 +167,9 @@ impl PersonStore for SqliteStore {
                      ORDER BY id LIMIT ?5"
                 ))
                 .map_err(error::map)?;
-            let rows = stmt.query_map(params![low, high, after, search, limit, doc_search], person_from_row).map_err(error::map)?;
+            let rows = stmt
+                .query_map(params![low, high, after, search, limit, doc_search], person_from_row)
+                .map_err(error::map)?;
             rows.collect::<Result<_, _>>().map_err(error::map)
         })
         .await
@@ -232,10 +198,7 @@ impl PersonStore for SqliteStore {
             let mut found = Vec::new();
             for d in documents {
                 let Some(number) = d.number() else { continue };
-                if stmt
-                    .exists(params![d.kind().as_str(), number])
-                    .map_err(error::map)?
-                {
+                if stmt.exists(params![d.kind().as_str(), number]).map_err(error::map)? {
                     found.push(d);
                 }
             }

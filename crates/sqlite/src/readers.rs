@@ -16,10 +16,7 @@ const KEEP_IDLE: usize = 8;
 
 impl Readers {
     pub(crate) fn new(path: PathBuf) -> Readers {
-        Readers {
-            path,
-            idle: Mutex::new(Vec::new()),
-        }
+        Readers { path, idle: Mutex::new(Vec::new()) }
     }
 
     pub(crate) async fn read<T: Send + 'static>(

@@ -14,10 +14,13 @@ impl StaffStore for SqliteStore {
     async fn add_staff(&self, staff: Vec<StaffMember>) -> StoreResult<()> {
         self.write(move |c| {
             let mut stmt = c
-                .prepare_cached("INSERT OR IGNORE INTO staff (person_id, team, area_id, area_path) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO staff (person_id, team, area_id, area_path) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(error::map)?;
             for s in &staff {
-                let area = area_by_id(c, s.area)?.ok_or_else(|| StoreError::Invalid(format!("area {} does not exist", s.area)))?;
+                let area = area_by_id(c, s.area)?
+                    .ok_or_else(|| StoreError::Invalid(format!("area {} does not exist", s.area)))?;
                 stmt.execute(params![s.person, s.team.as_str(), s.area, area.path]).map_err(error::map)?;
             }
             Ok(())

@@ -43,9 +43,7 @@ impl Writer {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Some(conn) => f(conn),
-                None => Err(StoreError::Unavailable(
-                    "the transaction could not start".into(),
-                )),
+                None => Err(StoreError::Unavailable("the transaction could not start".into())),
             };
             let keep = result.is_ok();
             let deliver: Deliver = Box::new(move |commit_error| {
@@ -56,13 +54,8 @@ impl Writer {
             });
             (keep, deliver)
         });
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        rx.await.map_err(|_| {
-            StoreError::Unavailable("the SQLite writer stopped before committing".into())
-        })?
+        self.jobs.send(job).await.map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped before committing".into()))?
     }
 }
 
@@ -109,11 +102,7 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> Deliver {
         return Box::new(move |_| deliver(Some(e)));
     }
     let (keep, deliver) = job(Some(conn));
-    let end = if keep {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
+    let end = if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
     match conn.execute_batch(end) {
         Ok(()) => deliver,
         Err(e) => {

@@ -1,1 +1,94 @@
-//! Bulwark's web server: pages, JSON API, sessions, authorization and audit.
+//! Bulwark's web server: server-rendered pages (askama + htmx) for people at headquarters and in
+//! the field, and the JSON API under `/api/v1` for other systems and devices.
+//!
+//! Handlers are thin: they extract, call one service of `bulwark-app`, and render. Authorization
+//! and audit happen in the services; this crate adds what is HTTP's own: sessions in cookies and
+//! bearer tokens, the same-origin check against CSRF, languages, and assets embedded in the binary.
+
+mod api;
+mod assets;
+mod auth;
+pub mod clock;
+mod csrf;
+mod error;
+mod i18n;
+mod pages;
+mod views;
+
+use axum::{Router, routing::get};
+use bulwark_app::accounts::LoginGuard;
+use bulwark_store::Store;
+use std::sync::Arc;
+
+pub use api::openapi_document;
+pub use clock::{Clock, SystemClock};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub login_guard: Arc<LoginGuard>,
+    pub pending_imports: Arc<pages::imports::PendingImports>,
+    /// Set the `Secure` flag on cookies (when served over HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> AppState {
+        AppState {
+            store,
+            clock,
+            login_guard: Arc::new(LoginGuard::default()),
+            pending_imports: Arc::default(),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// The whole application: pages, API, assets and health check.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .route("/healthz", get(healthz))
+        .route("/static/{*path}", get(assets::serve))
+        .layer(axum::middleware::from_fn(csrf::same_origin_only))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(32 * 1024 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_FRAME_OPTIONS,
+            axum::http::HeaderValue::from_static("DENY"),
+        ))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            axum::http::HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+            ),
+        ))
+        .with_state(state)
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    match state.store.ping().await {
+        Ok(()) => (axum::http::StatusCode::OK, "ok"),
+        Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+    }
+}
+
+/// Serves the application on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,108 @@
+//! What only the SQLite engine promises: durability settings, an append-only audit table enforced
+//! by the engine itself, and group commit that acknowledges every write exactly once.
+
+use bulwark_domain::{
+    access::{Operation, Scope},
+    areas::{AreaCode, AreaKind, NewArea},
+    audit::{NewAuditEntry, Outcome},
+};
+use bulwark_sqlite::SqliteStore;
+use bulwark_store::{AreaStore, AuditQuery, AuditStore};
+use std::sync::Arc;
+
+fn open() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("bulwark.db")).unwrap();
+    (store, dir)
+}
+
+fn entry(n: i64) -> NewAuditEntry {
+    NewAuditEntry {
+        at: n,
+        user: Some(1),
+        username: "t".into(),
+        role: None,
+        operation: Operation::PersonsRead,
+        person: Some(n),
+        outcome: Outcome::Success,
+        detail: None,
+        request_id: format!("r{n}"),
+    }
+}
+
+#[tokio::test]
+async fn every_connection_is_wal_and_synchronous_full() {
+    let (store, _dir) = open();
+    let (mode, sync): (String, i64) = store
+        .read(|c| {
+            Ok(c.query_row("SELECT * FROM pragma_journal_mode, pragma_synchronous", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap())
+        })
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "synchronous must be FULL (2)");
+    let writer_sync: i64 =
+        store.write(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap())).await.unwrap();
+    assert_eq!(writer_sync, 2);
+}
+
+#[tokio::test]
+async fn the_audit_table_refuses_update_and_delete() {
+    let (store, _dir) = open();
+    store.append_audit(vec![entry(1)]).await.unwrap();
+    for sql in ["UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log"] {
+        let refused = store.write(move |c| Ok(c.execute(sql, []).is_err())).await.unwrap();
+        assert!(refused, "{sql} was allowed");
+    }
+    let entries = store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].username, "t");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_each_acknowledged_and_all_present() {
+    let (store, _dir) = open();
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for n in 0..2000 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.append_audit(vec![entry(n)]).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let count: i64 =
+        store.read(|c| Ok(c.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0)).unwrap())).await.unwrap();
+    assert_eq!(count, 2000);
+}
+
+#[tokio::test]
+async fn a_failing_write_in_a_batch_undoes_only_itself() {
+    let (store, _dir) = open();
+    let store = Arc::new(store);
+    let county = |code: &str| NewArea {
+        code: AreaCode::parse(code).unwrap(),
+        name: "县".into(),
+        kind: AreaKind::County,
+        parent: None,
+    };
+    let (a, b, c) =
+        tokio::join!(store.create_area(county("1")), store.create_area(county("1")), store.create_area(county("2")));
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "exactly one of two equal codes wins");
+    assert!(c.is_ok());
+    assert_eq!(store.areas_within(&Scope { area: 0, path: "/".into() }, true).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn reopening_keeps_everything_and_does_not_migrate_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulwark.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.append_audit(vec![entry(7)]).await.unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let entries = store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(entries.len(), 1);
+}

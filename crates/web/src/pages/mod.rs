@@ -1,0 +1,164 @@
+//! Server-rendered pages: askama templates in `templates/`, htmx for the small interactive parts.
+//! Every page works on a phone (one column under 640 px) and in both languages.
+
+mod areas;
+mod audit;
+pub(crate) mod imports;
+mod login;
+mod persons;
+mod users;
+
+use crate::{
+    AppState,
+    auth::{self, Caller},
+    error::{public_message, status_of},
+    i18n::{Lang, Tr},
+};
+use askama::Template;
+use axum::{
+    Router,
+    extract::{FromRequestParts, Path},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use bulwark_app::{Actor, AppError};
+use bulwark_domain::access::{Operation, allows};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/areas") }))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/lang/{code}", get(switch_language))
+        .route("/areas", get(areas::tree))
+        .route("/areas/{code}", get(areas::detail))
+        .route("/areas/{code}/grids", post(areas::create_grid))
+        .route("/areas/{code}/rename", post(areas::rename))
+        .route("/areas/{code}/merge", post(areas::merge))
+        .route("/persons/{id}", get(persons::detail))
+        .route("/persons/{id}/reveal", post(persons::reveal))
+        .route("/import", get(imports::form).post(imports::preview))
+        .route("/import/confirm", post(imports::confirm))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}/disable", post(users::disable))
+        .route("/audit", get(audit::list))
+}
+
+/// What every page's frame needs: the translator, the signed-in account and which menu entries
+/// its role may use.
+pub(crate) struct Chrome {
+    pub t: Tr,
+    pub username: String,
+    pub role: String,
+    pub can_import: bool,
+    pub can_users: bool,
+    pub can_audit: bool,
+    pub can_areas: bool,
+}
+
+impl Chrome {
+    pub(crate) fn new(lang: Lang, actor: Option<&Actor>) -> Chrome {
+        let can = |op| actor.is_some_and(|a| allows(a.account.role, op));
+        let t = Tr(lang);
+        Chrome {
+            t,
+            username: actor.map(|a| a.account.display_name.clone()).unwrap_or_default(),
+            role: actor.map(|a| t.get(&format!("role-{}", a.account.role.as_str()))).unwrap_or_default(),
+            can_import: can(Operation::ResidentsImport),
+            can_users: can(Operation::UsersList),
+            can_audit: can(Operation::AuditRead),
+            can_areas: can(Operation::AreasRead),
+        }
+    }
+}
+
+/// The signed-in caller of a page; anyone else is sent to the login page.
+pub(crate) struct PageCaller {
+    pub actor: Actor,
+    pub lang: Lang,
+}
+
+impl PageCaller {
+    pub(crate) fn chrome(&self) -> Chrome {
+        Chrome::new(self.lang, Some(&self.actor))
+    }
+}
+
+impl FromRequestParts<AppState> for PageCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let lang = Lang::from_headers(&parts.headers);
+        match Caller::from_request_parts(parts, state).await {
+            Ok(Caller(actor)) => Ok(PageCaller { actor, lang }),
+            Err(e) if e.0 == AppError::Unauthenticated => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(PageError { error: e.0, lang }.into_response()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    status: u16,
+    message: String,
+}
+
+/// An error shown as a page, with a way back.
+pub(crate) struct PageError {
+    pub error: AppError,
+    pub lang: Lang,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.error);
+        let t = Tr(self.lang);
+        let message = match &self.error {
+            AppError::Forbidden => t.get("error-forbidden"),
+            AppError::Invalid { field, .. } => format!("{field}: {}", public_message(&self.error)),
+            other => public_message(other),
+        };
+        let page = ErrorPage { chrome: Chrome::new(self.lang, None), status: status.as_u16(), message };
+        (status, render(&page)).into_response()
+    }
+}
+
+/// Renders a template to an HTML response; a template error is an internal error, logged.
+pub(crate) fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error.detail = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Extension to turn a service result into a page error in the caller's language.
+pub(crate) trait OrPage<T> {
+    fn or_page(self, lang: Lang) -> Result<T, PageError>;
+}
+
+impl<T, E: Into<AppError>> OrPage<T> for Result<T, E> {
+    fn or_page(self, lang: Lang) -> Result<T, PageError> {
+        self.map_err(|e| PageError { error: e.into(), lang })
+    }
+}
+
+async fn switch_language(Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let lang = if code == "en" { "en" } else { "zh" };
+    // Back to the page the switch was clicked on, if it is one of ours.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string())))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    ([(header::SET_COOKIE, format!("lang={lang}; Path=/; SameSite=Lax; Max-Age=31536000"))], Redirect::to(&back))
+        .into_response()
+}
+
+pub(crate) use auth::session_cookie;
