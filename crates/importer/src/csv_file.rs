@@ -5,7 +5,10 @@
 //! UTF-8; anything else must be valid GB18030, or the file is refused: a wrong guess would
 //! import garbled names without anyone noticing.
 
-use crate::{Cell, ImportError, Table, table::TableBuilder};
+use crate::{
+    Cell, ImportError, Table,
+    table::{MAX_COLUMNS, TableBuilder},
+};
 use encoding_rs::{Encoding, GB18030};
 use std::borrow::Cow;
 
@@ -34,7 +37,13 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Table, ImportError> {
             .count();
         let number = (line + blank_lines).saturating_sub(breaks_inside_cells);
         breaks_inside_cells += record.iter().map(|f| f.matches('\n').count()).sum::<usize>();
-        builder.push(number, record.iter().map(|f| Cell::Text(f.to_string())).collect())?;
+        // Cells past the last filled one are not even built: a line of a million commas is
+        // an empty row, not a million cells.
+        let width = (0..record.len()).rev().find(|&i| !record[i].trim().is_empty()).map_or(0, |i| i + 1);
+        if width > MAX_COLUMNS {
+            return Err(ImportError::TooManyColumns { limit: MAX_COLUMNS });
+        }
+        builder.push(number, record.iter().take(width).map(|f| Cell::Text(f.to_string())).collect())?;
     }
     builder.finish()
 }
@@ -108,6 +117,16 @@ mod tests {
         assert_eq!(table.header_row, 2);
         let numbers: Vec<usize> = table.rows.iter().map(|r| r.number).collect();
         assert_eq!(numbers, [3, 5]);
+    }
+
+    #[test]
+    fn trailing_separators_build_no_cells() {
+        let mut text = "姓名\n张三".to_string();
+        text.push_str(&",".repeat(5 * MAX_COLUMNS));
+        let table = read(text.as_bytes()).unwrap();
+        assert_eq!(table.rows[0].cells.len(), 1);
+        let wide = format!("姓名{}x", ",".repeat(MAX_COLUMNS));
+        assert_eq!(read(wide.as_bytes()), Err(ImportError::TooManyColumns { limit: MAX_COLUMNS }));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum ImportError {
     TooManyRows { limit: usize },
     #[error("the file has more than {limit} columns")]
     TooManyColumns { limit: usize },
+    #[error("the file has more than {limit} cells: split it into smaller files")]
+    TooManyCells { limit: usize },
     #[error("the file is empty: the first row must name the columns (姓名, 身份证号, …)")]
     Empty,
     #[error("this is an old Excel 97-2003 workbook (.xls): save it as .xlsx or as CSV and import that")]

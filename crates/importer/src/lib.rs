@@ -27,5 +27,5 @@ pub use residents::{
     MAX_NAME_CHARS, MAX_TEXT_CHARS, PROGRESS_EVERY, ParsedResidents, ResidentRow, RowError, parse_residents,
     parse_residents_with_progress,
 };
-pub use table::{Cell, MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, Table, TableRow, read_table};
+pub use table::{Cell, MAX_CELLS, MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, Table, TableRow, read_table};
 pub use xlsx_file::MAX_UNPACKED_BYTES;

@@ -459,7 +459,8 @@ impl<'a> RowParser<'a> {
         Ok(SpecialNeeds { cannot_walk: cannot_walk?, bedridden: bedridden?, other: other? })
     }
 
-    /// The second and later rows with the same document are rejected, naming the first.
+    /// The second and later rows with the same document are rejected, naming the first. The first
+    /// counts even when it is rejected for another reason: once fixed, it would clash again.
     fn check_unique(
         &mut self,
         document: &Document,

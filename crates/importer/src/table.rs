@@ -14,6 +14,10 @@ pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 pub const MAX_ROWS: usize = 200_000;
 /// Columns above this are refused (a register has a dozen).
 pub const MAX_COLUMNS: usize = 1_000;
+/// Cells (blank ones inside a row included) above this are refused: 200,000 rows of 40 columns.
+/// The row and column limits alone would let a small file with one cell far right on every row
+/// take gigabytes.
+pub const MAX_CELLS: usize = 8_000_000;
 
 /// One cell as the file stored it.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +125,7 @@ pub(crate) struct TableBuilder {
     header: Option<(usize, Vec<Cell>)>,
     rows: Vec<TableRow>,
     width: usize,
+    cells: usize,
 }
 
 impl TableBuilder {
@@ -134,6 +139,10 @@ impl TableBuilder {
         }
         if cells.len() > MAX_COLUMNS {
             return Err(ImportError::TooManyColumns { limit: MAX_COLUMNS });
+        }
+        self.cells += cells.len();
+        if self.cells > MAX_CELLS {
+            return Err(ImportError::TooManyCells { limit: MAX_CELLS });
         }
         self.width = self.width.max(cells.len());
         if self.header.is_none() {
@@ -198,6 +207,11 @@ mod tests {
             b.push(1, vec![Cell::Text("x".into()); MAX_COLUMNS + 1]),
             Err(ImportError::TooManyColumns { limit: MAX_COLUMNS })
         );
+        let mut b = TableBuilder::default();
+        let wide = vec![Cell::Text("x".into()); MAX_COLUMNS];
+        let result = (1..).map(|n| b.push(n, wide.clone())).find(Result::is_err).unwrap();
+        assert_eq!(result, Err(ImportError::TooManyCells { limit: MAX_CELLS }));
+        assert!(b.rows.len() < MAX_ROWS);
         assert!(matches!(read_table(&vec![b'a'; MAX_FILE_BYTES + 1]), Err(ImportError::FileTooLarge { .. })));
         assert_eq!(read_table(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0]), Err(ImportError::LegacyXls));
     }

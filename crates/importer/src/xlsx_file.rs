@@ -8,7 +8,7 @@
 
 use crate::{
     Cell, ImportError, Table,
-    table::{MAX_COLUMNS, MAX_ROWS, TableBuilder},
+    table::{MAX_CELLS, MAX_COLUMNS, MAX_ROWS, TableBuilder},
 };
 use calamine::{DataRef, Reader, Xlsx};
 use chrono::{Days, NaiveDate};
@@ -52,6 +52,8 @@ fn read_first_sheet(bytes: &[u8]) -> Result<Table, ImportError> {
     let mut reader = workbook.worksheet_cells_reader(&sheet).map_err(xlsx_error)?;
     // Cells normally arrive row by row, but nothing in the format promises it.
     let mut rows: BTreeMap<u32, Vec<Cell>> = BTreeMap::new();
+    // Cells held, blank ones padding a row included.
+    let mut held = 0;
     while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
         let value = convert(cell.get_value(), is_1904);
         if value.is_blank() {
@@ -68,6 +70,10 @@ fn read_first_sheet(bytes: &[u8]) -> Result<Table, ImportError> {
         }
         let cells = rows.entry(row).or_default();
         if cells.len() <= column {
+            held += column + 1 - cells.len();
+            if held > MAX_CELLS {
+                return Err(ImportError::TooManyCells { limit: MAX_CELLS });
+            }
             cells.resize(column + 1, Cell::Empty);
         }
         cells[column] = value;

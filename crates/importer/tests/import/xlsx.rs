@@ -4,7 +4,7 @@
 
 use crate::support::{error_codes, id, parse, parsed_rows, with_wrong_check, workbook_parts, zip_parts};
 use bulwark_domain::people::{DocumentType, Sex};
-use bulwark_importer::{Cell, ImportError, MAX_COLUMNS, MAX_UNPACKED_BYTES, read_table};
+use bulwark_importer::{Cell, ImportError, MAX_CELLS, MAX_COLUMNS, MAX_UNPACKED_BYTES, read_table};
 use chrono::NaiveDate;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 use std::io::{Cursor, Write};
@@ -244,4 +244,15 @@ fn reversed_dimension_is_caught() {
     if cfg!(debug_assertions) {
         assert_eq!(result, Err(ImportError::Xlsx("the workbook is malformed".into())));
     }
+}
+
+#[test]
+fn one_cell_far_right_on_many_rows_is_refused() {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let rows = MAX_CELLS / MAX_COLUMNS + 1;
+    for row in 0..rows {
+        sheet.write_string(row as u32, (MAX_COLUMNS - 1) as u16, "x").unwrap();
+    }
+    assert_eq!(read_table(&workbook.save_to_buffer().unwrap()), Err(ImportError::TooManyCells { limit: MAX_CELLS }));
 }
