@@ -4,7 +4,11 @@
 //! named by their internal id only, never by ID number or phone, so the log can outlive the purge
 //! of personal data at the end of an emergency.
 
-use crate::{Millis, access::{Operation, Role, UserId}, people::PersonId};
+use crate::{
+    Millis,
+    access::{Operation, Role, UserId},
+    people::PersonId,
+};
 use serde::{Deserialize, Serialize};
 
 /// How an audited request ended.

@@ -112,8 +112,8 @@ pub fn parse_residents(table: &Table, today: NaiveDate) -> Result<ParsedResident
 }
 
 /// Like [`parse_residents`], calling `progress` with the number of rows done every
-/// [`PROGRESS_EVERY`] rows and once at the end (with `table.rows.len()`), so that a command-line
-/// progress bar can follow.
+/// [`PROGRESS_EVERY`] rows and at the end, so that a command-line progress bar can follow. The
+/// last call is always `table.rows.len()`, and no call repeats the one before.
 pub fn parse_residents_with_progress(
     table: &Table,
     today: NaiveDate,
@@ -131,11 +131,13 @@ pub fn parse_residents_with_progress(
             Ok(parsed) => rows.push(parsed),
             Err(row_errors) => errors.extend(row_errors),
         }
-        if (index + 1) % PROGRESS_EVERY == 0 {
+        if (index + 1).is_multiple_of(PROGRESS_EVERY) {
             progress(index + 1);
         }
     }
-    progress(table.rows.len());
+    if table.rows.is_empty() || !table.rows.len().is_multiple_of(PROGRESS_EVERY) {
+        progress(table.rows.len());
+    }
     Ok(ParsedResidents {
         rows,
         errors,

@@ -103,6 +103,8 @@ fn convert(value: &DataRef<'_>, is_1904: bool) -> Cell {
 
 /// The day of an Excel serial date. In the 1900 system Excel counts a 29 February 1900 that never
 /// was, so serials from 61 on are one day ahead of a plain count from 31 December 1899.
+/// (calamine's own `as_datetime`, behind its `dates` feature, panics on a serial of -1e300 in a
+/// date-formatted cell; this returns `None` outside Excel's range.)
 fn serial_to_date(serial: f64, is_1904: bool) -> Option<NaiveDate> {
     if !(0.0..=2_958_465.0).contains(&serial) {
         return None;

@@ -15,6 +15,7 @@ mod audit;
 mod error;
 mod migrate;
 mod people;
+pub mod testing;
 
 use async_trait::async_trait;
 use bulwark_store::{Store, StoreError, StoreResult};

@@ -90,7 +90,13 @@ pub trait PersonStore: Send + Sync {
     /// Which of these documents are already registered, anywhere (imports reject duplicates).
     async fn registered_documents(&self, documents: &[Document]) -> StoreResult<Vec<Document>>;
     /// Changes a person inside `scope` and appends the audit entry in the same transaction.
-    async fn update_person(&self, scope: &Scope, id: PersonId, change: PersonChange, stamp: &AuditStamp) -> StoreResult<Person>;
+    async fn update_person(
+        &self,
+        scope: &Scope,
+        id: PersonId,
+        change: PersonChange,
+        stamp: &AuditStamp,
+    ) -> StoreResult<Person>;
 }
 
 /// Accounts.

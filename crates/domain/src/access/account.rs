@@ -84,7 +84,8 @@ pub struct Username(String);
 impl Username {
     pub fn parse(s: &str) -> Result<Username, AccountError> {
         let s = s.trim().to_ascii_lowercase();
-        let ok = (3..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        let ok = (3..=32).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         ok.then_some(Username(s)).ok_or(AccountError::Username)
     }
     pub fn as_str(&self) -> &str {

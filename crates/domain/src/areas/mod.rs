@@ -28,7 +28,8 @@ pub enum AreaKind {
 }
 
 impl AreaKind {
-    pub const ALL: [AreaKind; 6] = [Self::County, Self::Town, Self::Community, Self::Village, Self::Grid, Self::Household];
+    pub const ALL: [AreaKind; 6] =
+        [Self::County, Self::Town, Self::Community, Self::Village, Self::Grid, Self::Household];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -151,7 +152,10 @@ impl Area {
 
     /// Checks that grid `self` may be merged into `target`.
     pub fn check_merge_into(&self, target: &Area) -> Result<(), AreaError> {
-        let ok = self.kind == AreaKind::Grid && target.kind == AreaKind::Grid && self.parent == target.parent && self.id != target.id;
+        let ok = self.kind == AreaKind::Grid
+            && target.kind == AreaKind::Grid
+            && self.parent == target.parent
+            && self.id != target.id;
         if ok { Ok(()) } else { Err(AreaError::Merge) }
     }
 
@@ -184,7 +188,14 @@ mod tests {
 
     #[test]
     fn paths() {
-        let village = Area { id: 4, code: AreaCode::parse("1").unwrap(), name: "v".into(), kind: AreaKind::Village, parent: Some(2), path: "/1/2/4/".into() };
+        let village = Area {
+            id: 4,
+            code: AreaCode::parse("1").unwrap(),
+            name: "v".into(),
+            kind: AreaKind::Village,
+            parent: Some(2),
+            path: "/1/2/4/".into(),
+        };
         assert!(village.contains_path("/1/2/4/9/"));
         assert!(!village.contains_path("/1/2/40/"));
         assert_eq!(Area::child_path(Some("/1/2/4/"), 9), "/1/2/4/9/");

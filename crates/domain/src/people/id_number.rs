@@ -18,7 +18,9 @@ const CHECK_CHARS: &[u8; 11] = b"10X98765432";
 pub enum IdNumberError {
     #[error("an ID number has 18 characters, this one has {0}")]
     Length(usize),
-    #[error("looks like a number that Excel shortened to {0} significant digits (e.g. 4.40785E+17): format the column as Text and export again")]
+    #[error(
+        "looks like a number that Excel shortened to {0} significant digits (e.g. 4.40785E+17): format the column as Text and export again"
+    )]
     ExcelNumber(usize),
     #[error("only digits are allowed in the first 17 characters, and a digit or X last")]
     Characters,

@@ -27,11 +27,7 @@ pub fn mask_phone(phone: &str) -> String {
 
 fn mask(chars: &[char], head: usize, tail: usize) -> String {
     let tail = tail.min(chars.len().saturating_sub(head));
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' }).collect()
 }
 
 #[cfg(test)]

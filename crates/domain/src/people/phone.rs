@@ -34,7 +34,12 @@ impl Phone {
             None => return Err(PhoneError::Format),
         };
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if area.starts_with('0') && (3..=4).contains(&area.len()) && (7..=8).contains(&local.len()) && digits(&area) && digits(&local) {
+        if area.starts_with('0')
+            && (3..=4).contains(&area.len())
+            && (7..=8).contains(&local.len())
+            && digits(&area)
+            && digits(&local)
+        {
             Ok(Phone(format!("{area}-{local}")))
         } else {
             Err(PhoneError::Format)

@@ -211,6 +211,10 @@ fn progress_reports_every_thousand_rows_and_the_end() {
     let parsed = parse_residents_with_progress(&table, today(), &mut |done| seen.push(done)).unwrap();
     assert_eq!(seen, [1_000, 2_000, 2_500]);
     assert_totals(&parsed);
+    let exact = read_table(lines[..2_001].join("\n").as_bytes()).unwrap();
+    seen.clear();
+    parse_residents_with_progress(&exact, today(), &mut |done| seen.push(done)).unwrap();
+    assert_eq!(seen, [1_000, 2_000]);
     // Sequence numbers repeat every 1,000 rows, so 1,500 rows are duplicates.
     assert_eq!(parsed.rows.len(), 1_000);
     assert!(parsed.errors.iter().all(|e| e.code == ErrorCode::DuplicateInFile));

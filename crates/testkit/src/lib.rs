@@ -1,0 +1,155 @@
+//! Test support for Bulwark's end-to-end suites.
+//!
+//! [`TestServer::start`] runs the real application on `127.0.0.1:0` over a fresh database of the
+//! chosen [`Engine`] (a temporary SQLite file, or a new PostgreSQL database dropped afterwards),
+//! with a manual clock standing at 07:00 on 6 October 2022 (China time) and the [`fixture`]
+//! loaded. [`Client`] speaks to it over HTTP like any other client.
+
+pub mod fixture;
+
+use bulwark_store::Store;
+use bulwark_web::{AppState, clock::ManualClock};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub use fixture::{Fixture, PASSWORD};
+
+/// The storage engines every behaviour is tested on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
+}
+
+/// 2022-10-06 07:00 in China (UTC+8): when the source story's plan was activated.
+pub const START: i64 = 1_665_010_800_000;
+
+/// A running server. Dropping it stops the server and removes its database.
+pub struct TestServer {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub fixture: Fixture,
+    _database: Box<dyn std::any::Any + Send>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestServer {
+    /// Starts a server over a fresh database with the fixture loaded.
+    pub async fn start(engine: Engine) -> TestServer {
+        let (store, database): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = bulwark_sqlite::SqliteStore::open(&dir.path().join("bulwark.db")).expect("open SQLite");
+                (Arc::new(store), Box::new(dir))
+            }
+            Engine::Postgres => {
+                let db = bulwark_postgres::testing::TestDb::create().await;
+                let store = bulwark_postgres::PgStore::connect(&db.url).await.expect("connect PostgreSQL");
+                (Arc::new(store), Box::new(db))
+            }
+        };
+        let fixture = Fixture::load(store.as_ref(), START).await;
+        Self::serve(store, database, fixture).await
+    }
+
+    /// Serves `store` (already filled) on a loopback port.
+    pub async fn serve(store: Arc<dyn Store>, database: Box<dyn std::any::Any + Send>, fixture: Fixture) -> TestServer {
+        let clock = Arc::new(ManualClock::new(START));
+        let state = AppState::new(store.clone(), clock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = bulwark_web::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestServer { url, store, clock, fixture, _database: database, _shutdown: tx }
+    }
+
+    /// A client without a session.
+    pub fn anonymous(&self) -> Client {
+        Client { base: self.url.clone(), token: None, http: http_client() }
+    }
+
+    /// A client signed in as `username` (with the fixture password) through the API.
+    pub async fn login(&self, username: &str) -> Client {
+        let anonymous = self.anonymous();
+        let (status, body) = anonymous
+            .send(
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(serde_json::json!({"username": username, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login of {username}: {body}");
+        let token = body["token"].as_str().expect("a token").to_string();
+        Client { token: Some(token), ..anonymous }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client")
+}
+
+/// An HTTP client of the API, with or without a bearer token.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub token: Option<String>,
+    pub http: reqwest::Client,
+}
+
+impl Client {
+    /// A request builder for `path`, with the bearer token when there is one.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// Sends a request with an optional JSON body; returns the status and the body as JSON
+    /// (`Value::Null` when empty, a string when not JSON).
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.request(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let response = r.send().await.expect("request reaches the server");
+        decode(response).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// Uploads `bytes` as the multipart field `file`.
+    pub async fn upload(&self, path: &str, file_name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response =
+            self.request(Method::POST, path).multipart(form).send().await.expect("request reaches the server");
+        decode(response).await
+    }
+}
+
+/// The status and JSON body of a response.
+pub async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}

@@ -1,0 +1,4 @@
+//! The web server end to end over HTTP: a real server on a loopback port, a real database of each
+//! engine, the fixture of `bulwark-testkit`.
+
+mod smoke;
