@@ -12,7 +12,7 @@ use bulwark_domain::{
     areas::{Area, AreaCode, AreaKind},
     people::{Document, NewPerson},
 };
-use bulwark_importer::{Field, ParsedResidents, ResidentRow, Table};
+use bulwark_importer::{Field, ParsedResidents, ResidentRow};
 use bulwark_store::Store;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -53,12 +53,12 @@ pub async fn parse_file(
     bytes: Vec<u8>,
     today: NaiveDate,
     mut progress: Box<dyn FnMut(usize) + Send>,
-) -> AppResult<(Table, ParsedResidents)> {
+) -> AppResult<ParsedResidents> {
     tokio::task::spawn_blocking(move || {
         let table = bulwark_importer::read_table(&bytes).map_err(|e| AppError::invalid("file", e))?;
         let parsed = bulwark_importer::parse_residents_with_progress(&table, today, &mut *progress)
             .map_err(|e| AppError::invalid("file", e))?;
-        Ok((table, parsed))
+        Ok(parsed)
     })
     .await
     .map_err(|e| AppError::Internal(format!("import task: {e}")))?
@@ -75,7 +75,7 @@ pub async fn import_residents(
     progress: Box<dyn FnMut(usize) + Send>,
 ) -> AppResult<ImportReport> {
     actor.authorize(store, Operation::ResidentsImport, now).await?;
-    let (table, parsed) = parse_file(bytes, today, progress).await?;
+    let parsed = parse_file(bytes, today, progress).await?;
     let mut errors: BTreeMap<usize, Vec<ImportRowError>> = BTreeMap::new();
     for e in parsed.errors {
         errors.entry(e.row).or_default().push(ImportRowError {
@@ -86,8 +86,9 @@ pub async fn import_residents(
             message: e.message,
         });
     }
-    let placed = place_rows(store, actor, &table, parsed.rows, &mut errors).await?;
-    let accepted = reject_registered(store, &table, placed, &mut errors).await?;
+    let headers = Headers(parsed.columns.clone());
+    let placed = place_rows(store, actor, &headers, parsed.rows, &mut errors).await?;
+    let accepted = reject_registered(store, &headers, placed, &mut errors).await?;
     let importable = accepted.len();
     let imported = if dry_run || accepted.is_empty() {
         0
@@ -108,32 +109,24 @@ pub async fn import_residents(
     Ok(report)
 }
 
-/// The header under which `field` appears in the file (for error messages).
-fn header_of(table: &Table, field: Field) -> String {
-    let normalise = |s: &str| s.chars().filter(|c| !c.is_whitespace() && *c != '_').collect::<String>().to_lowercase();
-    table
-        .headers
-        .iter()
-        .find(|h| field.aliases().iter().any(|a| normalise(a) == normalise(h)))
-        .cloned()
-        .unwrap_or_else(|| field.as_str().to_string())
+/// The headers of the file by field, to name columns in error messages as the file does.
+struct Headers(Vec<(Field, String)>);
+
+impl Headers {
+    fn of(&self, field: Field) -> String {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, h)| h.clone()).unwrap_or_else(|| field.as_str().to_string())
+    }
 }
 
 fn row_error(
-    table: &Table,
+    headers: &Headers,
     row: usize,
     field: Field,
     code: &str,
     value: &str,
     message: impl Into<String>,
 ) -> ImportRowError {
-    ImportRowError {
-        row,
-        column: header_of(table, field),
-        code: code.into(),
-        value: value.into(),
-        message: message.into(),
-    }
+    ImportRowError { row, column: headers.of(field), code: code.into(), value: value.into(), message: message.into() }
 }
 
 /// Finds each row's household or grid; rows whose area is unknown, of the wrong kind or outside
@@ -141,7 +134,7 @@ fn row_error(
 async fn place_rows(
     store: &dyn Store,
     actor: &Actor,
-    table: &Table,
+    headers: &Headers,
     rows: Vec<ResidentRow>,
     errors: &mut BTreeMap<usize, Vec<ImportRowError>>,
 ) -> AppResult<Vec<(usize, NewPerson)>> {
@@ -159,7 +152,7 @@ async fn place_rows(
     }
     let mut placed = Vec::with_capacity(rows.len());
     for row in rows {
-        match place_row(table, actor, &areas, &row) {
+        match place_row(headers, actor, &areas, &row) {
             Ok(area) => placed.push((row.row, row.into_new_person(area))),
             Err(e) => errors.entry(row.row).or_default().push(e),
         }
@@ -169,7 +162,7 @@ async fn place_rows(
 
 /// The area a row's person lives in: its household, else its grid.
 fn place_row(
-    table: &Table,
+    headers: &Headers,
     actor: &Actor,
     areas: &HashMap<AreaCode, Option<Area>>,
     row: &ResidentRow,
@@ -179,7 +172,7 @@ fn place_row(
         let expected = if kind == AreaKind::Grid { "a grid" } else { "a household" };
         match areas.get(code).cloned().flatten() {
             None => Err(row_error(
-                table,
+                headers,
                 n,
                 field,
                 "area.unknown",
@@ -187,10 +180,10 @@ fn place_row(
                 format!("the code of {expected} that exists"),
             )),
             Some(a) if a.kind != kind => {
-                Err(row_error(table, n, field, "area.kind", code.as_str(), format!("the code of {expected}")))
+                Err(row_error(headers, n, field, "area.kind", code.as_str(), format!("the code of {expected}")))
             }
             Some(a) if !actor.scope.contains(&a) => {
-                Err(row_error(table, n, field, "area.out_of_scope", code.as_str(), "an area inside your own scope"))
+                Err(row_error(headers, n, field, "area.out_of_scope", code.as_str(), "an area inside your own scope"))
             }
             Some(a) => Ok(a),
         }
@@ -199,7 +192,7 @@ fn place_row(
     let household = row.household.as_ref().map(|c| check(Field::Household, c, AreaKind::Household)).transpose()?;
     match (grid, household) {
         (Some(g), Some(h)) if h.parent != Some(g.id) => Err(row_error(
-            table,
+            headers,
             n,
             Field::Household,
             "area.household_not_in_grid",
@@ -208,14 +201,14 @@ fn place_row(
         )),
         (_, Some(h)) => Ok(h.id),
         (Some(g), None) => Ok(g.id),
-        (None, None) => Err(row_error(table, n, Field::Grid, "area.missing", "", "a grid or household code")),
+        (None, None) => Err(row_error(headers, n, Field::Grid, "area.missing", "", "a grid or household code")),
     }
 }
 
 /// Rejects rows whose document is already in the register.
 async fn reject_registered(
     store: &dyn Store,
-    table: &Table,
+    headers: &Headers,
     placed: Vec<(usize, NewPerson)>,
     errors: &mut BTreeMap<usize, Vec<ImportRowError>>,
 ) -> AppResult<Vec<NewPerson>> {
@@ -235,7 +228,7 @@ async fn reject_registered(
             let field = if person.document.id_number().is_some() { Field::IdNumber } else { Field::DocumentNumber };
             let value = person.document.number().map(bulwark_domain::people::mask_document).unwrap_or_default();
             errors.entry(n).or_default().push(row_error(
-                table,
+                headers,
                 n,
                 field,
                 "document.registered",
