@@ -135,8 +135,8 @@ impl PersonStore for SqliteStore {
             let mut places: HashMap<AreaId, Placement> = HashMap::new();
             let mut ids = Vec::with_capacity(people.len());
             for p in &people {
-                if !places.contains_key(&p.area) {
-                    places.insert(p.area, placement(c, p.area)?);
+                if let std::collections::hash_map::Entry::Vacant(e) = places.entry(p.area) {
+                    e.insert(placement(c, p.area)?);
                 }
                 let id = insert_one(c, p, &places[&p.area], stamp.at)?;
                 insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;

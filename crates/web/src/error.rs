@@ -72,10 +72,10 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { code: self.0.code(), message: public_message(&self.0), field };
         let mut response = (status, Json(body)).into_response();
-        if let AppError::TooManyAttempts { retry_after_secs } = self.0 {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let AppError::TooManyAttempts { retry_after_secs } = self.0
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
     }

@@ -23,9 +23,12 @@ use std::{collections::HashMap, sync::Mutex};
 
 const PREVIEW_LIFETIME: Millis = 30 * 60_000;
 
+/// An uploaded file: who uploaded it, its bytes, and when.
+type Upload = (UserId, Vec<u8>, Millis);
+
 /// Previewed uploads waiting for confirmation.
 #[derive(Default)]
-pub struct PendingImports(Mutex<HashMap<String, (UserId, Vec<u8>, Millis)>>);
+pub struct PendingImports(Mutex<HashMap<String, Upload>>);
 
 impl PendingImports {
     fn put(&self, user: UserId, bytes: Vec<u8>, now: Millis) -> String {
