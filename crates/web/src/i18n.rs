@@ -67,6 +67,49 @@ impl Tr {
 }
 
 #[cfg(test)]
-pub(crate) fn has_key(lang: Lang, key: &str) -> bool {
-    LOCALES.try_lookup(&lang.id(), key).is_some()
+mod tests {
+    use super::*;
+
+    /// Every message key that a template or handler asks for exists in both languages, and both
+    /// files hold the same keys.
+    #[test]
+    fn every_key_exists_in_both_languages() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut sources = String::new();
+        for dir in ["templates", "src/pages"] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                sources.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+            }
+        }
+        let mut used = Vec::new();
+        for call in [".get(\"", ".n(\""] {
+            for (i, _) in sources.match_indices(call) {
+                let rest = &sources[i + call.len()..];
+                let key = &rest[..rest.find('"').unwrap()];
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_') {
+                    used.push(key.to_string());
+                }
+            }
+        }
+        assert!(used.len() > 50, "found only {} keys: is the scan broken?", used.len());
+        for key in &used {
+            for lang in [Lang::Zh, Lang::En] {
+                assert_ne!(&Tr(lang).n(key, 1), key, "{key} is missing in {}", lang.code());
+            }
+        }
+        let keys = |lang: &str| -> Vec<String> {
+            let text = std::fs::read_to_string(format!("{root}/locales/{lang}/main.ftl")).unwrap();
+            let mut k: Vec<String> = text.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_string())).collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys("zh-CN"), keys("en"));
+    }
+
+    #[test]
+    fn chinese_is_the_default() {
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Zh);
+        assert_eq!(Tr(Lang::Zh).get("login"), "登录");
+        assert_eq!(Tr(Lang::En).n("people-count", 3), "3 registered residents");
+    }
 }
