@@ -33,6 +33,9 @@ pub const START: i64 = 1_665_010_800_000;
 pub struct TestServer {
     pub url: String,
     pub store: Arc<dyn Store>,
+    /// Raw access to the database behind the server, for fault injection and checks that go
+    /// around the application.
+    pub raw: RawDatabase,
     pub clock: Arc<ManualClock>,
     pub fixture: Fixture,
     _database: Box<dyn std::any::Any + Send>,
@@ -42,24 +45,31 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server over a fresh database with the fixture loaded.
     pub async fn start(engine: Engine) -> TestServer {
-        let (store, database): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = match engine {
+        let (store, database, raw): (Arc<dyn Store>, Box<dyn std::any::Any + Send>, RawDatabase) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let store = bulwark_sqlite::SqliteStore::open(&dir.path().join("bulwark.db")).expect("open SQLite");
-                (Arc::new(store), Box::new(dir))
+                let store =
+                    Arc::new(bulwark_sqlite::SqliteStore::open(&dir.path().join("bulwark.db")).expect("open SQLite"));
+                (store.clone(), Box::new(dir), RawDatabase::Sqlite(store))
             }
             Engine::Postgres => {
                 let db = bulwark_postgres::testing::TestDb::create().await;
                 let store = bulwark_postgres::PgStore::connect(&db.url).await.expect("connect PostgreSQL");
-                (Arc::new(store), Box::new(db))
+                let raw = RawDatabase::Postgres(db.url.clone());
+                (Arc::new(store), Box::new(db), raw)
             }
         };
         let fixture = Fixture::load(store.as_ref(), START).await;
-        Self::serve(store, database, fixture).await
+        Self::serve(store, database, raw, fixture).await
     }
 
     /// Serves `store` (already filled) on a loopback port.
-    pub async fn serve(store: Arc<dyn Store>, database: Box<dyn std::any::Any + Send>, fixture: Fixture) -> TestServer {
+    pub async fn serve(
+        store: Arc<dyn Store>,
+        database: Box<dyn std::any::Any + Send>,
+        raw: RawDatabase,
+        fixture: Fixture,
+    ) -> TestServer {
         let clock = Arc::new(ManualClock::new(START));
         let state = AppState::new(store.clone(), clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
@@ -71,7 +81,7 @@ impl TestServer {
             })
             .await;
         });
-        TestServer { url, store, clock, fixture, _database: database, _shutdown: tx }
+        TestServer { url, store, raw, clock, fixture, _database: database, _shutdown: tx }
     }
 
     /// A client without a session.
@@ -97,6 +107,52 @@ impl TestServer {
 
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client")
+}
+
+/// The database behind a test server, reached without the application.
+pub enum RawDatabase {
+    Sqlite(Arc<bulwark_sqlite::SqliteStore>),
+    /// The test database's URL.
+    Postgres(String),
+}
+
+impl RawDatabase {
+    /// Runs SQL statements directly (through the SQLite writer, or a new PostgreSQL connection).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            RawDatabase::Sqlite(store) => {
+                let sql = sql.to_string();
+                store
+                    .write(move |c| {
+                        c.execute_batch(&sql).map_err(|e| bulwark_store::StoreError::Internal(e.to_string()))
+                    })
+                    .await
+                    .expect("raw SQL on SQLite");
+            }
+            RawDatabase::Postgres(url) => {
+                bulwark_postgres::testing::raw(url).await.batch_execute(sql).await.expect("raw SQL on PostgreSQL");
+            }
+        }
+    }
+
+    /// Makes every insert into the audit log fail, as a full disk or a broken audit store would.
+    pub async fn break_audit_log(&self) {
+        match self {
+            RawDatabase::Sqlite(_) => {
+                self.execute(
+                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;",
+                )
+                .await
+            }
+            RawDatabase::Postgres(_) => {
+                self.execute(
+                    "CREATE FUNCTION audit_log_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
+                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_broken();",
+                )
+                .await
+            }
+        }
+    }
 }
 
 /// An HTTP client of the API, with or without a bearer token.

@@ -2,3 +2,4 @@
 //! engine, the fixture of `bulwark-testkit`.
 
 mod smoke;
+mod fail_closed;
