@@ -99,7 +99,8 @@ mod tests {
         }
         let keys = |lang: &str| -> Vec<String> {
             let text = std::fs::read_to_string(format!("{root}/locales/{lang}/main.ftl")).unwrap();
-            let mut k: Vec<String> = text.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_string())).collect();
+            let mut k: Vec<String> =
+                text.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_string())).collect();
             k.sort();
             k
         };

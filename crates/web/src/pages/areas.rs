@@ -12,6 +12,7 @@ use bulwark_app::{areas, people};
 use bulwark_domain::{
     access::{Operation, allows},
     areas::{Area, AreaKind},
+    people::DocumentType,
 };
 use serde::Deserialize;
 
@@ -61,6 +62,8 @@ struct AreaPage {
     can_create_grid: bool,
     siblings: Vec<Area>,
     is_grid: bool,
+    can_register: bool,
+    document_types: Vec<(&'static str, String)>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +99,10 @@ pub(crate) async fn detail(
         _ => Vec::new(),
     };
     let chrome = caller.chrome();
+    let can_register =
+        matches!(d.area.kind, AreaKind::Grid | AreaKind::Household) && allows(role, Operation::PersonsCreate);
+    let document_types =
+        DocumentType::ALL.iter().map(|t| (t.as_str(), chrome.t.get(&format!("doc-{}", t.as_str())))).collect();
     let ancestors = d.ancestors.into_iter().filter(|a| a.id != d.area.id && caller.actor.scope.contains(a)).collect();
     Ok(render(&AreaPage {
         kind: chrome.t.get(&format!("kind-{}", d.area.kind.as_str())),
@@ -111,6 +118,8 @@ pub(crate) async fn detail(
         can_manage,
         siblings,
         is_grid,
+        can_register,
+        document_types,
     }))
 }
 
