@@ -120,6 +120,18 @@ pub async fn login(
     guard.accounts.lock().expect("throttle").record_success(&name);
     let token = new_token();
     store.create_session(&token_hash(&token), account.id, kind, now).await?;
+    let entry = bulwark_domain::audit::NewAuditEntry {
+        at: now,
+        user: Some(account.id),
+        username: account.username.as_str().to_string(),
+        role: Some(account.role),
+        operation: Operation::Login,
+        person: None,
+        outcome: Outcome::Success,
+        detail: Some(kind.as_str().to_string()),
+        request_id: new_token(),
+    };
+    store.append_audit(vec![entry]).await?;
     Ok(LoginSuccess { token, account })
 }
 
@@ -161,7 +173,10 @@ pub async fn create_account(store: &dyn Store, actor: &Actor, input: AccountInpu
     if !actor.scope.contains(&scope_area) {
         return Err(AppError::Forbidden);
     }
-    Ok(store.create_account(account, now).await?)
+    let detail = format!("created account {} as {} for {}", account.username.as_str(), account.role, scope_area.code);
+    let created = store.create_account(account, now).await?;
+    actor.record_change(store, Operation::UsersManage, detail, now).await?;
+    Ok(created)
 }
 
 /// Validates account input and hashes the password (used by admins and by the demo loader).
@@ -194,5 +209,9 @@ pub async fn set_disabled(store: &dyn Store, actor: &Actor, id: i64, disabled: b
     if !actor.scope.contains(&area) || target.id == actor.account.id {
         return Err(AppError::Forbidden);
     }
-    Ok(store.set_disabled(id, disabled).await?)
+    store.set_disabled(id, disabled).await?;
+    let verb = if disabled { "disabled" } else { "enabled" };
+    actor
+        .record_change(store, Operation::UsersManage, format!("{verb} account {}", target.username.as_str()), now)
+        .await
 }

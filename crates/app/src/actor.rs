@@ -59,3 +59,19 @@ impl Actor {
         Ok(())
     }
 }
+
+impl Actor {
+    /// Appends a "success" entry for a change that is not about a person (areas, accounts), after
+    /// it was committed. `detail` says what changed, without personal data.
+    pub async fn record_change(
+        &self,
+        store: &dyn bulwark_store::Store,
+        op: Operation,
+        detail: String,
+        now: Millis,
+    ) -> AppResult<()> {
+        let entry = self.stamp(op, now).entry(None, bulwark_domain::audit::Outcome::Success, Some(detail));
+        store.append_audit(vec![entry]).await?;
+        Ok(())
+    }
+}

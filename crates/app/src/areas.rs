@@ -60,7 +60,9 @@ pub async fn create(
     parent.check_child(kind).map_err(|e| AppError::invalid("kind", e))?;
     let code = AreaCode::parse(code).map_err(|e| AppError::invalid("code", e))?;
     let name = parse_area_name(name).map_err(|e| AppError::invalid("name", e))?;
-    Ok(store.create_area(NewArea { code, name, kind, parent: Some(parent.id) }).await?)
+    let area = store.create_area(NewArea { code, name, kind, parent: Some(parent.id) }).await?;
+    actor.record_change(store, Operation::AreasManage, format!("created {} {}", kind.as_str(), area.code), now).await?;
+    Ok(area)
 }
 
 pub async fn rename(store: &dyn Store, actor: &Actor, code: &str, name: &str, now: Millis) -> AppResult<Area> {
@@ -70,7 +72,9 @@ pub async fn rename(store: &dyn Store, actor: &Actor, code: &str, name: &str, no
         return Err(AppError::Forbidden);
     }
     let name = parse_area_name(name).map_err(|e| AppError::invalid("name", e))?;
-    Ok(store.rename_area(area.id, &name).await?)
+    let renamed = store.rename_area(area.id, &name).await?;
+    actor.record_change(store, Operation::AreasManage, format!("renamed {}", area.code), now).await?;
+    Ok(renamed)
 }
 
 /// Merges grid `from` into grid `into` (same village): people, households, staff and accounts
@@ -83,5 +87,8 @@ pub async fn merge(store: &dyn Store, actor: &Actor, from: &str, into: &str, now
         return Err(AppError::Forbidden);
     }
     source.check_merge_into(&target).map_err(|e| AppError::invalid("into", e))?;
-    Ok(store.merge_grid(source.id, target.id).await?)
+    let moved = store.merge_grid(source.id, target.id).await?;
+    let detail = format!("merged grid {} into {} ({moved} people moved)", source.code, target.code);
+    actor.record_change(store, Operation::AreasManage, detail, now).await?;
+    Ok(moved)
 }
