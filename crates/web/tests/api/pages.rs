@@ -53,6 +53,8 @@ async fn register_and_edit(engine: Engine) {
     assert!(page.contains("访客王某") && page.contains("E1****67") && page.contains("139****9999"), "masked values");
     assert!(!page.contains("13900009999") && !page.contains("E1234567"), "no full values on the page");
     assert!(page.contains("孕妇"));
+    assert!(page.contains("<title>访客王某 · "), "the title holds the name and nothing else");
+    assert_eq!(page.matches("id=\"save-person\"").count(), 1, "one edit form");
 
     let r = worker
         .post(format!("{}{location}", server.url))
