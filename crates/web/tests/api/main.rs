@@ -2,5 +2,6 @@
 //! engine, the fixture of `bulwark-testkit`.
 
 mod fail_closed;
+mod imports;
 mod pages;
 mod smoke;
