@@ -44,10 +44,15 @@ pub async fn load(
     let town = tokio::task::spawn_blocking(move || bulwark_demo::generate(seed, today))
         .await
         .map_err(|e| AppError::Internal(format!("demo generation: {e}")))?;
-    let areas = create_areas(store, &town).await?;
-    let town_area = &areas[&AreaCode::parse(bulwark_demo::TOWN.0).map_err(|e| AppError::Internal(e.to_string()))?];
-    let existing = store.count_people(&Scope::of(town_area)).await?;
-    let person_ids = if existing == 0 { insert_residents(store, &town, &areas, now).await? } else { Vec::new() };
+    let town_code = AreaCode::parse(bulwark_demo::TOWN.0).map_err(|e| AppError::Internal(e.to_string()))?;
+    let loaded = match store.area_by_code(&town_code).await? {
+        Some(t) => store.count_people(&Scope::of(&t)).await? > 0,
+        None => false,
+    };
+    // Residents go in last of the data, all at once: if they are there, so is the tree.
+    let areas = if loaded { account_scopes(store, &town).await? } else { create_areas(store, &town).await? };
+    let town_area = areas.get(&town_code).ok_or_else(|| AppError::Internal("the demo town has no town area".into()))?;
+    let person_ids = if loaded { Vec::new() } else { insert_residents(store, &town, &areas, now).await? };
     let staff = if person_ids.is_empty() {
         0
     } else {
@@ -63,11 +68,27 @@ pub async fn load(
     let accounts = upsert_accounts(store, &town, &areas, password, now).await?;
     Ok(DemoSummary {
         created_residents: !person_ids.is_empty(),
-        areas: areas.len(),
+        areas: town.areas.len(),
         residents: store.count_people(&Scope::of(town_area)).await?,
         staff,
         accounts,
     })
+}
+
+/// The town and the scope areas of the demo accounts, when the tree exists already.
+async fn account_scopes(store: &dyn Store, town: &DemoTown) -> AppResult<HashMap<AreaCode, Area>> {
+    let mut known = HashMap::new();
+    let town_code = AreaCode::parse(bulwark_demo::TOWN.0).map_err(|e| AppError::Internal(e.to_string()))?;
+    for code in town.accounts.iter().map(|a| &a.scope).chain([&town_code]) {
+        if !known.contains_key(code) {
+            let area = store
+                .area_by_code(code)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("demo area {code} is missing")))?;
+            known.insert(code.clone(), area);
+        }
+    }
+    Ok(known)
 }
 
 /// Creates the areas that do not exist yet, one level at a time; returns all of them by code.
