@@ -20,7 +20,7 @@ pub const DESKTOP: (u32, u32) = (1280, 900);
 pub const PHONE: (u32, u32) = (390, 844);
 
 /// How long a page may take to show what a test waits for.
-const PATIENCE: Duration = Duration::from_secs(10);
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A headless Chromium session. Dropping it kills chromedriver and its browser.
 pub struct Browser {

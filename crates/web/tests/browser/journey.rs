@@ -93,7 +93,7 @@ async fn journey(c: Client, origin: String, grid: String, canaries: BTreeMap<i64
     // 3. The grid, from the area tree: residents with masked ID numbers and phones.
     click(&c, &format!("#area-tree a[data-code='{grid}']")).await;
     wait_for_path(&c, &format!("/areas/{grid}")).await;
-    c.wait().for_element(Locator::Id("residents")).await.expect("the residents table");
+    text(&c, "#residents").await;
     assert!(text(&c, "#residents thead").await.contains(&message(ZH, "id-number")), "Chinese column headings");
     let masked_ids = texts(&c, "#residents .masked-id").await;
     assert_eq!(masked_ids.len(), 6, "grid A has six residents: {masked_ids:?}");
@@ -148,8 +148,7 @@ async fn journey(c: Client, origin: String, grid: String, canaries: BTreeMap<i64
     js(&c, "(window.__bulwarkNoReload = 'still here', true)").await;
     type_into(&c, "#reveal-reason", "入户核查").await;
     click(&c, "#reveal").await;
-    let full = c.wait().for_element(Locator::Id("document-full")).await.expect("the full number appears");
-    assert_eq!(full.text().await.expect("text"), full_id);
+    assert_eq!(text(&c, "#document-full").await, full_id, "the full number appears");
     assert_eq!(text(&c, "#phone-full").await, full_phone);
     assert_eq!(js(&c, "window.__bulwarkNoReload").await, "still here", "the reveal reloaded the page");
     assert_eq!(js(&c, "location.pathname").await, href);
