@@ -501,6 +501,66 @@ async fn concurrent_conflict_names_spreadsheet_rows_postgres() {
     concurrent_conflict_names_spreadsheet_rows(Engine::Postgres).await;
 }
 
+/// Files that are not registers are refused whole, with a reason the uploader can act on, and
+/// nothing is stored.
+async fn refused_files(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let town = server.fixture.code("town1");
+    let commander = server.login("commander").await;
+    let before = count(&commander, &town).await;
+    let a = server.fixture.code("A");
+    let legacy_xls = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0, 0];
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        ("old.xls", legacy_xls.clone(), &[".xls", ".xlsx"]),
+        ("empty.csv", Vec::new(), &["empty"]),
+        (
+            "columns.csv",
+            format!("编号,电话,户号\n1,13800000001,{a}-H001\n").into_bytes(),
+            &["姓名 (name)", "身份证号", "编号, 电话, 户号"],
+        ),
+        (
+            "twice.csv",
+            format!("姓名,手机,电话,身份证号,户号\n甲,,,{},{a}-H001\n", id(81)).into_bytes(),
+            &["手机", "电话"],
+        ),
+        ("neither.csv", b"\xa9\x6d\xa6\x57,\xff\xfe\n".to_vec(), &["UTF-8", "GB18030"]),
+    ];
+    for (name, bytes, expected) in cases {
+        for path in ["/api/v1/imports/residents?dry_run=true", "/api/v1/imports/residents"] {
+            let (status, body) = commander.upload(path, name, bytes.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+            assert_eq!(body["field"], "file", "{name}: {body}");
+            let message = body["message"].as_str().unwrap();
+            for part in expected {
+                assert!(message.contains(part), "{name}: {part:?} in {message}");
+            }
+        }
+    }
+    // A form without the field `file`.
+    let form = reqwest::multipart::Form::new().text("other", "x");
+    let response =
+        commander.request(reqwest::Method::POST, "/api/v1/imports/residents").multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(count(&commander, &town).await, before);
+
+    // The page says it too.
+    let browser = Browser::login(&server, "commander").await;
+    let (status, html) = browser.preview(legacy_xls).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains(".xlsx"), "{html}");
+    assert_eq!(count(&commander, &town).await, before);
+}
+
+#[tokio::test]
+async fn refused_files_sqlite() {
+    refused_files(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn refused_files_postgres() {
+    refused_files(Engine::Postgres).await;
+}
+
 /// A browser session: the cookie from `POST /login`, English pages.
 struct Browser {
     url: String,
