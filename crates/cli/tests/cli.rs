@@ -8,7 +8,7 @@ use bulwark_domain::{
     people::IdNumber,
 };
 use bulwark_sqlite::SqliteStore;
-use bulwark_store::{AreaStore, PersonStore};
+use bulwark_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::{
@@ -59,34 +59,77 @@ fn with_wrong_check(id: &str) -> String {
     format!("{body}{}", if check == "0" { "1" } else { "0" })
 }
 
-/// A data directory whose database has a county, town, village, grid and one household, made
-/// with the storage engine directly and closed again before the binary opens it.
-async fn prepared_data_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("bulwark.db")).expect("open SQLite");
-    let mut parent = None;
-    for (code, name, kind) in [
-        ("900000", "测试县", AreaKind::County),
-        ("900000001", "一号镇", AreaKind::Town),
-        ("900000001201", "湴朗村民委员会", AreaKind::Village),
-        ("900000001201-G01", "一号网格", AreaKind::Grid),
-        (HOUSEHOLD, "1号", AreaKind::Household),
-    ] {
-        let area = store
-            .create_area(NewArea { code: AreaCode::parse(code).unwrap(), name: name.into(), kind, parent })
-            .await
-            .expect("create area");
-        parent = Some(area.id);
-    }
-    drop(store);
-    dir
+/// Where the binary keeps its data in a test: a SQLite data directory, or a PostgreSQL database.
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres(bulwark_postgres::testing::TestDb),
 }
 
-/// People registered in the prepared town, read with the storage engine.
-async fn people_in(dir: &Path) -> u64 {
-    let store = SqliteStore::open(&dir.join("bulwark.db")).expect("open SQLite");
-    let town = store.area_by_code(&AreaCode::parse("900000001").unwrap()).await.unwrap().expect("the town");
-    store.count_people(&Scope::of(&town)).await.unwrap()
+impl Database {
+    /// A database with a county, town, village, grid and one household, made with the storage
+    /// engine directly and closed again before the binary opens it.
+    async fn prepared(engine: Engine) -> Database {
+        let database = match engine {
+            Engine::Sqlite => Database::Sqlite(tempfile::tempdir().unwrap()),
+            Engine::Postgres => Database::Postgres(bulwark_postgres::testing::TestDb::create().await),
+        };
+        let store = database.open().await;
+        let mut parent = None;
+        for (code, name, kind) in [
+            ("900000", "测试县", AreaKind::County),
+            ("900000001", "一号镇", AreaKind::Town),
+            ("900000001201", "湴朗村民委员会", AreaKind::Village),
+            ("900000001201-G01", "一号网格", AreaKind::Grid),
+            (HOUSEHOLD, "1号", AreaKind::Household),
+        ] {
+            let area = store
+                .create_area(NewArea { code: AreaCode::parse(code).unwrap(), name: name.into(), kind, parent })
+                .await
+                .expect("create area");
+            parent = Some(area.id);
+        }
+        drop(store);
+        database
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Database::Sqlite(dir) => Arc::new(SqliteStore::open(&dir.path().join("bulwark.db")).expect("open SQLite")),
+            Database::Postgres(db) => {
+                Arc::new(bulwark_postgres::PgStore::connect(&db.url).await.expect("connect PostgreSQL"))
+            }
+        }
+    }
+
+    /// The options that point the binary at this database.
+    fn args(&self) -> [String; 2] {
+        match self {
+            Database::Sqlite(dir) => ["--data-dir".into(), dir.path().to_str().unwrap().into()],
+            Database::Postgres(db) => ["--database".into(), db.url.clone()],
+        }
+    }
+
+    /// The audit entries of imports, oldest first.
+    async fn import_audit(&self) -> Vec<bulwark_domain::audit::AuditEntry> {
+        let query = bulwark_store::AuditQuery { limit: 1000, ..Default::default() };
+        let mut entries = self.open().await.audit_entries(&query).await.unwrap();
+        entries.retain(|e| e.operation == "residents_import");
+        entries.sort_by_key(|e| e.seq);
+        entries
+    }
+
+    /// People registered in the prepared town, read with the storage engine.
+    async fn people(&self) -> u64 {
+        let store = self.open().await;
+        let town = store.area_by_code(&AreaCode::parse("900000001").unwrap()).await.unwrap().expect("the town");
+        store.count_people(&Scope::of(&town)).await.unwrap()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Engine {
+    Sqlite,
+    Postgres,
 }
 
 /// A register as Chinese Excel saves "CSV": GB18030, CRLF. Rows 2 and 3 are valid; row 4 has a
@@ -108,15 +151,22 @@ fn register_csv(dir: &Path) -> PathBuf {
     path
 }
 
-#[tokio::test]
-async fn import_residents_from_the_command_line() {
-    let data = prepared_data_dir().await;
+async fn import_residents(engine: Engine) {
+    let data = Database::prepared(engine).await;
     let files = tempfile::tempdir().unwrap();
     let register = register_csv(files.path());
-    let (file, dir) = (register.to_str().unwrap(), data.path().to_str().unwrap());
+    let file = register.to_str().unwrap();
+    let [option, target] = data.args();
+    let import = |file: &str, dry_run: bool| {
+        let mut args = vec!["import", "residents", file, option.as_str(), target.as_str()];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        run(&args)
+    };
 
     // A dry run reports every row and stores nothing.
-    let out = run(&["import", "residents", file, "--data-dir", dir, "--dry-run"]);
+    let out = import(file, true);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("5 rows: 2 importable (dry run, nothing stored), 3 rejected"), "{stdout}");
@@ -131,23 +181,27 @@ async fn import_residents_from_the_command_line() {
         assert!(stdout.contains(expected), "{expected:?} in {stdout}");
     }
     assert!(!stdout.contains(&with_wrong_check(&id(3))), "ID numbers are masked: {stdout}");
-    assert_eq!(people_in(data.path()).await, 0);
+    assert_eq!(data.people().await, 0);
 
     // The import stores the valid rows.
-    let out = run(&["import", "residents", file, "--data-dir", dir]);
+    let out = import(file, false);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("5 rows: 2 imported, 3 rejected"), "{stdout}");
     assert!(stdout.contains("Excel"), "the Excel explanation: {stdout}");
-    assert_eq!(people_in(data.path()).await, 2);
+    assert_eq!(data.people().await, 2);
+    // Audited as the operator of the machine, one entry per person stored.
+    let audit = data.import_audit().await;
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+    assert!(audit.iter().all(|e| e.username == "cli" && e.person.is_some() && e.outcome == "success"), "{audit:#?}");
 
     // Again: everything is rejected, the valid rows as registered already.
-    let out = run(&["import", "residents", file, "--data-dir", dir]);
+    let out = import(file, false);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("5 rows: 0 imported, 5 rejected"), "{stdout}");
     assert_eq!(stdout.matches("[document.registered]").count(), 2, "{stdout}");
-    assert_eq!(people_in(data.path()).await, 2);
+    assert_eq!(data.people().await, 2);
 
     // A workbook with only bad rows: the ID typed as a number, a row without a name.
     let mut workbook = rust_xlsxwriter::Workbook::new();
@@ -162,17 +216,17 @@ async fn import_residents_from_the_command_line() {
     sheet.write_string(2, 2, HOUSEHOLD).unwrap();
     let bad = files.path().join("bad.xlsx");
     workbook.save(&bad).unwrap();
-    let out = run(&["import", "residents", bad.to_str().unwrap(), "--data-dir", dir]);
+    let out = import(bad.to_str().unwrap(), false);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "a file of bad rows is a report, not a failure: {out:?}");
     assert!(stdout.contains("2 rows: 0 imported, 2 rejected"), "{stdout}");
     assert!(stdout.contains("row 2, column 身份证号: ") && stdout.contains("[id_number.excel_number]"), "{stdout}");
     assert!(stdout.contains("row 3, column 姓名: ") && stdout.contains("[missing_value]"), "{stdout}");
-    assert_eq!(people_in(data.path()).await, 2);
+    assert_eq!(data.people().await, 2);
 
     // A file that is not there.
     let missing = files.path().join("没有这个文件.csv");
-    let out = run(&["import", "residents", missing.to_str().unwrap(), "--data-dir", dir]);
+    let out = import(missing.to_str().unwrap(), false);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{out:?}");
     assert!(stderr.contains("没有这个文件.csv") && stderr.contains("No such file"), "{stderr}");
@@ -180,11 +234,21 @@ async fn import_residents_from_the_command_line() {
     // A file without the required columns is refused whole, naming what is missing.
     let wrong_columns = files.path().join("wrong.csv");
     std::fs::write(&wrong_columns, "编号,电话\n1,13800000001\n").unwrap();
-    let out = run(&["import", "residents", wrong_columns.to_str().unwrap(), "--data-dir", dir]);
+    let out = import(wrong_columns.to_str().unwrap(), false);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{out:?}");
     assert!(stderr.contains("姓名 (name)") && stderr.contains("身份证号 (id_number)"), "{stderr}");
-    assert_eq!(people_in(data.path()).await, 2);
+    assert_eq!(data.people().await, 2);
+}
+
+#[tokio::test]
+async fn import_residents_sqlite() {
+    import_residents(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn import_residents_postgres() {
+    import_residents(Engine::Postgres).await;
 }
 
 // ---------------------------------------------------------------------------------------------
