@@ -101,11 +101,16 @@ pub async fn login(
         other => {
             guard.addresses.lock().expect("throttle").record_failure(client, now);
             guard.accounts.lock().expect("throttle").record_failure(&name, now);
-            let (user, role) = other.map(|(a, _)| (Some(a.id), Some(a.role))).unwrap_or_default();
+            // What was typed is kept only when it names an account: a mistyped field may hold
+            // an ID number or a phone, which must not land in the audit log.
+            let (user, role, username) = match other {
+                Some((a, _)) => (Some(a.id), Some(a.role), a.username.as_str().to_string()),
+                None => (None, None, "(unknown account)".to_string()),
+            };
             let entry = bulwark_domain::audit::NewAuditEntry {
                 at: now,
                 user,
-                username: name.chars().take(32).collect(),
+                username,
                 role,
                 operation: Operation::Login,
                 person: None,
@@ -171,7 +176,7 @@ pub async fn create_account(store: &dyn Store, actor: &Actor, input: AccountInpu
     let account = new_account(store, input).await?;
     let scope_area = store.area(account.scope).await?.ok_or(AppError::NotFound)?;
     if !actor.scope.contains(&scope_area) {
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::UsersManage, None, now).await);
     }
     let detail = format!("created account {} as {} for {}", account.username.as_str(), account.role, scope_area.code);
     let created = store.create_account(account, now).await?;
@@ -207,7 +212,7 @@ pub async fn set_disabled(store: &dyn Store, actor: &Actor, id: i64, disabled: b
     let target = store.account(id).await?.ok_or(AppError::NotFound)?;
     let area = store.area(target.scope).await?.ok_or(AppError::NotFound)?;
     if !actor.scope.contains(&area) || target.id == actor.account.id {
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::UsersManage, None, now).await);
     }
     store.set_disabled(id, disabled).await?;
     let verb = if disabled { "disabled" } else { "enabled" };

@@ -46,6 +46,21 @@ impl Actor {
         }
     }
 
+    /// Refuses an object outside the scope (or one that does not exist): appends a "denied" entry
+    /// and returns the error to answer with (`Forbidden`, or `Unavailable` if the audit failed).
+    pub async fn deny(
+        &self,
+        store: &dyn bulwark_store::Store,
+        op: Operation,
+        person: Option<bulwark_domain::people::PersonId>,
+        now: Millis,
+    ) -> AppError {
+        match self.record_denied(store, op, person, now).await {
+            Ok(()) => AppError::Forbidden,
+            Err(e) => e,
+        }
+    }
+
     /// Appends a "denied" entry (a refused operation, or an object outside the scope).
     pub async fn record_denied(
         &self,

@@ -32,8 +32,7 @@ pub async fn detail(store: &dyn Store, actor: &Actor, code: &str, now: Millis) -
     actor.authorize(store, Operation::AreasRead, now).await?;
     let area = resolve_area(store, code).await?;
     if !actor.scope.contains(&area) {
-        actor.record_denied(store, Operation::AreasRead, None, now).await?;
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::AreasRead, None, now).await);
     }
     let ancestors = store.ancestors(area.id).await?;
     let children = store.children(area.id).await?;
@@ -54,7 +53,7 @@ pub async fn create(
     actor.authorize(store, Operation::AreasManage, now).await?;
     let parent = resolve_area(store, parent).await.map_err(|_| AppError::invalid("parent", "an existing area code"))?;
     if !actor.scope.contains(&parent) {
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::AreasManage, None, now).await);
     }
     let kind = AreaKind::parse(kind).ok_or_else(|| AppError::invalid("kind", "grid or household"))?;
     parent.check_child(kind).map_err(|e| AppError::invalid("kind", e))?;
@@ -69,7 +68,7 @@ pub async fn rename(store: &dyn Store, actor: &Actor, code: &str, name: &str, no
     actor.authorize(store, Operation::AreasManage, now).await?;
     let area = resolve_area(store, code).await?;
     if !actor.scope.contains(&area) || area.id == actor.scope.area {
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::AreasManage, None, now).await);
     }
     let name = parse_area_name(name).map_err(|e| AppError::invalid("name", e))?;
     let renamed = store.rename_area(area.id, &name).await?;
@@ -84,7 +83,7 @@ pub async fn merge(store: &dyn Store, actor: &Actor, from: &str, into: &str, now
     let source = resolve_area(store, from).await?;
     let target = resolve_area(store, into).await?;
     if !actor.scope.contains(&source) || !actor.scope.contains(&target) {
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::AreasManage, None, now).await);
     }
     source.check_merge_into(&target).map_err(|e| AppError::invalid("into", e))?;
     let moved = store.merge_grid(source.id, target.id).await?;

@@ -43,10 +43,7 @@ pub async fn list(
             let area = resolve_area(store, code).await?;
             match actor.scope.narrow(&area) {
                 Some(s) => s,
-                None => {
-                    actor.record_denied(store, Operation::PersonsList, None, now).await?;
-                    return Err(AppError::Forbidden);
-                }
+                None => return Err(actor.deny(store, Operation::PersonsList, None, now).await),
             }
         }
     };
@@ -76,8 +73,7 @@ async fn audit_reads(store: &dyn Store, actor: &Actor, op: Operation, people: &[
 pub async fn get(store: &dyn Store, actor: &Actor, id: PersonId, now: Millis) -> AppResult<Person> {
     actor.authorize(store, Operation::PersonsRead, now).await?;
     let Some(person) = store.person(&actor.scope, id).await? else {
-        actor.record_denied(store, Operation::PersonsRead, Some(id), now).await?;
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::PersonsRead, Some(id), now).await);
     };
     audit_reads(store, actor, Operation::PersonsRead, std::slice::from_ref(&person), now).await?;
     Ok(person)
@@ -96,8 +92,7 @@ pub async fn reveal(store: &dyn Store, actor: &Actor, id: PersonId, reason: &str
         return Err(AppError::invalid("reason", "say why the full number is needed (2 to 200 characters)"));
     }
     let Some(person) = store.person(&actor.scope, id).await? else {
-        actor.record_denied(store, Operation::PersonsReveal, Some(id), now).await?;
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::PersonsReveal, Some(id), now).await);
     };
     let entry = actor.stamp(Operation::PersonsReveal, now).entry(Some(id), Outcome::Success, Some(reason.to_string()));
     store.append_audit(vec![entry]).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))?;
@@ -171,8 +166,7 @@ pub async fn create(
         return Err(AppError::invalid("area", "the code of a grid or a household"));
     }
     if !actor.scope.contains(&area) {
-        actor.record_denied(store, Operation::PersonsCreate, None, now).await?;
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::PersonsCreate, None, now).await);
     }
     let mut person = NewPerson::new(parse_name(&input.name)?, document, area.id);
     if person.document.id_number().is_none() {
@@ -212,8 +206,7 @@ pub async fn update(
 ) -> AppResult<Person> {
     actor.authorize(store, Operation::PersonsUpdate, now).await?;
     let Some(current) = store.person(&actor.scope, id).await? else {
-        actor.record_denied(store, Operation::PersonsUpdate, Some(id), now).await?;
-        return Err(AppError::Forbidden);
+        return Err(actor.deny(store, Operation::PersonsUpdate, Some(id), now).await);
     };
     let mut change = PersonChange::default();
     if let Some(name) = input.name {
@@ -231,7 +224,7 @@ pub async fn update(
             return Err(AppError::invalid("area", "the code of a grid or a household"));
         }
         if !actor.scope.contains(&area) {
-            return Err(AppError::Forbidden);
+            return Err(actor.deny(store, Operation::PersonsUpdate, Some(id), now).await);
         }
         change.area = Some(area.id);
     }

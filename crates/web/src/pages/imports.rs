@@ -61,8 +61,9 @@ struct ImportPage {
     message: Option<String>,
 }
 
-pub(crate) async fn form(caller: PageCaller) -> Result<Response, PageError> {
-    caller.actor.require(bulwark_domain::access::Operation::ResidentsImport).or_page(caller.lang)?;
+pub(crate) async fn form(State(state): State<AppState>, caller: PageCaller) -> Result<Response, PageError> {
+    let op = bulwark_domain::access::Operation::ResidentsImport;
+    caller.actor.authorize(state.store.as_ref(), op, state.clock.now()).await.or_page(caller.lang)?;
     Ok(render(&ImportPage { chrome: caller.chrome(), report: None, pending: None, message: None }))
 }
 
