@@ -13,7 +13,7 @@ use bulwark_domain::{
     people::{Document, NewPerson},
 };
 use bulwark_importer::{Field, ParsedResidents, ResidentRow};
-use bulwark_store::Store;
+use bulwark_store::{Store, StoreError};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -88,13 +88,23 @@ pub async fn import_residents(
     }
     let headers = Headers(parsed.columns.clone());
     let placed = place_rows(store, actor, &headers, parsed.rows, &mut errors).await?;
-    let accepted = reject_registered(store, &headers, placed, &mut errors).await?;
-    let importable = accepted.len();
-    let imported = if dry_run || accepted.is_empty() {
-        0
-    } else {
-        let stamp = actor.stamp(Operation::ResidentsImport, now);
-        store.insert_people(accepted, &stamp).await?.len()
+    let stamp = actor.stamp(Operation::ResidentsImport, now);
+    // Someone may register one of these people between the check and the insert (two imports of
+    // one file at once). The insert then fails whole; check again and retry, so that the report
+    // names the right spreadsheet rows as already registered.
+    let mut attempts = 0;
+    let (importable, imported, errors) = loop {
+        let mut row_errors = errors.clone();
+        let accepted = reject_registered(store, &headers, placed.clone(), &mut row_errors).await?;
+        let importable = accepted.len();
+        if dry_run || accepted.is_empty() {
+            break (importable, 0, row_errors);
+        }
+        match store.insert_people(accepted, &stamp).await {
+            Ok(ids) => break (importable, ids.len(), row_errors),
+            Err(StoreError::Conflict(_)) if attempts < 3 => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
     };
     let report = ImportReport {
         dry_run,
