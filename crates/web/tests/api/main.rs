@@ -1,7 +1,14 @@
 //! The web server end to end over HTTP: a real server on a loopback port, a real database of each
 //! engine, the fixture of `bulwark-testkit`.
 
+mod support;
+
+mod audit_completeness;
+mod authorization_matrix;
 mod fail_closed;
 mod imports;
+mod list_scoping;
+mod masking;
 mod pages;
+mod policy_completeness;
 mod smoke;
