@@ -5,6 +5,7 @@ mod support;
 
 mod audit_completeness;
 mod authorization_matrix;
+mod csrf;
 mod fail_closed;
 mod imports;
 mod list_scoping;
