@@ -11,6 +11,7 @@ mod imports;
 mod list_scoping;
 mod login_throttle;
 mod masking;
+mod mass_assignment;
 mod pages;
 mod policy_completeness;
 mod sessions;
