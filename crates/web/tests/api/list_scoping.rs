@@ -1,8 +1,8 @@
 //! Reliability §3 (d): lists, searches, counts and pages never show anything outside the
 //! caller's scope (the DHIS2 CVE-2023-32060 class), checked on the bodies, not only the status.
 //!
-//! For every account that may list residents: the list without an area, with every area and
-//! household code of the fixture, with search terms that match out-of-scope people (name
+//! For every account that may list residents: the list without an area, with every fixture area
+//! and each grid's first household, with search terms that match out-of-scope people (name
 //! prefixes, whole names, ID-number suffixes and whole ID numbers, LIKE wildcards), and paged
 //! through everything with `after`/`next` at several page sizes. No person outside the scope may
 //! appear, `total` must count only in-scope people, and the unfiltered list must hold every
@@ -139,7 +139,7 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
         let everyone = world.people_inside(&scope, &scope);
 
         // The whole scope, at several page sizes: every in-scope person exactly once.
-        for limit in [1, 5, 50] {
+        for limit in [2, 50] {
             let shown = page_through(&world, &agent, &scope, &scope, "/api/v1/persons", limit, &mut v).await;
             let set: BTreeSet<i64> = shown.iter().copied().collect();
             if set.len() != shown.len() {
@@ -151,7 +151,10 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
         }
 
         // Every area and household code.
-        for (code, area) in &world.areas {
+        // Every fixture area, and the first household of each grid.
+        let households: Vec<String> = ["A", "B", "C"].iter().map(|g| format!("{}-H001", f.code(g))).collect();
+        let codes = f.areas.values().map(|a| a.code.as_str().to_string()).chain(households);
+        for (code, area) in codes.filter_map(|c| world.areas.get_key_value(&c)) {
             let path = format!("/api/v1/persons?area={}", enc(code));
             let r = agent.get(&path).await;
             if inside(&scope, &area.path) {
@@ -169,8 +172,7 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
         }
 
         // Search terms that match people outside the scope.
-        let mut terms: BTreeSet<String> =
-            ["测试", "测", "%", "_", "测试%", "%测试", "0", "X"].map(str::to_string).into();
+        let mut terms: BTreeSet<String> = ["测试", "%", "_", "%测试", "X"].map(str::to_string).into();
         // Two people of every grid outside the scope: their names, name prefixes, ID-number
         // suffixes and whole ID numbers.
         for g in ["A", "B", "C"].into_iter().filter(|g| !inside(&scope, &f.area(g).path)) {
@@ -181,7 +183,6 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
                 }
                 let (id_number, _) = &f.canaries[&id];
                 terms.insert(id_number.clone());
-                terms.insert(id_number[12..].to_string());
                 terms.insert(id_number[14..].to_string());
             }
         }
@@ -253,7 +254,10 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
         for code in expected.difference(&shown) {
             v.push(format!("{username} /api/v1/areas: misses {code}, inside the scope"));
         }
-        for code in &expected {
+        // The details of the fixture's areas inside the scope (areas other suites added are in
+        // the list check above).
+        let fixture_codes: BTreeSet<String> = f.areas.values().map(|a| a.code.as_str().to_string()).collect();
+        for code in expected.intersection(&fixture_codes) {
             let path = format!("/api/v1/areas/{code}");
             let r = agent.get(&path).await;
             if r.status != StatusCode::OK {
