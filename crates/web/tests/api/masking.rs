@@ -44,6 +44,13 @@ async fn masking_scan(engine: Engine) {
         .send(reqwest::Method::POST, "/api/v1/imports/residents?dry_run=true", Body::File(csv.into_bytes()), &[])
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Registering someone already registered (inside and outside the scope): the conflict must
+    // not echo the number.
+    for (document, phone) in [f.canaries[&f.people["A"][3]].clone(), (c_id.clone(), c_phone.clone())] {
+        let body = json!({"name": "重复登记", "document_number": document, "phone": phone, "area": crate::support::household(&server, "A")});
+        let r = commander.post("/api/v1/persons", body).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    }
 
     // Reveals without a reason, and by roles that may not reveal.
     let grid_worker = Agent::bearer(&server, "gridworker_a", &log).await;
