@@ -572,7 +572,9 @@ mod tests {
     #[test]
     fn finds_full_values_and_nothing_else() {
         let id = bulwark_domain::people::IdNumber::from_body("90000019850101010").as_str().to_string();
-        let text = format!("电话13900000010，身份证{id} at 1665010800000 req 01a22487-6b72-7102-a35c-14853069096e 139****0010");
+        let text = format!(
+            "电话13900000010，身份证{id} at 1665010800000 req 01a22487-6b72-7102-a35c-14853069096e 139****0010"
+        );
         assert_eq!(sensitive_values(&text), vec!["13900000010".to_string(), id]);
         assert!(sensitive_values("x13900000010 139000000101 90000019850101010").is_empty());
     }
