@@ -85,12 +85,17 @@ pub async fn login(
     now: Millis,
 ) -> AppResult<LoginSuccess> {
     let name = username.trim().to_ascii_lowercase();
-    guard.addresses.lock().expect("throttle").check(client, now).map_err(too_many)?;
-    guard.accounts.lock().expect("throttle").check(&name, now).map_err(too_many)?;
     let found = match Username::parse(&name) {
         Ok(u) => store.account_by_username(&u).await?,
         Err(_) => None,
     };
+    let throttled = guard.addresses.lock().expect("throttle").check(client, now);
+    let throttled = throttled.and_then(|()| guard.accounts.lock().expect("throttle").check(&name, now));
+    if let Err(retry_ms) = throttled {
+        // Refused unheard, even with the right password; still one audit entry per attempt.
+        store.append_audit(vec![failed_login(found.as_ref().map(|(a, _)| a), Some("throttled"), now)]).await?;
+        return Err(too_many(retry_ms));
+    }
     let password = password.to_string();
     let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
     let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
@@ -101,24 +106,7 @@ pub async fn login(
         other => {
             guard.addresses.lock().expect("throttle").record_failure(client, now);
             guard.accounts.lock().expect("throttle").record_failure(&name, now);
-            // What was typed is kept only when it names an account: a mistyped field may hold
-            // an ID number or a phone, which must not land in the audit log.
-            let (user, role, username) = match other {
-                Some((a, _)) => (Some(a.id), Some(a.role), a.username.as_str().to_string()),
-                None => (None, None, "(unknown account)".to_string()),
-            };
-            let entry = bulwark_domain::audit::NewAuditEntry {
-                at: now,
-                user,
-                username,
-                role,
-                operation: Operation::Login,
-                person: None,
-                outcome: Outcome::Denied,
-                detail: None,
-                request_id: new_token(),
-            };
-            store.append_audit(vec![entry]).await?;
+            store.append_audit(vec![failed_login(other.as_ref().map(|(a, _)| a), None, now)]).await?;
             return Err(AppError::Unauthenticated);
         }
     };
@@ -138,6 +126,22 @@ pub async fn login(
     };
     store.append_audit(vec![entry]).await?;
     Ok(LoginSuccess { token, account })
+}
+
+/// The audit entry of a refused login. What was typed is kept only when it names an account: a
+/// mistyped field may hold an ID number or a phone, which must not land in the audit log.
+fn failed_login(account: Option<&Account>, detail: Option<&str>, now: Millis) -> bulwark_domain::audit::NewAuditEntry {
+    bulwark_domain::audit::NewAuditEntry {
+        at: now,
+        user: account.map(|a| a.id),
+        username: account.map_or_else(|| "(unknown account)".to_string(), |a| a.username.as_str().to_string()),
+        role: account.map(|a| a.role),
+        operation: Operation::Login,
+        person: None,
+        outcome: Outcome::Denied,
+        detail: detail.map(str::to_string),
+        request_id: new_token(),
+    }
 }
 
 /// Resolves a session token into an actor, or `Unauthenticated` when it is unknown, expired or
@@ -173,11 +177,9 @@ pub struct AccountInput {
 /// Creates an account inside the creator's scope.
 pub async fn create_account(store: &dyn Store, actor: &Actor, input: AccountInput, now: Millis) -> AppResult<Account> {
     actor.authorize(store, Operation::UsersManage, now).await?;
+    let scope_area =
+        crate::areas::resolve_area(store, actor, Operation::UsersManage, "scope", &input.scope, false, now).await?;
     let account = new_account(store, input).await?;
-    let scope_area = store.area(account.scope).await?.ok_or(AppError::NotFound)?;
-    if !actor.scope.contains(&scope_area) {
-        return Err(actor.deny(store, Operation::UsersManage, None, now).await);
-    }
     let detail = format!("created account {} as {} for {}", account.username.as_str(), account.role, scope_area.code);
     let created = store.create_account(account, now).await?;
     actor.record_change(store, Operation::UsersManage, detail, now).await?;
@@ -209,9 +211,12 @@ pub async fn list_accounts(store: &dyn Store, actor: &Actor, now: Millis) -> App
 /// Disables or re-enables an account inside the actor's scope; disabling ends its sessions.
 pub async fn set_disabled(store: &dyn Store, actor: &Actor, id: i64, disabled: bool, now: Millis) -> AppResult<()> {
     actor.authorize(store, Operation::UsersManage, now).await?;
-    let target = store.account(id).await?.ok_or(AppError::NotFound)?;
-    let area = store.area(target.scope).await?.ok_or(AppError::NotFound)?;
-    if !actor.scope.contains(&area) || target.id == actor.account.id {
+    let target = match store.account(id).await? {
+        Some(t) => t,
+        None => return Err(actor.deny(store, Operation::UsersManage, None, now).await),
+    };
+    let inside = store.area(target.scope).await?.is_some_and(|a| actor.scope.contains(&a));
+    if !inside || target.id == actor.account.id {
         return Err(actor.deny(store, Operation::UsersManage, None, now).await);
     }
     store.set_disabled(id, disabled).await?;

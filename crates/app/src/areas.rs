@@ -8,10 +8,26 @@ use bulwark_domain::{
 };
 use bulwark_store::Store;
 
-/// The area with this code, or an error naming the field.
-pub async fn resolve_area(store: &dyn Store, code: &str) -> AppResult<Area> {
-    let code = AreaCode::parse(code).map_err(|e| AppError::invalid("area", e))?;
-    store.area_by_code(&code).await?.ok_or_else(|| AppError::invalid("area", format!("no area has the code {code}")))
+/// The area with this code, as the actor may see it: a code that names no area is refused like
+/// one outside the scope (403, audited), so refusals do not tell which codes exist. When
+/// `ancestors_too`, an area that contains the actor's scope is returned as well (a grid worker
+/// asking for her village); otherwise the area must lie inside the scope.
+pub async fn resolve_area(
+    store: &dyn Store,
+    actor: &Actor,
+    op: Operation,
+    field: &str,
+    code: &str,
+    ancestors_too: bool,
+    now: Millis,
+) -> AppResult<Area> {
+    let code = AreaCode::parse(code).map_err(|e| AppError::invalid(field, e))?;
+    match store.area_by_code(&code).await? {
+        Some(area) if actor.scope.contains(&area) || (ancestors_too && area.contains_path(&actor.scope.path)) => {
+            Ok(area)
+        }
+        _ => Err(actor.deny(store, op, None, now).await),
+    }
 }
 
 /// The areas inside the actor's scope (households left out), shallowest first.
@@ -20,7 +36,8 @@ pub async fn tree(store: &dyn Store, actor: &Actor, now: Millis) -> AppResult<Ve
     Ok(store.areas_within(&actor.scope, false).await?)
 }
 
-/// One area inside the actor's scope, with its ancestors (for the breadcrumb) and children.
+/// One area inside the actor's scope, with its ancestors inside the scope (for the breadcrumb)
+/// and its children.
 pub struct AreaDetail {
     pub area: Area,
     pub ancestors: Vec<Area>,
@@ -30,11 +47,9 @@ pub struct AreaDetail {
 
 pub async fn detail(store: &dyn Store, actor: &Actor, code: &str, now: Millis) -> AppResult<AreaDetail> {
     actor.authorize(store, Operation::AreasRead, now).await?;
-    let area = resolve_area(store, code).await?;
-    if !actor.scope.contains(&area) {
-        return Err(actor.deny(store, Operation::AreasRead, None, now).await);
-    }
-    let ancestors = store.ancestors(area.id).await?;
+    let area = resolve_area(store, actor, Operation::AreasRead, "code", code, false, now).await?;
+    // Only the part of the path inside the scope: a grid worker does not see the county.
+    let ancestors = store.ancestors(area.id).await?.into_iter().filter(|a| actor.scope.contains(a)).collect();
     let children = store.children(area.id).await?;
     let people = store.count_people(&bulwark_domain::access::Scope::of(&area)).await?;
     Ok(AreaDetail { area, ancestors, children, people })
@@ -51,10 +66,7 @@ pub async fn create(
     now: Millis,
 ) -> AppResult<Area> {
     actor.authorize(store, Operation::AreasManage, now).await?;
-    let parent = resolve_area(store, parent).await.map_err(|_| AppError::invalid("parent", "an existing area code"))?;
-    if !actor.scope.contains(&parent) {
-        return Err(actor.deny(store, Operation::AreasManage, None, now).await);
-    }
+    let parent = resolve_area(store, actor, Operation::AreasManage, "parent", parent, false, now).await?;
     let kind = AreaKind::parse(kind).ok_or_else(|| AppError::invalid("kind", "grid or household"))?;
     parent.check_child(kind).map_err(|e| AppError::invalid("kind", e))?;
     let code = AreaCode::parse(code).map_err(|e| AppError::invalid("code", e))?;
@@ -66,8 +78,8 @@ pub async fn create(
 
 pub async fn rename(store: &dyn Store, actor: &Actor, code: &str, name: &str, now: Millis) -> AppResult<Area> {
     actor.authorize(store, Operation::AreasManage, now).await?;
-    let area = resolve_area(store, code).await?;
-    if !actor.scope.contains(&area) || area.id == actor.scope.area {
+    let area = resolve_area(store, actor, Operation::AreasManage, "code", code, false, now).await?;
+    if area.id == actor.scope.area {
         return Err(actor.deny(store, Operation::AreasManage, None, now).await);
     }
     let name = parse_area_name(name).map_err(|e| AppError::invalid("name", e))?;
@@ -80,11 +92,8 @@ pub async fn rename(store: &dyn Store, actor: &Actor, code: &str, name: &str, no
 /// move; `from` disappears. Returns how many people moved.
 pub async fn merge(store: &dyn Store, actor: &Actor, from: &str, into: &str, now: Millis) -> AppResult<u64> {
     actor.authorize(store, Operation::AreasManage, now).await?;
-    let source = resolve_area(store, from).await?;
-    let target = resolve_area(store, into).await?;
-    if !actor.scope.contains(&source) || !actor.scope.contains(&target) {
-        return Err(actor.deny(store, Operation::AreasManage, None, now).await);
-    }
+    let source = resolve_area(store, actor, Operation::AreasManage, "code", from, false, now).await?;
+    let target = resolve_area(store, actor, Operation::AreasManage, "into", into, false, now).await?;
     source.check_merge_into(&target).map_err(|e| AppError::invalid("into", e))?;
     let moved = store.merge_grid(source.id, target.id).await?;
     let detail = format!("merged grid {} into {} ({moved} people moved)", source.code, target.code);

@@ -40,11 +40,8 @@ pub async fn list(
     let within = match area {
         None => actor.scope.clone(),
         Some(code) => {
-            let area = resolve_area(store, code).await?;
-            match actor.scope.narrow(&area) {
-                Some(s) => s,
-                None => return Err(actor.deny(store, Operation::PersonsList, None, now).await),
-            }
+            let area = resolve_area(store, actor, Operation::PersonsList, "area", code, true, now).await?;
+            actor.scope.narrow(&area).expect("resolve_area returns areas that meet the scope")
         }
     };
     let limit = limit.clamp(1, 500);
@@ -94,7 +91,9 @@ pub async fn reveal(store: &dyn Store, actor: &Actor, id: PersonId, reason: &str
     let Some(person) = store.person(&actor.scope, id).await? else {
         return Err(actor.deny(store, Operation::PersonsReveal, Some(id), now).await);
     };
-    let entry = actor.stamp(Operation::PersonsReveal, now).entry(Some(id), Outcome::Success, Some(reason.to_string()));
+    // The reason is free text: mask any phone or ID number typed into it before it is kept.
+    let reason = bulwark_domain::people::mask_numbers_in_text(reason);
+    let entry = actor.stamp(Operation::PersonsReveal, now).entry(Some(id), Outcome::Success, Some(reason));
     store.append_audit(vec![entry]).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))?;
     Ok(Revealed {
         document_number: person.document.number().map(str::to_string),
@@ -161,12 +160,9 @@ pub async fn create(
     };
     let document = Document::parse(kind, input.document_number.as_deref().unwrap_or(""), today)
         .map_err(|e| AppError::invalid("document_number", e))?;
-    let area = resolve_area(store, &input.area).await?;
+    let area = resolve_area(store, actor, Operation::PersonsCreate, "area", &input.area, false, now).await?;
     if !matches!(area.kind, AreaKind::Grid | AreaKind::Household) {
         return Err(AppError::invalid("area", "the code of a grid or a household"));
-    }
-    if !actor.scope.contains(&area) {
-        return Err(actor.deny(store, Operation::PersonsCreate, None, now).await);
     }
     let mut person = NewPerson::new(parse_name(&input.name)?, document, area.id);
     if person.document.id_number().is_none() {
@@ -219,12 +215,9 @@ pub async fn update(
         change.address = Some(Some(address.trim().to_string()).filter(|a| !a.is_empty()));
     }
     if let Some(code) = input.area {
-        let area = resolve_area(store, &code).await?;
+        let area = resolve_area(store, actor, Operation::PersonsUpdate, "area", &code, false, now).await?;
         if !matches!(area.kind, AreaKind::Grid | AreaKind::Household) {
             return Err(AppError::invalid("area", "the code of a grid or a household"));
-        }
-        if !actor.scope.contains(&area) {
-            return Err(actor.deny(store, Operation::PersonsUpdate, Some(id), now).await);
         }
         change.area = Some(area.id);
     }

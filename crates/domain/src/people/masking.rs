@@ -25,6 +25,37 @@ pub fn mask_phone(phone: &str) -> String {
     mask(&chars, chars.len().min(3), tail)
 }
 
+/// Free text (a reveal's reason, a note) with every run of seven or more digits masked: such a
+/// run is probably a phone or an ID number someone typed in, and must not be kept in full.
+pub fn mask_numbers_in_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        if digits >= 7 {
+            let masked = if matches!(run.len(), 15 | 18) { mask_document(run) } else { mask_phone(run) };
+            out.push_str(&masked);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        let c = match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            other => other,
+        };
+        if c.is_ascii_digit() || (matches!(c, 'X' | 'x') && !run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 fn mask(chars: &[char], head: usize, tail: usize) -> String {
     let tail = tail.min(chars.len().saturating_sub(head));
     chars.iter().enumerate().map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' }).collect()
@@ -41,5 +72,13 @@ mod tests {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("0750-7381368"), "0750-***1368");
         assert_eq!(mask_phone("12"), "12");
+    }
+
+    #[test]
+    fn numbers_in_free_text() {
+        assert_eq!(mask_numbers_in_text("回拨 13900000010 核对"), "回拨 139****0010 核对");
+        assert_eq!(mask_numbers_in_text("身份证11010519491231002X确认"), "身份证110105********002X确认");
+        assert_eq!(mask_numbers_in_text("第3组 2 人，１３９００００００１０"), "第3组 2 人，139****0010");
+        assert_eq!(mask_numbers_in_text("入户核查"), "入户核查");
     }
 }

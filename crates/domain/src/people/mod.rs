@@ -8,6 +8,6 @@ mod phone;
 
 pub use document::{Document, DocumentError, DocumentType};
 pub use id_number::{IdNumber, IdNumberError, Sex};
-pub use masking::{mask_document, mask_phone};
+pub use masking::{mask_document, mask_numbers_in_text, mask_phone};
 pub use person::{ELDERLY_AGE, NewPerson, Person, PersonId, SpecialNeeds, age_on};
 pub use phone::{Phone, PhoneError};

@@ -103,7 +103,7 @@ pub(crate) async fn detail(
         matches!(d.area.kind, AreaKind::Grid | AreaKind::Household) && allows(role, Operation::PersonsCreate);
     let document_types =
         DocumentType::ALL.iter().map(|t| (t.as_str(), chrome.t.get(&format!("doc-{}", t.as_str())))).collect();
-    let ancestors = d.ancestors.into_iter().filter(|a| a.id != d.area.id && caller.actor.scope.contains(a)).collect();
+    let ancestors = d.ancestors.into_iter().filter(|a| a.id != d.area.id).collect();
     Ok(render(&AreaPage {
         kind: chrome.t.get(&format!("kind-{}", d.area.kind.as_str())),
         chrome,
