@@ -1,7 +1,6 @@
 //! Loading the Shengtang demo town into storage, idempotently.
 //!
-//! Areas are created level by level (all of a level at once, so group commit folds them into a
-//! few transactions); the 45,000 residents go in one all-or-nothing transaction, so a load that
+//! Areas are created level by level, a few thousand per transaction; the 45,000 residents go in one all-or-nothing transaction, so a load that
 //! is interrupted leaves either all of them or none; staff assignments are idempotent; the demo
 //! accounts come last and get their passwords (re)set on every start.
 
@@ -16,7 +15,6 @@ use bulwark_domain::{
     workforce::StaffMember,
 };
 use bulwark_store::Store;
-use futures::future::try_join_all;
 use std::collections::HashMap;
 
 pub use bulwark_demo::{DEFAULT_SEED, outbreak_day};
@@ -93,26 +91,30 @@ async fn account_scopes(store: &dyn Store, town: &DemoTown) -> AppResult<HashMap
 
 /// Creates the areas that do not exist yet, one level at a time; returns all of them by code.
 async fn create_areas(store: &dyn Store, town: &DemoTown) -> AppResult<HashMap<AreaCode, Area>> {
+    // What exists already (after an interrupted load), in one query under the county.
     let mut known: HashMap<AreaCode, Area> = HashMap::with_capacity(town.areas.len());
+    let county = AreaCode::parse(bulwark_demo::COUNTY.0).map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Some(county) = store.area_by_code(&county).await? {
+        for area in store.areas_within(&Scope::of(&county), true).await? {
+            known.insert(area.code.clone(), area);
+        }
+    }
     for level in
         [AreaKind::County, AreaKind::Town, AreaKind::Community, AreaKind::Village, AreaKind::Grid, AreaKind::Household]
     {
-        let wanted: Vec<_> = town.areas.iter().filter(|a| a.kind == level).collect();
-        for chunk in wanted.chunks(2000) {
-            let found = try_join_all(chunk.iter().map(|a| store.area_by_code(&a.code))).await?;
-            let mut missing = Vec::new();
-            for (a, found) in chunk.iter().zip(found) {
-                match found {
-                    Some(area) => {
-                        known.insert(a.code.clone(), area);
-                    }
-                    None => {
-                        let parent = a.parent.as_ref().map(|p| known[p].id);
-                        missing.push(NewArea { code: a.code.clone(), name: a.name.clone(), kind: a.kind, parent });
-                    }
-                }
-            }
-            for area in try_join_all(missing.into_iter().map(|a| store.create_area(a))).await? {
+        let missing: Vec<NewArea> = town
+            .areas
+            .iter()
+            .filter(|a| a.kind == level && !known.contains_key(&a.code))
+            .map(|a| NewArea {
+                code: a.code.clone(),
+                name: a.name.clone(),
+                kind: a.kind,
+                parent: a.parent.as_ref().map(|p| known[p].id),
+            })
+            .collect();
+        for chunk in missing.chunks(5000) {
+            for area in store.create_areas(chunk.to_vec()).await? {
                 known.insert(area.code.clone(), area);
             }
         }

@@ -8,6 +8,7 @@ use bulwark_domain::{
 };
 use bulwark_store::{AreaStore, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
 
 const COLUMNS: &str = "id, code, name, kind, parent_id, path";
 
@@ -42,28 +43,39 @@ fn query_areas(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> S
 
 #[async_trait]
 impl AreaStore for SqliteStore {
-    async fn create_area(&self, area: NewArea) -> StoreResult<Area> {
+    async fn create_areas(&self, areas: Vec<NewArea>) -> StoreResult<Vec<Area>> {
         self.write(move |conn| {
-            let parent_path = match area.parent {
-                Some(p) => Some(
-                    area_by_id(conn, p)?
-                        .ok_or_else(|| StoreError::Invalid(format!("parent area {p} does not exist")))?
-                        .path,
-                ),
-                None => None,
-            };
-            conn.prepare_cached(
-                "INSERT INTO areas (code, name, kind, parent_id, path) VALUES (?1, ?2, ?3, ?4, '#' || ?1)",
-            )
-            .and_then(|mut s| s.execute(params![area.code.as_str(), area.name, area.kind.as_str(), area.parent]))
-            .map_err(|e| match error::map(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("an area with code {} exists", area.code)),
-                other => other,
-            })?;
-            let id = conn.last_insert_rowid();
-            let path = Area::child_path(parent_path.as_deref(), id);
-            conn.execute("UPDATE areas SET path = ?1 WHERE id = ?2", params![path, id]).map_err(error::map)?;
-            Ok(Area { id, code: area.code, name: area.name, kind: area.kind, parent: area.parent, path })
+            let mut created = Vec::with_capacity(areas.len());
+            let mut parents: HashMap<AreaId, String> = HashMap::new();
+            for area in areas {
+                let parent_path = match area.parent {
+                    Some(p) => Some(match parents.get(&p) {
+                        Some(path) => path.clone(),
+                        None => {
+                            let parent = area_by_id(conn, p)?
+                                .ok_or_else(|| StoreError::Invalid(format!("parent area {p} does not exist")))?;
+                            parents.insert(p, parent.path.clone());
+                            parent.path
+                        }
+                    }),
+                    None => None,
+                };
+                conn.prepare_cached(
+                    "INSERT INTO areas (code, name, kind, parent_id, path) VALUES (?1, ?2, ?3, ?4, '#' || ?1)",
+                )
+                .and_then(|mut s| s.execute(params![area.code.as_str(), area.name, area.kind.as_str(), area.parent]))
+                .map_err(|e| match error::map(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!("an area with code {} exists", area.code)),
+                    other => other,
+                })?;
+                let id = conn.last_insert_rowid();
+                let path = Area::child_path(parent_path.as_deref(), id);
+                conn.prepare_cached("UPDATE areas SET path = ?1 WHERE id = ?2")
+                    .and_then(|mut s| s.execute(params![path, id]))
+                    .map_err(error::map)?;
+                created.push(Area { id, code: area.code, name: area.name, kind: area.kind, parent: area.parent, path });
+            }
+            Ok(created)
         })
         .await
     }

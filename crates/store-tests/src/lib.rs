@@ -48,6 +48,7 @@ macro_rules! contract_tests {
             areas_create_and_read,
             areas_duplicate_code_is_conflict,
             areas_unknown_parent_is_invalid,
+            areas_batch_is_all_or_nothing,
             areas_children_and_ancestors,
             areas_within_and_counts,
             areas_id_prefix_is_not_containment,
@@ -271,6 +272,35 @@ pub async fn areas_unknown_parent_is_invalid(store: &dyn Store) {
     let result = store.create_area(orphan).await;
     assert!(is_invalid(&result), "unknown parent: {result:?}");
     assert_eq!(store.area_by_code(&code("X-1")).await.unwrap(), None);
+}
+
+pub async fn areas_batch_is_all_or_nothing(store: &dyn Store) {
+    let w = world(store).await;
+    let grid = |c: &str, name: &str| NewArea {
+        code: code(c),
+        name: name.into(),
+        kind: AreaKind::Grid,
+        parent: Some(w.village.id),
+    };
+    let created = store.create_areas(vec![grid("G-3", "第三网格"), grid("G-4", "第四网格")]).await.unwrap();
+    assert_eq!(created.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["第三网格", "第四网格"], "input order");
+    for a in &created {
+        assert_eq!(a.path, Area::child_path(Some(&w.village.path), a.id));
+        assert_eq!(store.area(a.id).await.unwrap().as_ref(), Some(a));
+    }
+    // A duplicate code in the middle of a batch: none of the batch is created.
+    let result = store.create_areas(vec![grid("G-5", "第五网格"), grid("G-3", "重复"), grid("G-6", "第六网格")]).await;
+    assert!(is_conflict(&result), "duplicate in a batch: {result:?}");
+    for c in ["G-5", "G-6"] {
+        assert_eq!(store.area_by_code(&code(c)).await.unwrap(), None, "{c} must not exist");
+    }
+    // An unknown parent anywhere in the batch: none is created.
+    let orphan =
+        NewArea { code: code("G-7"), name: "无主".into(), kind: AreaKind::Grid, parent: Some(w.house_b.id + 1000) };
+    let result = store.create_areas(vec![grid("G-8", "第八网格"), orphan]).await;
+    assert!(is_invalid(&result), "unknown parent in a batch: {result:?}");
+    assert_eq!(store.area_by_code(&code("G-8")).await.unwrap(), None);
+    assert!(store.create_areas(Vec::new()).await.unwrap().is_empty());
 }
 
 pub async fn areas_children_and_ancestors(store: &dyn Store) {

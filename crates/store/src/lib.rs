@@ -30,9 +30,14 @@ pub use error::{StoreError, StoreResult};
 /// The area tree.
 #[async_trait]
 pub trait AreaStore: Send + Sync {
-    /// Creates an area under its parent (which must exist). The caller has checked the nesting
-    /// rules. A duplicate code is [`StoreError::Conflict`].
-    async fn create_area(&self, area: NewArea) -> StoreResult<Area>;
+    /// Creates areas under parents that exist already, all or nothing, in input order. The caller
+    /// has checked the nesting rules. A duplicate code is [`StoreError::Conflict`]; an unknown
+    /// parent is [`StoreError::Invalid`].
+    async fn create_areas(&self, areas: Vec<NewArea>) -> StoreResult<Vec<Area>>;
+    /// Creates one area; see [`AreaStore::create_areas`].
+    async fn create_area(&self, area: NewArea) -> StoreResult<Area> {
+        self.create_areas(vec![area]).await?.pop().ok_or_else(|| StoreError::Internal("no area created".into()))
+    }
     async fn area(&self, id: AreaId) -> StoreResult<Option<Area>>;
     async fn area_by_code(&self, code: &AreaCode) -> StoreResult<Option<Area>>;
     /// Areas inside `scope`, shallowest first then by code; households only when `households`.
