@@ -4,8 +4,12 @@
 //! contracts documented in `bulwark-store`. An engine runs them all with one line in its
 //! `tests/contract.rs`:
 //!
-//! ```ignore
-//! bulwark_store_tests::contract_tests!({ bulwark_postgres::PgStore::connect(&fresh_db_url().await).await.unwrap() });
+//! ```text
+//! bulwark_store_tests::contract_tests!(fixture = {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = bulwark_sqlite::SqliteStore::open(&dir.path().join("bulwark.db")).unwrap();
+//!     (store, dir)
+//! });
 //! ```
 //!
 //! The factory expression is evaluated inside each `#[tokio::test]` (so it may `.await`) and must
