@@ -340,7 +340,6 @@ impl PersonStore for PgStore {
         let row = tx.query_opt(&sql, &[&id, &low, &high]).await.map_err(db)?.ok_or(StoreError::NotFound)?;
         let mut person = person_from(&row)?;
         let mut changed: Vec<&str> = Vec::new();
-
         if let Some(area_id) = change.area
             && area_id != person.area
         {
@@ -356,30 +355,7 @@ impl PersonStore for PgStore {
             person.area_path = area.path;
             changed.push("area");
         }
-        if let Some(name) = change.name
-            && name != person.name
-        {
-            person.name = name;
-            changed.push("name");
-        }
-        if let Some(phone) = change.phone
-            && phone != person.phone
-        {
-            person.phone = phone;
-            changed.push("phone");
-        }
-        if let Some(address) = change.address
-            && address != person.address
-        {
-            person.address = address;
-            changed.push("address");
-        }
-        if let Some(needs) = change.needs
-            && needs != person.needs
-        {
-            person.needs = needs;
-            changed.push("needs");
-        }
+        changed.extend(change.apply_fields(&mut person));
 
         let sql = format!(
             "UPDATE persons SET name = $2, phone = $3, address = $4, area_id = $5, grid_id = $6, area_path = $7,
@@ -407,8 +383,7 @@ impl PersonStore for PgStore {
             .map_err(db)
             .invalid(|| "the change refers to something that does not exist".into())?;
         let updated = person_from(&row)?;
-        let detail = (!changed.is_empty()).then(|| format!("changed: {}", changed.join(", ")));
-        append_stamped(&tx, stamp, &[id], detail).await?;
+        append_stamped(&tx, stamp, &[id], PersonChange::detail(&changed)).await?;
         tx.commit().await.map_err(db)?;
         Ok(updated)
     }

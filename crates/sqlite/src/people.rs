@@ -217,25 +217,16 @@ impl PersonStore for SqliteStore {
         let (scope, stamp) = (scope.clone(), stamp.clone());
         self.write(move |c| {
             let mut p = person_in_scope(c, &scope, id)?.ok_or(StoreError::NotFound)?;
-            if let Some(name) = change.name {
-                p.name = name;
-            }
-            if let Some(phone) = change.phone {
-                p.phone = phone;
-            }
-            if let Some(address) = change.address {
-                p.address = address;
-            }
-            if let Some(needs) = change.needs {
-                p.needs = needs;
-            }
-            if let Some(area) = change.area {
+            let mut changed = Vec::new();
+            if let Some(area) = change.area.filter(|a| *a != p.area) {
                 let place = placement(c, area)?;
                 if !scope.contains_path(&place.path) {
-                    return Err(StoreError::Invalid("the new area is outside your scope".into()));
+                    return Err(StoreError::Invalid(format!("area {area} is outside the scope of this change")));
                 }
                 (p.area, p.grid, p.area_path) = (area, place.grid, place.path);
+                changed.push("area");
             }
+            changed.extend(change.apply_fields(&mut p));
             p.updated_at = stamp.at;
             c.execute(
                 "UPDATE persons SET name = ?2, phone = ?3, address = ?4, area_id = ?5, grid_id = ?6, area_path = ?7,
@@ -255,7 +246,7 @@ impl PersonStore for SqliteStore {
                 ],
             )
             .map_err(error::map)?;
-            insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
+            insert_audit(c, &stamp.entry(Some(id), Outcome::Success, PersonChange::detail(&changed)))?;
             Ok(p)
         })
         .await

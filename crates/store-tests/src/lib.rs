@@ -900,6 +900,9 @@ pub async fn person_update_with_audit(store: &dyn Store) {
     );
     assert!(entries.iter().all(|e| e.person == Some(original.id) && e.outcome == "success"));
     assert_eq!(entries[0].request_id, s3.request_id);
+    // The detail names the fields that changed, never their values.
+    let details: Vec<Option<&str>> = entries.iter().map(|e| e.detail.as_deref()).collect();
+    assert_eq!(details, vec![Some("changed: area"), None, Some("changed: area, name, phone, address, needs"), None]);
 }
 
 pub async fn person_update_outside_scope_is_refused(store: &dyn Store) {

@@ -77,6 +77,36 @@ pub struct PersonChange {
     pub needs: Option<SpecialNeeds>,
 }
 
+impl PersonChange {
+    /// Applies the field changes (all but `area`, which the engine places) to `person`, and names
+    /// the fields that really changed, for the audit entry's detail.
+    pub fn apply_fields(self, person: &mut Person) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if let Some(name) = self.name.filter(|n| *n != person.name) {
+            person.name = name;
+            changed.push("name");
+        }
+        if let Some(phone) = self.phone.filter(|p| *p != person.phone) {
+            person.phone = phone;
+            changed.push("phone");
+        }
+        if let Some(address) = self.address.filter(|a| *a != person.address) {
+            person.address = address;
+            changed.push("address");
+        }
+        if let Some(needs) = self.needs.filter(|n| *n != person.needs) {
+            person.needs = needs;
+            changed.push("needs");
+        }
+        changed
+    }
+
+    /// The audit detail for the fields that changed: their names, never their values.
+    pub fn detail(changed: &[&str]) -> Option<String> {
+        (!changed.is_empty()).then(|| format!("changed: {}", changed.join(", ")))
+    }
+}
+
 /// The resident register.
 #[async_trait]
 pub trait PersonStore: Send + Sync {
