@@ -240,20 +240,7 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
             .filter(|a| a.kind != bulwark_domain::areas::AreaKind::Household && inside(scope, &a.path))
             .map(|a| a.code.as_str().to_string())
             .collect();
-        let shown: BTreeSet<String> = r
-            .json
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|a| a["code"].as_str().map(str::to_string))
-            .collect();
-        for code in shown.difference(&expected) {
-            v.push(format!("{username} /api/v1/areas: shows {code}, outside the scope"));
-        }
-        for code in expected.difference(&shown) {
-            v.push(format!("{username} /api/v1/areas: misses {code}, inside the scope"));
-        }
+        compare_listed(&mut v, &format!("{username} /api/v1/areas"), &r.json, "code", &expected);
         // The details of the fixture's areas inside the scope (areas other suites added are in
         // the list check above).
         let fixture_codes: BTreeSet<String> = f.areas.values().map(|a| a.code.as_str().to_string()).collect();
@@ -306,20 +293,7 @@ pub async fn run_lists(server: &TestServer, log: &Log) -> Vec<String> {
             .map(|a| a.username.as_str().to_string())
             .collect();
         let r = agent.get("/api/v1/users").await;
-        let shown: BTreeSet<String> = r
-            .json
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|a| a["username"].as_str().map(str::to_string))
-            .collect();
-        for u in shown.difference(&expected) {
-            v.push(format!("{username} /api/v1/users: shows account {u}, outside the scope"));
-        }
-        for u in expected.difference(&shown) {
-            v.push(format!("{username} /api/v1/users: misses account {u}, inside the scope"));
-        }
+        compare_listed(&mut v, &format!("{username} /api/v1/users"), &r.json, "username", &expected);
         let page = agent.get("/users").await;
         for a in &accounts {
             let u = a.username.as_str();
@@ -354,4 +328,16 @@ async fn list_scoping_sqlite() {
 #[tokio::test]
 async fn list_scoping_postgres() {
     list_scoping(Engine::Postgres).await;
+}
+
+/// Records every value of `key` that a JSON list shows but should not, and every one it misses.
+fn compare_listed(v: &mut Vec<String>, what: &str, list: &serde_json::Value, key: &str, expected: &BTreeSet<String>) {
+    let shown: BTreeSet<String> =
+        list.as_array().into_iter().flatten().filter_map(|a| a[key].as_str().map(str::to_string)).collect();
+    for x in shown.difference(expected) {
+        v.push(format!("{what}: shows {x}, outside the scope"));
+    }
+    for x in expected.difference(&shown) {
+        v.push(format!("{what}: misses {x}, inside the scope"));
+    }
 }
