@@ -120,6 +120,19 @@ mod tests {
     }
 
     #[test]
+    fn a_title_line_above_the_header_is_skipped() {
+        // As Chinese offices save their registers: a merged title cell, then the header.
+        let text = "圣堂镇湴朗村居民花名册,,,\n姓名,身份证号,网格\n张三,11010519491231002X,G01\n";
+        let table = read(text.as_bytes()).unwrap();
+        assert_eq!(table.titles, ["圣堂镇湴朗村居民花名册"]);
+        assert_eq!(
+            (table.header_row, table.headers.clone()),
+            (2, vec!["姓名".into(), "身份证号".into(), "网格".into()])
+        );
+        assert_eq!(table.rows[0].number, 3);
+    }
+
+    #[test]
     fn trailing_separators_build_no_cells() {
         let mut text = "姓名\n张三".to_string();
         text.push_str(&",".repeat(5 * MAX_COLUMNS));

@@ -97,8 +97,11 @@ pub struct Table {
     /// The headers as they appear in the file, trimmed; `""` for a column without one. There are
     /// as many as the widest row has cells.
     pub headers: Vec<String>,
-    /// The spreadsheet row number of the header: the first non-blank row.
+    /// The spreadsheet row number of the header: the first non-blank row that is not a title.
     pub header_row: usize,
+    /// Title lines above the header (a row with a single cell, such as "湴朗村居民花名册" or a
+    /// date line), as Chinese offices put them on top of their registers. They are skipped.
+    pub titles: Vec<String>,
     pub rows: Vec<TableRow>,
 }
 
@@ -118,11 +121,18 @@ pub fn read_table(bytes: &[u8]) -> Result<Table, ImportError> {
     }
 }
 
-/// Collects rows in sheet order, takes the first non-blank one as the header and enforces the
-/// row and column limits as rows arrive, so an oversized file stops early.
+/// Title rows skipped above the header at most. A register's header has at least two columns (a
+/// name and a document), so one-cell rows before the first wider row are titles.
+const MAX_TITLE_ROWS: usize = 5;
+
+/// Collects rows in sheet order and enforces the row and column limits as rows arrive, so an
+/// oversized file stops early. The header is the first row with two or more cells, when up to
+/// [`MAX_TITLE_ROWS`] one-cell rows (titles) come before it; otherwise the first non-blank row.
 #[derive(Default)]
 pub(crate) struct TableBuilder {
     header: Option<(usize, Vec<Cell>)>,
+    /// One-cell rows seen before any header: titles, unless no wider row follows.
+    leading: Vec<(usize, Vec<Cell>)>,
     rows: Vec<TableRow>,
     width: usize,
     cells: usize,
@@ -146,6 +156,21 @@ impl TableBuilder {
         }
         self.width = self.width.max(cells.len());
         if self.header.is_none() {
+            let one_cell = cells.iter().filter(|c| !c.is_blank()).count() == 1;
+            if one_cell && self.leading.len() < MAX_TITLE_ROWS {
+                self.leading.push((number, cells));
+                return Ok(());
+            }
+            if !one_cell {
+                // The one-cell rows above were titles: a wider row is the header.
+                self.width = cells.len();
+                self.header = Some((number, cells));
+                return Ok(());
+            }
+            // Too many one-cell rows for titles: a one-column file. Its first row is the header.
+            self.promote_leading_to_rows();
+        }
+        if self.header.is_none() {
             self.header = Some((number, cells));
         } else if self.rows.len() == MAX_ROWS {
             return Err(ImportError::TooManyRows { limit: MAX_ROWS });
@@ -155,11 +180,28 @@ impl TableBuilder {
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> Result<Table, ImportError> {
+    /// Takes the one-cell rows seen so far as the header and data of a one-column file.
+    fn promote_leading_to_rows(&mut self) {
+        let mut leading = std::mem::take(&mut self.leading).into_iter();
+        self.header = leading.next();
+        self.rows.extend(leading.map(|(number, cells)| TableRow { number, cells }));
+    }
+
+    pub(crate) fn finish(mut self) -> Result<Table, ImportError> {
+        if self.header.is_none() {
+            self.promote_leading_to_rows();
+        }
         let (header_row, header) = self.header.ok_or(ImportError::Empty)?;
         let mut headers: Vec<String> = header.iter().map(|c| c.display().into_owned()).collect();
         headers.resize(self.width, String::new());
-        Ok(Table { headers, header_row, rows: self.rows })
+        let titles = self
+            .leading
+            .iter()
+            .map(|(_, cells)| {
+                cells.iter().find(|c| !c.is_blank()).map(|c| c.display().into_owned()).unwrap_or_default()
+            })
+            .collect();
+        Ok(Table { headers, header_row, titles, rows: self.rows })
     }
 }
 
@@ -184,15 +226,49 @@ mod tests {
     fn builder_skips_blank_rows_and_pads_headers() {
         let mut b = TableBuilder::default();
         b.push(1, vec![Cell::Empty, Cell::Text(" ".into())]).unwrap();
-        b.push(2, vec![Cell::Text("姓名".into()), Cell::Empty]).unwrap();
-        b.push(3, vec![Cell::Text("a".into()), Cell::Text("b".into()), Cell::Empty]).unwrap();
+        b.push(2, vec![Cell::Text("姓名".into()), Cell::Text("身份证号".into()), Cell::Empty]).unwrap();
+        b.push(3, vec![Cell::Text("a".into()), Cell::Text("b".into()), Cell::Text("c".into()), Cell::Empty]).unwrap();
         b.push(4, vec![]).unwrap();
         let table = b.finish().unwrap();
         assert_eq!(table.header_row, 2);
-        assert_eq!(table.headers, vec!["姓名".to_string(), String::new()]);
+        assert!(table.titles.is_empty());
+        assert_eq!(table.headers, vec!["姓名".to_string(), "身份证号".to_string(), String::new()]);
         assert_eq!(table.rows.len(), 1);
         assert_eq!(table.rows[0].number, 3);
         assert_eq!(table.rows[0].cell(7), &Cell::Empty);
+    }
+
+    #[test]
+    fn builder_skips_title_rows_above_the_header() {
+        let mut b = TableBuilder::default();
+        b.push(1, vec![Cell::Text("圣堂镇湴朗村居民花名册".into()), Cell::Empty, Cell::Empty]).unwrap();
+        b.push(2, vec![Cell::Empty, Cell::Empty, Cell::Text("2022年10月6日".into())]).unwrap();
+        b.push(3, vec![Cell::Text("姓名".into()), Cell::Text("身份证号".into())]).unwrap();
+        b.push(4, vec![Cell::Text("某".into())]).unwrap();
+        let table = b.finish().unwrap();
+        assert_eq!(table.titles, vec!["圣堂镇湴朗村居民花名册".to_string(), "2022年10月6日".to_string()]);
+        assert_eq!(table.header_row, 3);
+        assert_eq!(table.headers, vec!["姓名".to_string(), "身份证号".to_string()]);
+        // A one-cell row below the header is data, not a title.
+        assert_eq!(table.rows.len(), 1);
+        assert_eq!(table.rows[0].number, 4);
+    }
+
+    #[test]
+    fn a_one_column_file_keeps_its_first_row_as_the_header() {
+        let mut b = TableBuilder::default();
+        for (n, v) in ["姓名", "张三", "李四"].iter().enumerate() {
+            b.push(n + 1, vec![Cell::Text((*v).into())]).unwrap();
+        }
+        let table = b.finish().unwrap();
+        assert_eq!((table.header_row, table.headers.clone(), table.rows.len()), (1, vec!["姓名".to_string()], 2));
+        let mut b = TableBuilder::default();
+        for n in 1..=8 {
+            b.push(n, vec![Cell::Text(format!("r{n}"))]).unwrap();
+        }
+        let table = b.finish().unwrap();
+        assert_eq!((table.header_row, table.rows.len()), (1, 7));
+        assert!(table.titles.is_empty());
     }
 
     #[test]
