@@ -19,7 +19,6 @@ pub(crate) struct ImportParams {
 /// The per-row report: `total_rows = importable + rejected`; every rejected row has errors naming
 /// its row, its column and what is expected.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the response; the handler serialises bulwark_app::imports::ImportReport")]
 pub(crate) struct ImportReportSchema {
     dry_run: bool,
     total_rows: usize,
@@ -31,7 +30,6 @@ pub(crate) struct ImportReportSchema {
 }
 
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code, reason = "documents the response")]
 pub(crate) struct ImportRowErrorSchema {
     /// As the spreadsheet numbers it (the header is row 1).
     row: usize,

@@ -71,7 +71,7 @@ pub(crate) async fn get(
 }
 
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code, reason = "documents the request body; the handler deserialises PersonInput")]
+#[expect(dead_code, reason = "documents the request body; the handler deserialises PersonInput")]
 pub(crate) struct PersonRequest {
     name: String,
     /// resident_id (default), passport, permit, other, none.
@@ -104,7 +104,7 @@ pub(crate) async fn create(
 }
 
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code, reason = "documents the request body; the handler deserialises PersonChangeInput")]
+#[expect(dead_code, reason = "documents the request body; the handler deserialises PersonChangeInput")]
 pub(crate) struct PersonChangeRequest {
     name: Option<String>,
     phone: Option<String>,
