@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One problem with one cell of the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportRowError {
     /// The row number as the spreadsheet shows it (the header is row 1).
     pub row: usize,
@@ -34,7 +34,7 @@ pub struct ImportRowError {
 }
 
 /// The outcome of an import or a preview.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// True for a preview: nothing was stored.
     pub dry_run: bool,

@@ -102,7 +102,7 @@ pub async fn reveal(store: &dyn Store, actor: &Actor, id: PersonId, reason: &str
 }
 
 /// A person as typed into a form or an API request, before parsing.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct PersonInput {
     pub name: String,
     /// `resident_id` (default), `passport`, `permit`, `other` or `none`.
@@ -181,8 +181,9 @@ pub async fn create(
     Ok(store.insert_person(person, &actor.stamp(Operation::PersonsCreate, now)).await?)
 }
 
-/// A change to a person, as typed. Absent fields stay as they are.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// A change to a person, as typed. Absent fields stay as they are (the document and what derives
+/// from it cannot change).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct PersonChangeInput {
     pub name: Option<String>,
     pub phone: Option<String>,

@@ -70,28 +70,8 @@ pub(crate) async fn get(
     Ok(Json(view.into_iter().next().expect("one view per person")))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[expect(dead_code, reason = "documents the request body; the handler deserialises PersonInput")]
-pub(crate) struct PersonRequest {
-    name: String,
-    /// resident_id (default), passport, permit, other, none.
-    document_type: Option<String>,
-    /// The ID number or other document number (`id_number` is accepted too).
-    document_number: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    /// Code of the household or grid.
-    area: String,
-    /// Only for people without a resident ID (it is derived from the ID otherwise).
-    sex: Option<String>,
-    birth_date: Option<chrono::NaiveDate>,
-    cannot_walk: Option<bool>,
-    bedridden: Option<bool>,
-    other_needs: Option<String>,
-}
-
 /// Registers a resident.
-#[utoipa::path(post, path = "/api/v1/persons", operation_id = "persons_create", tag = "persons", request_body = PersonRequest,
+#[utoipa::path(post, path = "/api/v1/persons", operation_id = "persons_create", tag = "persons", request_body = PersonInput,
     responses((status = 201, body = PersonView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -103,21 +83,9 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view.into_iter().next().expect("one view per person"))))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[expect(dead_code, reason = "documents the request body; the handler deserialises PersonChangeInput")]
-pub(crate) struct PersonChangeRequest {
-    name: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    area: Option<String>,
-    cannot_walk: Option<bool>,
-    bedridden: Option<bool>,
-    other_needs: Option<String>,
-}
-
 /// Changes a resident's record (the document and what derives from it cannot change).
 #[utoipa::path(patch, path = "/api/v1/persons/{id}", operation_id = "persons_update", tag = "persons",
-    params(("id" = i64, Path)), request_body = PersonChangeRequest, responses((status = 200, body = PersonView)))]
+    params(("id" = i64, Path)), request_body = PersonChangeInput, responses((status = 200, body = PersonView)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Caller(actor): Caller,
