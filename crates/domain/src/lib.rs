@@ -8,6 +8,7 @@ pub mod access;
 pub mod areas;
 pub mod audit;
 pub mod people;
+pub mod testing;
 pub mod workforce;
 
 /// Milliseconds since the Unix epoch, UTC: how every instant is stored and passed around.

@@ -39,6 +39,32 @@ pub enum Operation {
     UsersManage,
     /// Read the audit log.
     AuditRead,
+    /// Open a testing round over areas, with its pool sizes.
+    RoundsManage,
+    /// Read rounds, their live progress and coverage (figures only).
+    RoundsRead,
+    /// Set up sampling sites and their lanes; count the queue.
+    SitesManage,
+    /// Read sites, lanes and their throughput.
+    SitesRead,
+    /// Register a swab into a tube at a lane (scan-to-register, home sampling).
+    RegistrationsCreate,
+    /// Seal a tube by hand; pack sealed tubes into boxes and hand them over.
+    TubesSeal,
+    /// Submit tube results (JSON or a lab file).
+    LabResultsSubmit,
+    /// List residents of an area not yet sampled in a round (the door-knock list).
+    UntestedList,
+    /// List abnormal pools with their members, addresses and grids.
+    AbnormalPoolsRead,
+    /// Record a door-knock outcome for a resident.
+    DoorKnockRecord,
+    /// Read the home-sampling route lists.
+    HomeSamplingRead,
+    /// Print personal QR sheets and tube labels.
+    PrintablesRead,
+    /// Read the review queue (flagged registrations, unknown or conflicting results).
+    ReviewRead,
 }
 
 use Operation::*;
@@ -62,10 +88,23 @@ pub const POLICY: &[(Operation, &[Role])] = &[
     (UsersList, &[Admin, Auditor]),
     (UsersManage, &[Admin]),
     (AuditRead, &[Auditor]),
+    (RoundsManage, &[Commander, WorkingGroup]),
+    (RoundsRead, &[Commander, WorkingGroup, GridWorker, Sampler, Lab]),
+    (SitesManage, &[Commander, WorkingGroup, Sampler]),
+    (SitesRead, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint, Lab]),
+    (RegistrationsCreate, &[Commander, WorkingGroup, Sampler]),
+    (TubesSeal, &[Commander, WorkingGroup, Sampler, Lab]),
+    (LabResultsSubmit, &[Lab]),
+    (UntestedList, &[Commander, WorkingGroup, GridWorker]),
+    (AbnormalPoolsRead, &[Commander, WorkingGroup, GridWorker]),
+    (DoorKnockRecord, &[Commander, WorkingGroup, GridWorker]),
+    (HomeSamplingRead, &[Commander, WorkingGroup, GridWorker, Sampler]),
+    (PrintablesRead, &[Commander, WorkingGroup, GridWorker]),
+    (ReviewRead, &[Commander, WorkingGroup, Lab]),
 ];
 
 impl Operation {
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 27] = [
         Login,
         Logout,
         Me,
@@ -80,6 +119,19 @@ impl Operation {
         UsersList,
         UsersManage,
         AuditRead,
+        RoundsManage,
+        RoundsRead,
+        SitesManage,
+        SitesRead,
+        RegistrationsCreate,
+        TubesSeal,
+        LabResultsSubmit,
+        UntestedList,
+        AbnormalPoolsRead,
+        DoorKnockRecord,
+        HomeSamplingRead,
+        PrintablesRead,
+        ReviewRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +150,19 @@ impl Operation {
             UsersList => "users_list",
             UsersManage => "users_manage",
             AuditRead => "audit_read",
+            RoundsManage => "rounds_manage",
+            RoundsRead => "rounds_read",
+            SitesManage => "sites_manage",
+            SitesRead => "sites_read",
+            RegistrationsCreate => "registrations_create",
+            TubesSeal => "tubes_seal",
+            LabResultsSubmit => "lab_results_submit",
+            UntestedList => "untested_list",
+            AbnormalPoolsRead => "abnormal_pools_read",
+            DoorKnockRecord => "door_knock_record",
+            HomeSamplingRead => "home_sampling_read",
+            PrintablesRead => "printables_read",
+            ReviewRead => "review_read",
         }
     }
 
