@@ -41,7 +41,13 @@ pub async fn coverage(
     Ok(store.coverage(round, area).await?)
 }
 
-async fn scope_of(store: &dyn Store, actor: &Actor, op: Operation, area: Option<&str>, now: Millis) -> AppResult<Scope> {
+async fn scope_of(
+    store: &dyn Store,
+    actor: &Actor,
+    op: Operation,
+    area: Option<&str>,
+    now: Millis,
+) -> AppResult<Scope> {
     match area {
         None => Ok(actor.scope.clone()),
         Some(code) => {
@@ -92,7 +98,11 @@ pub async fn door_knock(
     }
     let note = note.map(|n| bulwark_domain::people::mask_numbers_in_text(n.trim())).filter(|n| !n.is_empty());
     store.record_door_knock(round, DoorKnock { person, outcome, note, at: now }, actor.account.id).await?;
-    let entry = actor.stamp(op, now).entry(Some(person), bulwark_domain::audit::Outcome::Success, Some(outcome.as_str().into()));
+    let entry = actor.stamp(op, now).entry(
+        Some(person),
+        bulwark_domain::audit::Outcome::Success,
+        Some(outcome.as_str().into()),
+    );
     store.append_audit(vec![entry]).await?;
     Ok(())
 }
@@ -116,7 +126,12 @@ pub async fn home_visits(
 }
 
 /// Abnormal pools with their members inside the actor's scope.
-pub async fn abnormal_pools(store: &dyn Store, actor: &Actor, round: RoundId, now: Millis) -> AppResult<Vec<AbnormalPool>> {
+pub async fn abnormal_pools(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    now: Millis,
+) -> AppResult<Vec<AbnormalPool>> {
     let op = Operation::AbnormalPoolsRead;
     actor.authorize(store, op, now).await?;
     existing_round(store, round).await?;

@@ -99,7 +99,8 @@ async fn resolve_person(
     today: NaiveDate,
     now: Millis,
 ) -> AppResult<(Person, Vec<RegistrationFlag>)> {
-    let unknown = |field: &str| AppError::invalid(field, "not in the register: register the person with their document and name");
+    let unknown =
+        |field: &str| AppError::invalid(field, "not in the register: register the person with their document and name");
     match person {
         PersonRefInput::IdNumber { id_number } => {
             let id = IdNumber::parse(id_number, today).map_err(|e| AppError::invalid("person.id_number", e))?;
@@ -138,7 +139,10 @@ async fn resolve_person(
                 // Registered meanwhile (a retry of this very scan, or another lane).
                 Err(StoreError::Conflict(_)) => {
                     let found = store.person_by_document(&document).await?;
-                    Ok((found.ok_or_else(|| AppError::Internal("visitor vanished".into()))?, vec![RegistrationFlag::RegisteredOnSpot]))
+                    Ok((
+                        found.ok_or_else(|| AppError::Internal("visitor vanished".into()))?,
+                        vec![RegistrationFlag::RegisteredOnSpot],
+                    ))
                 }
                 Err(e) => Err(e.into()),
             }
@@ -157,7 +161,8 @@ async fn prepare(
 ) -> AppResult<(NewRegistration, Person)> {
     let key = parse_key(key)?;
     let tube = TubeCode::parse(&input.tube, &TubeFormat::default()).map_err(|e| AppError::invalid("tube", e))?;
-    let pool_size = input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
+    let pool_size =
+        input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
     let device_time = millis_of("device_time", input.device_time.as_deref())?;
     let ctx = context(store, actor, input, now).await?;
     let (person, flags) = resolve_person(store, actor, &input.person, &ctx.site, today, now).await?;

@@ -45,12 +45,15 @@ impl LabResultInput {
         let field = |f: &str| format!("[{i}].{f}");
         let ct = |f: &str, v: Option<f32>| -> AppResult<Option<f32>> {
             match v {
-                Some(x) if !(0.0..=50.0).contains(&x) => Err(AppError::invalid(field(f), "a Ct value between 0 and 50")),
+                Some(x) if !(0.0..=50.0).contains(&x) => {
+                    Err(AppError::invalid(field(f), "a Ct value between 0 and 50"))
+                }
                 v => Ok(v),
             }
         };
         Ok(LabResult {
-            tube: TubeCode::parse(&self.tube, &TubeFormat::default()).map_err(|e| AppError::invalid(field("tube"), e))?,
+            tube: TubeCode::parse(&self.tube, &TubeFormat::default())
+                .map_err(|e| AppError::invalid(field("tube"), e))?,
             outcome: LabOutcome::parse(&self.result).ok_or_else(|| {
                 AppError::invalid(field("result"), "阴性, 阳性, 可疑, 无效 (or negative, positive, abnormal, invalid)")
             })?,
@@ -66,14 +69,24 @@ impl LabResultInput {
 
 /// Stores results from a lab system. All items are checked first: one malformed item refuses the
 /// whole request (naming it), so a lab never half-sends a batch.
-pub async fn submit(store: &dyn Store, actor: &Actor, input: Vec<LabResultInput>, now: Millis) -> AppResult<ResultsReport> {
+pub async fn submit(
+    store: &dyn Store,
+    actor: &Actor,
+    input: Vec<LabResultInput>,
+    now: Millis,
+) -> AppResult<ResultsReport> {
     actor.authorize(store, Operation::LabResultsSubmit, now).await?;
     let results = input.iter().enumerate().map(|(i, r)| r.parse(i)).collect::<AppResult<Vec<_>>>()?;
     record(store, actor, results, now).await
 }
 
 /// Stores parsed results (from JSON or a file) and notes abnormal pools in the audit trail.
-pub async fn record(store: &dyn Store, actor: &Actor, results: Vec<LabResult>, now: Millis) -> AppResult<ResultsReport> {
+pub async fn record(
+    store: &dyn Store,
+    actor: &Actor,
+    results: Vec<LabResult>,
+    now: Millis,
+) -> AppResult<ResultsReport> {
     let count = results.len();
     let report = store.record_results(results, actor.account.id, now).await?;
     let detail = format!(

@@ -47,7 +47,10 @@ pub async fn create_round(store: &dyn Store, actor: &Actor, input: RoundInput, n
     let mut overrides = Vec::new();
     for (i, o) in input.pool_overrides.iter().enumerate() {
         let area = resolve_area(store, actor, op, &format!("pool_overrides[{i}].area"), &o.area, false, now).await?;
-        overrides.push(PoolOverride { area: area.id, pool_size: pool(&format!("pool_overrides[{i}].pool_size"), o.pool_size)? });
+        overrides.push(PoolOverride {
+            area: area.id,
+            pool_size: pool(&format!("pool_overrides[{i}].pool_size"), o.pool_size)?,
+        });
     }
     let round = NewRound {
         name: input.name.trim().to_string(),
@@ -110,7 +113,9 @@ pub async fn create_site(store: &dyn Store, actor: &Actor, input: SiteInput, now
     }
     let hours = match input.hours.as_deref() {
         None => OpeningHours::ALWAYS,
-        Some(h) => OpeningHours::parse(h).ok_or_else(|| AppError::invalid("hours", "opening hours such as 07:00-22:00"))?,
+        Some(h) => {
+            OpeningHours::parse(h).ok_or_else(|| AppError::invalid("hours", "opening hours such as 07:00-22:00"))?
+        }
     };
     if input.lanes.is_empty() {
         return Err(AppError::invalid("lanes", "at least one lane"));
@@ -119,7 +124,8 @@ pub async fn create_site(store: &dyn Store, actor: &Actor, input: SiteInput, now
     for (i, lane) in input.lanes.iter().enumerate() {
         let kind = match lane.kind.as_deref() {
             None => LaneKind::Normal,
-            Some(k) => LaneKind::parse(k).ok_or_else(|| AppError::invalid(format!("lanes[{i}].kind"), "normal or green_channel"))?,
+            Some(k) => LaneKind::parse(k)
+                .ok_or_else(|| AppError::invalid(format!("lanes[{i}].kind"), "normal or green_channel"))?,
         };
         let lane_name = lane.name.trim();
         if lane_name.is_empty() {

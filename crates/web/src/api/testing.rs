@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub(crate) fn rfc3339(ms: Millis) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -72,7 +74,10 @@ pub(crate) async fn create_round(
 /// Lists rounds, newest first.
 #[utoipa::path(get, path = "/api/v1/rounds", operation_id = "rounds_read.list", tag = "testing",
     responses((status = 200, body = Vec<RoundView>)))]
-pub(crate) async fn list_rounds(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json<Vec<RoundView>>, ApiError> {
+pub(crate) async fn list_rounds(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<RoundView>>, ApiError> {
     let rounds = rounds::rounds(state.store.as_ref(), &actor, state.clock.now()).await?;
     Ok(Json(rounds.into_iter().map(Into::into).collect()))
 }
@@ -122,7 +127,10 @@ pub(crate) async fn create_site(
 /// Lists the sites inside the caller's scope.
 #[utoipa::path(get, path = "/api/v1/sites", operation_id = "sites_read", tag = "testing",
     responses((status = 200, body = Vec<SiteView>)))]
-pub(crate) async fn list_sites(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json<Vec<SiteView>>, ApiError> {
+pub(crate) async fn list_sites(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<SiteView>>, ApiError> {
     let now = state.clock.now();
     let sites = rounds::site_statuses(state.store.as_ref(), Some(&actor), None, now, 0).await?;
     Ok(Json(sites.into_iter().map(|s| s.site.into()).collect()))
@@ -204,11 +212,9 @@ impl From<&RegistrationOutcome> for RegistrationResponse {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| ApiError(AppError::invalid("Idempotency-Key", "the header Idempotency-Key: <uuid>, one per scan")))
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string).ok_or_else(|| {
+        ApiError(AppError::invalid("Idempotency-Key", "the header Idempotency-Key: <uuid>, one per scan"))
+    })
 }
 
 /// Registers one swab into a tube. Needs `Idempotency-Key: <uuid>`: a retry with the same key
@@ -226,7 +232,8 @@ pub(crate) async fn register(
 ) -> Result<(StatusCode, Json<RegistrationResponse>), ApiError> {
     let key = idempotency_key(&headers).map_err(|_| ApiError(AppError::MissingKey))?;
     let outcome =
-        registrations::register(state.store.as_ref(), &actor, &key, input, state.clock.today(), state.clock.now()).await?;
+        registrations::register(state.store.as_ref(), &actor, &key, input, state.clock.today(), state.clock.now())
+            .await?;
     if !outcome.replay {
         state.events.publish(crate::events::Event::Progress(outcome.registration.round));
     }
@@ -350,7 +357,11 @@ impl From<ResultsReport> for ResultsReportView {
         ResultsReportView {
             applied: r.applied,
             unchanged: r.unchanged,
-            review: r.review.into_iter().map(|(t, reason)| ReviewView { tube: t.to_string(), reason: reason.as_str() }).collect(),
+            review: r
+                .review
+                .into_iter()
+                .map(|(t, reason)| ReviewView { tube: t.to_string(), reason: reason.as_str() })
+                .collect(),
             abnormal: r.abnormal.into_iter().map(|t| t.to_string()).collect(),
         }
     }
@@ -416,7 +427,11 @@ pub(crate) fn progress_view(p: Progress, now: Millis) -> ProgressView {
         tubes_resulted: p.tubes_resulted,
         as_of: rfc3339(now),
         by_hour: p.by_hour.into_iter().map(|h| HourView { hour: rfc3339(h.hour), samples: h.samples }).collect(),
-        by_site: p.by_site.into_iter().map(|s| SiteCountView { site: s.site, name: s.name, samples: s.samples }).collect(),
+        by_site: p
+            .by_site
+            .into_iter()
+            .map(|s| SiteCountView { site: s.site, name: s.name, samples: s.samples })
+            .collect(),
     }
 }
 
@@ -551,8 +566,16 @@ pub(crate) async fn door_knock(
     Path(id): Path<i64>,
     Json(input): Json<DoorKnockInput>,
 ) -> Result<StatusCode, ApiError> {
-    coverage::door_knock(state.store.as_ref(), &actor, id, input.person_id, &input.outcome, input.note, state.clock.now())
-        .await?;
+    coverage::door_knock(
+        state.store.as_ref(),
+        &actor,
+        id,
+        input.person_id,
+        &input.outcome,
+        input.note,
+        state.clock.now(),
+    )
+    .await?;
     state.events.publish(crate::events::Event::Progress(id));
     Ok(StatusCode::NO_CONTENT)
 }
@@ -644,7 +667,11 @@ pub(crate) fn pool_view(p: AbnormalPool) -> AbnormalPoolView {
                 grid: m.person.grid,
                 registered_at: rfc3339(m.registration.at),
                 flags: m.registration.flags.iter().map(|f| f.as_str()).collect(),
-                hold: !released && !m.retest.as_ref().is_some_and(|(_, o)| *o == Some(bulwark_domain::testing::LabOutcome::Negative)),
+                hold: !released
+                    && !m
+                        .retest
+                        .as_ref()
+                        .is_some_and(|(_, o)| *o == Some(bulwark_domain::testing::LabOutcome::Negative)),
                 retest_tube: m.retest.as_ref().map(|(t, _)| t.to_string()),
                 retest_result: m.retest.and_then(|(_, o)| o).map(|o| o.as_str()),
             })

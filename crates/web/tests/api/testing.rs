@@ -104,7 +104,8 @@ async fn contract(engine: Engine) {
     ]});
     let (status, batch) = sampler.post("/api/v1/registrations/batch", items).await;
     assert_eq!(status, StatusCode::OK, "{batch}");
-    let statuses: Vec<i64> = batch["results"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    let statuses: Vec<i64> =
+        batch["results"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
     assert_eq!(statuses, vec![201, 200, 422, 201], "{batch}");
     assert_eq!(batch["results"][1]["body"], first);
     assert_eq!(batch["results"][3]["body"]["flags"], json!(["duplicate_in_round"]));
@@ -125,21 +126,30 @@ async fn contract(engine: Engine) {
     let (status, coverage) = commander.get(&format!("/api/v1/rounds/{}/coverage?area={village}", s.round)).await;
     assert_eq!(status, StatusCode::OK, "{coverage}");
     let grid_a = coverage.as_array().unwrap().iter().find(|c| c["code"] == server.fixture.code("A")).unwrap();
-    assert_eq!((grid_a["target"].as_i64(), grid_a["sampled"].as_i64()), (Some(people.len() as i64), Some(5)), "{coverage}");
+    assert_eq!(
+        (grid_a["target"].as_i64(), grid_a["sampled"].as_i64()),
+        (Some(people.len() as i64), Some(5)),
+        "{coverage}"
+    );
 
     // The grid worker's door-knock list: her residents not yet sampled.
     let grid_worker = server.login("gridworker_a").await;
-    let (status, untested) = grid_worker.get(&format!("/api/v1/rounds/{}/untested?area={}", s.round, server.fixture.code("A"))).await;
+    let (status, untested) =
+        grid_worker.get(&format!("/api/v1/rounds/{}/untested?area={}", s.round, server.fixture.code("A"))).await;
     assert_eq!(status, StatusCode::OK, "{untested}");
     let ids: Vec<i64> = untested.as_array().unwrap().iter().map(|u| u["person_id"].as_i64().unwrap()).collect();
     assert_eq!(ids, people[5..].to_vec());
     let (status, _) = grid_worker
-        .post(&format!("/api/v1/rounds/{}/door-knocks", s.round), json!({"person_id": people[5], "outcome": "cannot_walk", "note": "卧床"}))
+        .post(
+            &format!("/api/v1/rounds/{}/door-knocks", s.round),
+            json!({"person_id": people[5], "outcome": "cannot_walk", "note": "卧床"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, visits) = grid_worker.get(&format!("/api/v1/rounds/{}/home-visits", s.round)).await;
     assert_eq!(visits[0]["reason"], "door_knock", "{visits}");
-    let (status, _) = grid_worker.get(&format!("/api/v1/rounds/{}/untested?area={}", s.round, server.fixture.code("B"))).await;
+    let (status, _) =
+        grid_worker.get(&format!("/api/v1/rounds/{}/untested?area={}", s.round, server.fixture.code("B"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "another grid's list is refused");
 
     // Lab results: an abnormal pool lists its members at once.
