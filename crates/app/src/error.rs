@@ -19,6 +19,12 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// An idempotency key sent again with a different body: nothing was stored.
+    #[error("this Idempotency-Key was used for a different request")]
+    KeyReused,
+    /// A registration sent without its idempotency key.
+    #[error("send the header Idempotency-Key: <uuid>, made once per scan")]
+    MissingKey,
     #[error("too many attempts; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
     /// Storage cannot take the request now; nothing was written and no data was returned.
@@ -41,6 +47,8 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Invalid { .. } => "invalid",
             AppError::Conflict(_) => "conflict",
+            AppError::KeyReused => "idempotency_key_reused",
+            AppError::MissingKey => "idempotency_key_missing",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod imports;
 pub mod people;
+pub mod testing;
 
 pub use actor::Actor;
 pub use error::{AppError, AppResult};

@@ -59,7 +59,13 @@ pub async fn list(
 }
 
 /// Appends one read entry per person; the caller returns data only if this succeeded.
-async fn audit_reads(store: &dyn Store, actor: &Actor, op: Operation, people: &[Person], now: Millis) -> AppResult<()> {
+pub(crate) async fn audit_reads(
+    store: &dyn Store,
+    actor: &Actor,
+    op: Operation,
+    people: &[Person],
+    now: Millis,
+) -> AppResult<()> {
     let stamp = actor.stamp(op, now);
     let entries = people.iter().map(|p| stamp.entry(Some(p.id), Outcome::Success, None)).collect();
     store.append_audit(entries).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))

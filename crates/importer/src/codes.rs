@@ -43,10 +43,23 @@ pub enum ErrorCode {
     BirthDateContradictsId,
     /// The same document appears in an earlier row of the same file.
     DuplicateInFile,
+    /// A lab file's tube code does not fit the configured tube format.
+    TubeCodeFormat,
+    /// A lab file's result is not a word labs use (阴性, 阳性, 可疑, 无效, …).
+    LabOutcomeUnknown,
+    /// A Ct value that is not a number.
+    CtFormat,
+    /// A Ct value outside 0–50.
+    CtRange,
+    /// A time that is not a date and time of day in a known form.
+    TimeFormat,
+    /// A time column holds only a date: the time of day is missing (or, for an Excel date cell,
+    /// was not read).
+    TimeDateOnly,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::MissingValue,
         ErrorCode::TooLong,
         ErrorCode::CellError,
@@ -71,6 +84,12 @@ impl ErrorCode {
         ErrorCode::BirthDateFuture,
         ErrorCode::BirthDateContradictsId,
         ErrorCode::DuplicateInFile,
+        ErrorCode::TubeCodeFormat,
+        ErrorCode::LabOutcomeUnknown,
+        ErrorCode::CtFormat,
+        ErrorCode::CtRange,
+        ErrorCode::TimeFormat,
+        ErrorCode::TimeDateOnly,
     ];
 
     /// The stable code, e.g. `id_number.checksum`.
@@ -100,6 +119,12 @@ impl ErrorCode {
             ErrorCode::BirthDateFuture => "birth_date.future",
             ErrorCode::BirthDateContradictsId => "birth_date.contradicts_id",
             ErrorCode::DuplicateInFile => "duplicate_in_file",
+            ErrorCode::TubeCodeFormat => "tube_code.format",
+            ErrorCode::LabOutcomeUnknown => "lab_outcome.unknown",
+            ErrorCode::CtFormat => "ct.format",
+            ErrorCode::CtRange => "ct.range",
+            ErrorCode::TimeFormat => "time.format",
+            ErrorCode::TimeDateOnly => "time.date_only",
         }
     }
 }

@@ -15,6 +15,7 @@ mod codes;
 mod columns;
 mod csv_file;
 mod error;
+mod lab_results;
 mod residents;
 mod table;
 mod values;
@@ -23,6 +24,7 @@ mod xlsx_file;
 pub use codes::ErrorCode;
 pub use columns::Field;
 pub use error::ImportError;
+pub use lab_results::{CHINA_OFFSET_MILLIS, LabColumnMapping, LabField, ParsedLabResults, parse_lab_results};
 pub use residents::{
     MAX_NAME_CHARS, MAX_TEXT_CHARS, PROGRESS_EVERY, ParsedResidents, ResidentRow, RowError, parse_residents,
     parse_residents_with_progress,

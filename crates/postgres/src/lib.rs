@@ -13,6 +13,7 @@ mod accounts;
 mod areas;
 mod audit;
 mod error;
+mod mass_testing;
 mod migrate;
 mod people;
 pub mod testing;
@@ -20,13 +21,15 @@ pub mod testing;
 use async_trait::async_trait;
 use bulwark_store::{Store, StoreError, StoreResult};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tokio_postgres::{NoTls, Row, types::FromSql};
 
 /// The PostgreSQL engine: a pool of connections to one database.
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// What mass testing keeps between calls: known rounds and sites, the registration queue.
+    mass: Arc<mass_testing::Shared>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -62,7 +65,7 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
             .map_err(|e| StoreError::Internal(format!("connection pool: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, mass: Arc::default() };
         let mut client = store.client().await?;
         check_durability(&client).await?;
         migrate::run(&mut client).await?;

@@ -14,8 +14,10 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. A unit test checks this list against the `migrations` folder.
-pub(crate) const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
+    Migration { version: 2, name: "testing", sql: include_str!("../migrations/0002_testing.sql") },
+];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").
 const LOCK_KEY: i64 = 0x62_75_6c_77_61_72_6b;

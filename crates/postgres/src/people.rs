@@ -20,10 +20,20 @@ use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
 use tokio_postgres::{Row, Transaction};
 
-const PERSON_COLS: &str = "id, name, doc_type, doc_number, sex, to_char(birth_date, 'YYYY-MM-DD'), phone, address, \
+pub(crate) const PERSON_COLS: &str = "id, name, doc_type, doc_number, sex, to_char(birth_date, 'YYYY-MM-DD'), phone, address, \
      area_id, grid_id, area_path, cannot_walk, bedridden, other_needs, synthetic, created_at, updated_at";
 
-fn person_from(row: &Row) -> StoreResult<Person> {
+/// [`PERSON_COLS`] of the table aliased `alias`, for joins (always the first columns selected).
+pub(crate) fn person_cols(alias: &str) -> String {
+    format!(
+        "{a}.id, {a}.name, {a}.doc_type, {a}.doc_number, {a}.sex, to_char({a}.birth_date, 'YYYY-MM-DD'), {a}.phone, \
+         {a}.address, {a}.area_id, {a}.grid_id, {a}.area_path, {a}.cannot_walk, {a}.bedridden, {a}.other_needs, \
+         {a}.synthetic, {a}.created_at, {a}.updated_at",
+        a = alias
+    )
+}
+
+pub(crate) fn person_from(row: &Row) -> StoreResult<Person> {
     let doc_type: String = get(row, 2)?;
     let doc_number: Option<String> = get(row, 3)?;
     let kind = DocumentType::parse(&doc_type).ok_or_else(|| corrupt("document type", &doc_type))?;

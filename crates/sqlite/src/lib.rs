@@ -13,6 +13,7 @@ mod migrations;
 mod people;
 mod readers;
 mod staff;
+mod testing;
 pub mod writer;
 
 use async_trait::async_trait;

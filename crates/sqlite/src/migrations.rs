@@ -6,7 +6,10 @@ use crate::error;
 use bulwark_store::StoreResult;
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_foundation", include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_foundation", include_str!("../migrations/0001_foundation.sql")),
+    ("0002_testing", include_str!("../migrations/0002_testing.sql")),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(error::map)?;

@@ -20,10 +20,10 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
 
-const COLUMNS: &str = "id, name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path, \
+pub(crate) const COLUMNS: &str = "id, name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path, \
                        cannot_walk, bedridden, other_needs, synthetic, created_at, updated_at";
 
-fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
+pub(crate) fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
     let doc_type: String = row.get(2)?;
     let doc_number: Option<String> = row.get(3)?;
     let kind = DocumentType::parse(&doc_type).ok_or_else(|| conversion(corrupt("document type", &doc_type)))?;

@@ -37,6 +37,9 @@ use std::time::{Duration, Instant};
 #[doc(hidden)]
 pub use bulwark_store;
 
+mod testing;
+pub use testing::*;
+
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
 /// - `contract_tests!(factory)`: `factory` is an expression (it may `.await`) giving a fresh,
@@ -78,6 +81,16 @@ macro_rules! contract_tests {
             sessions_lifecycle,
             audit_append_and_query,
             staff_assignments,
+            testing_rounds_and_sites_round_trip,
+            testing_registration_is_idempotent_by_key,
+            testing_physical_facts_are_flagged_never_refused,
+            testing_register_many_answers_each_item,
+            testing_progress_and_coverage_counters,
+            testing_untested_list_and_home_visits,
+            testing_lab_results_and_the_review_queue,
+            testing_abnormal_pool_members_and_state,
+            testing_people_by_document_and_qr,
+            testing_resident_counters_follow_moves,
         }
     };
     ($factory:expr) => {

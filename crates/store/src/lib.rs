@@ -13,6 +13,7 @@
 //! - The audit table is append-only: the engine itself refuses UPDATE and DELETE on it.
 
 mod error;
+pub mod testing;
 
 use async_trait::async_trait;
 use bulwark_domain::{
@@ -26,6 +27,7 @@ use bulwark_domain::{
 
 pub use bulwark_domain::access::SessionKind;
 pub use error::{StoreError, StoreResult};
+pub use testing::TestingStore;
 
 /// The area tree.
 #[async_trait]
@@ -188,7 +190,9 @@ pub trait StaffStore: Send + Sync {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore {
+pub trait Store:
+    AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore + TestingStore
+{
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;
     /// Succeeds when the database answers.

@@ -11,6 +11,7 @@ mod auth;
 pub mod clock;
 mod csrf;
 mod error;
+pub mod events;
 mod i18n;
 mod pages;
 mod views;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub login_guard: Arc<LoginGuard>,
     pub pending_imports: Arc<pages::imports::PendingImports>,
+    /// Live updates for open pages (SSE).
+    pub events: Arc<events::Events>,
     /// Set the `Secure` flag on cookies (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
 }
@@ -41,6 +44,7 @@ impl AppState {
             clock,
             login_guard: Arc::new(LoginGuard::default()),
             pending_imports: Arc::default(),
+            events: Arc::default(),
             secure_cookies: false,
         }
     }

@@ -5,6 +5,7 @@
 //! Names are obviously synthetic (测试…); ID numbers are built with `IdNumber::from_body`.
 
 mod csv_encodings;
+mod lab_results;
 mod limits;
 mod never_panics;
 mod rows;

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod imports;
 mod persons;
+pub(crate) mod testing;
 mod users;
 
 use crate::AppState;
@@ -54,6 +55,18 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::disable))
         .routes(routes!(audit::list))
+        .routes(routes!(testing::create_round, testing::list_rounds))
+        .routes(routes!(testing::create_site, testing::list_sites))
+        .routes(routes!(testing::register))
+        .routes(routes!(testing::register_batch))
+        .routes(routes!(testing::seal))
+        .routes(routes!(testing::lab_results))
+        .routes(routes!(testing::progress))
+        .routes(routes!(testing::coverage_of))
+        .routes(routes!(testing::untested))
+        .routes(routes!(testing::door_knock))
+        .routes(routes!(testing::home_visits))
+        .routes(routes!(testing::abnormal_pools))
 }
 
 /// The OpenAPI document of the API.

@@ -16,3 +16,4 @@ mod pages;
 mod policy_completeness;
 mod sessions;
 mod smoke;
+mod testing;

@@ -1,0 +1,144 @@
+//! What the command and the grid workers read: progress, coverage, the door-knock list, home
+//! visits and abnormal pools. Lists of people are audited like every other read of a person.
+
+use crate::{Actor, AppError, AppResult, areas::resolve_area, people::audit_reads};
+use bulwark_domain::{
+    Millis,
+    access::{Operation, Scope},
+    people::{Person, PersonId},
+    testing::{DoorKnock, DoorKnockOutcome, RoundId},
+};
+use bulwark_store::{
+    Store,
+    testing::{AbnormalPool, CoverageRow, HomeVisit, Progress, Untested},
+};
+
+async fn existing_round(store: &dyn Store, round: RoundId) -> AppResult<()> {
+    store.round(round).await?.map(|_| ()).ok_or(AppError::NotFound)
+}
+
+pub async fn progress(store: &dyn Store, actor: &Actor, round: RoundId, now: Millis) -> AppResult<Progress> {
+    actor.authorize(store, Operation::RoundsRead, now).await?;
+    existing_round(store, round).await?;
+    Ok(store.progress(round).await?)
+}
+
+/// Coverage of `area` (default: the actor's scope area) and its children.
+pub async fn coverage(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    area: Option<&str>,
+    now: Millis,
+) -> AppResult<Vec<CoverageRow>> {
+    let op = Operation::RoundsRead;
+    actor.authorize(store, op, now).await?;
+    existing_round(store, round).await?;
+    let area = match area {
+        Some(code) => resolve_area(store, actor, op, "area", code, false, now).await?.id,
+        None => actor.scope.area,
+    };
+    Ok(store.coverage(round, area).await?)
+}
+
+async fn scope_of(
+    store: &dyn Store,
+    actor: &Actor,
+    op: Operation,
+    area: Option<&str>,
+    now: Millis,
+) -> AppResult<Scope> {
+    match area {
+        None => Ok(actor.scope.clone()),
+        Some(code) => {
+            let area = resolve_area(store, actor, op, "area", code, true, now).await?;
+            Ok(actor.scope.narrow(&area).expect("resolve_area returns areas that meet the scope"))
+        }
+    }
+}
+
+/// The door-knock list: residents of `area` not yet sampled in the round.
+pub async fn untested(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    area: Option<&str>,
+    after: Option<PersonId>,
+    limit: u32,
+    now: Millis,
+) -> AppResult<Vec<Untested>> {
+    let op = Operation::UntestedList;
+    actor.authorize(store, op, now).await?;
+    existing_round(store, round).await?;
+    let scope = scope_of(store, actor, op, area, now).await?;
+    let list = store.untested(round, &scope, after, limit.clamp(1, 2_000)).await?;
+    let people: Vec<Person> = list.iter().map(|u| u.person.clone()).collect();
+    audit_reads(store, actor, op, &people, now).await?;
+    Ok(list)
+}
+
+/// Records a door-knock outcome for a resident inside the actor's scope.
+pub async fn door_knock(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    person: PersonId,
+    outcome: &str,
+    note: Option<String>,
+    now: Millis,
+) -> AppResult<()> {
+    let op = Operation::DoorKnockRecord;
+    actor.authorize(store, op, now).await?;
+    existing_round(store, round).await?;
+    let outcome = DoorKnockOutcome::parse(outcome).ok_or_else(|| {
+        AppError::invalid("outcome", "will_go, away_from_town, sampled_elsewhere, refuses or cannot_walk")
+    })?;
+    if store.person(&actor.scope, person).await?.is_none() {
+        return Err(actor.deny(store, op, Some(person), now).await);
+    }
+    let note = note.map(|n| bulwark_domain::people::mask_numbers_in_text(n.trim())).filter(|n| !n.is_empty());
+    store.record_door_knock(round, DoorKnock { person, outcome, note, at: now }, actor.account.id).await?;
+    let entry = actor.stamp(op, now).entry(
+        Some(person),
+        bulwark_domain::audit::Outcome::Success,
+        Some(outcome.as_str().into()),
+    );
+    store.append_audit(vec![entry]).await?;
+    Ok(())
+}
+
+/// Home-sampling route list for `area`.
+pub async fn home_visits(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    area: Option<&str>,
+    now: Millis,
+) -> AppResult<Vec<HomeVisit>> {
+    let op = Operation::HomeSamplingRead;
+    actor.authorize(store, op, now).await?;
+    existing_round(store, round).await?;
+    let scope = scope_of(store, actor, op, area, now).await?;
+    let visits = store.home_visits(round, &scope).await?;
+    let people: Vec<Person> = visits.iter().map(|v| v.person.clone()).collect();
+    audit_reads(store, actor, op, &people, now).await?;
+    Ok(visits)
+}
+
+/// Abnormal pools with their members inside the actor's scope.
+pub async fn abnormal_pools(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    now: Millis,
+) -> AppResult<Vec<AbnormalPool>> {
+    let op = Operation::AbnormalPoolsRead;
+    actor.authorize(store, op, now).await?;
+    existing_round(store, round).await?;
+    let pools = store.abnormal_pools(round, &actor.scope).await?;
+    let people: Vec<Person> = pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.clone())).collect();
+    audit_reads(store, actor, op, &people, now).await?;
+    Ok(pools)
+}
+
+pub use bulwark_store::testing::HomeVisitReason;

@@ -1,0 +1,268 @@
+//! Scan-to-register: resolve who was scanned, then store the swab (flag, never refuse).
+
+use super::millis_of;
+use crate::{Actor, AppError, AppResult};
+use bulwark_domain::{
+    Millis,
+    access::Operation,
+    people::{Document, DocumentType, IdNumber, NewPerson, Person, Phone},
+    testing::{
+        NewRegistration, PoolSize, Registration, RegistrationFlag, Round, RoundId, Site, SiteId, TubeCode, TubeFormat,
+        green_channel_reasons,
+    },
+};
+use bulwark_store::{Store, StoreError, testing::Registered};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A registration as the lane sends it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationInput {
+    pub round: RoundId,
+    pub site: SiteId,
+    #[serde(default)]
+    pub lane: Option<i64>,
+    /// The tube's barcode.
+    pub tube: String,
+    pub person: PersonRefInput,
+    /// For a new tube: 1, 5, 10 or 20 (default: the round's pool size where the person lives).
+    #[serde(default)]
+    pub pool_size: Option<u8>,
+    /// When the device scanned it (RFC 3339); kept as reported.
+    #[serde(default)]
+    pub device_time: Option<String>,
+    /// Sampled at home by a mobile team.
+    #[serde(default)]
+    pub home: bool,
+}
+
+/// Who was scanned: exactly one of these shapes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PersonRefInput {
+    IdNumber { id_number: String },
+    PersonId { person_id: i64 },
+    Qr { qr: String },
+    Document { document_type: String, document_number: String, name: String, phone: Option<String> },
+}
+
+impl RegistrationInput {
+    /// The fingerprint stored with the registration: the same key with a different body is refused.
+    /// Taken over the parsed request, so whitespace and key order do not matter.
+    pub fn fingerprint(&self) -> i64 {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        let digest = Sha256::digest(&canonical);
+        i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+    }
+}
+
+/// What the lane is told.
+#[derive(Debug, Clone)]
+pub struct RegistrationOutcome {
+    pub registration: Registration,
+    pub person: Person,
+    /// Why the person may use the green channel, if they may.
+    pub green_channel: Vec<&'static str>,
+    /// True when this answers a retry (the registration was stored before).
+    pub replay: bool,
+}
+
+/// Everything resolved before the write: the lane cannot register into a round or at a site
+/// that does not exist, or at a site outside the sampler's area.
+struct Context {
+    round: Round,
+    site: Site,
+}
+
+async fn context(store: &dyn Store, actor: &Actor, input: &RegistrationInput, now: Millis) -> AppResult<Context> {
+    let round = store.round(input.round).await?.ok_or_else(|| AppError::invalid("round", "an existing round"))?;
+    let site = match store.site(input.site).await? {
+        Some(s) if actor.scope.contains_path(&s.area_path) => s,
+        _ => return Err(actor.deny(store, Operation::RegistrationsCreate, None, now).await),
+    };
+    if let Some(lane) = input.lane
+        && !site.lanes.iter().any(|l| l.id == lane)
+    {
+        return Err(AppError::invalid("lane", "a lane of the site"));
+    }
+    Ok(Context { round, site })
+}
+
+/// Finds (or, for a visitor, registers) the person scanned.
+async fn resolve_person(
+    store: &dyn Store,
+    actor: &Actor,
+    person: &PersonRefInput,
+    site: &Site,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<(Person, Vec<RegistrationFlag>)> {
+    let unknown =
+        |field: &str| AppError::invalid(field, "not in the register: register the person with their document and name");
+    match person {
+        PersonRefInput::IdNumber { id_number } => {
+            let id = IdNumber::parse(id_number, today).map_err(|e| AppError::invalid("person.id_number", e))?;
+            let found = store.person_by_document(&Document::ResidentId(id)).await?;
+            Ok((found.ok_or_else(|| unknown("person.id_number"))?, vec![]))
+        }
+        PersonRefInput::PersonId { person_id } => {
+            let everywhere = bulwark_domain::access::Scope { area: 0, path: "/".into() };
+            let found = store.person(&everywhere, *person_id).await?;
+            Ok((found.ok_or_else(|| unknown("person.person_id"))?, vec![]))
+        }
+        PersonRefInput::Qr { qr } => {
+            let found = store.person_by_qr(qr.trim()).await?;
+            Ok((found.ok_or_else(|| AppError::invalid("person.qr", "a Bulwark personal QR code"))?, vec![]))
+        }
+        PersonRefInput::Document { document_type, document_number, name, phone } => {
+            let kind = DocumentType::parse(document_type)
+                .ok_or_else(|| AppError::invalid("person.document_type", "resident_id, passport, permit or other"))?;
+            let document = Document::parse(kind, document_number, today)
+                .map_err(|e| AppError::invalid("person.document_number", e))?;
+            if let Some(found) = store.person_by_document(&document).await? {
+                return Ok((found, vec![]));
+            }
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 50 {
+                return Err(AppError::invalid("person.name", "the person's name (1–50 characters)"));
+            }
+            let mut visitor = NewPerson::new(name, document.clone(), site.area);
+            visitor.phone = match phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                None => None,
+                Some(p) => Some(Phone::parse(p).map_err(|e| AppError::invalid("person.phone", e))?),
+            };
+            let stamp = actor.stamp(Operation::RegistrationsCreate, now);
+            match store.insert_person(visitor, &stamp).await {
+                Ok(p) => Ok((p, vec![RegistrationFlag::RegisteredOnSpot])),
+                // Registered meanwhile (a retry of this very scan, or another lane).
+                Err(StoreError::Conflict(_)) => {
+                    let found = store.person_by_document(&document).await?;
+                    Ok((
+                        found.ok_or_else(|| AppError::Internal("visitor vanished".into()))?,
+                        vec![RegistrationFlag::RegisteredOnSpot],
+                    ))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Validates and resolves one registration, ready for the store.
+async fn prepare(
+    store: &dyn Store,
+    actor: &Actor,
+    key: &str,
+    input: &RegistrationInput,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<(NewRegistration, Person)> {
+    let key = parse_key(key)?;
+    let tube = TubeCode::parse(&input.tube, &TubeFormat::default()).map_err(|e| AppError::invalid("tube", e))?;
+    let pool_size =
+        input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
+    let device_time = millis_of("device_time", input.device_time.as_deref())?;
+    let ctx = context(store, actor, input, now).await?;
+    let (person, flags) = resolve_person(store, actor, &input.person, &ctx.site, today, now).await?;
+    let reg = NewRegistration {
+        key,
+        body_hash: input.fingerprint(),
+        round: ctx.round.id,
+        site: ctx.site.id,
+        lane: input.lane,
+        tube,
+        pool_size: pool_size.unwrap_or_else(|| ctx.round.pool_size_for(&person.area_path)),
+        person: person.id,
+        person_area_path: person.area_path.clone(),
+        flags,
+        at: now,
+        device_time,
+        by: actor.account.id,
+        home: input.home,
+    };
+    Ok((reg, person))
+}
+
+/// The idempotency key: a UUID, in canonical lower-case form.
+pub fn parse_key(key: &str) -> AppResult<String> {
+    uuid::Uuid::parse_str(key.trim())
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| AppError::invalid("Idempotency-Key", "a UUID (v7 preferred), made by the client once per scan"))
+}
+
+fn outcome(registered: Registered, person: Person, today: NaiveDate) -> AppResult<RegistrationOutcome> {
+    let green_channel = green_channel_reasons(&person, today);
+    let (registration, replay) = match registered {
+        Registered::Created(r) => (r, false),
+        Registered::Replayed(r) | Registered::AlreadyInTube(r) => (r, true),
+        Registered::KeyReused => {
+            return Err(AppError::KeyReused);
+        }
+    };
+    Ok(RegistrationOutcome { registration, person, green_channel, replay })
+}
+
+/// Registers one scan. A replay of a stored key answers the stored registration; the same key
+/// with a different body is [`AppError::KeyReused`].
+pub async fn register(
+    store: &dyn Store,
+    actor: &Actor,
+    key: &str,
+    input: RegistrationInput,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<RegistrationOutcome> {
+    actor.authorize(store, Operation::RegistrationsCreate, now).await?;
+    let (reg, person) = prepare(store, actor, key, &input, today, now).await?;
+    outcome(store.register(reg).await?, person, today)
+}
+
+/// One item of an outbox upload.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct BatchItem {
+    /// The item's idempotency key.
+    pub key: String,
+    #[serde(flatten)]
+    pub registration: RegistrationInput,
+}
+
+/// Registers an outbox upload: each item on its own, one answer per item, in order.
+pub async fn register_batch(
+    store: &dyn Store,
+    actor: &Actor,
+    items: Vec<BatchItem>,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<Vec<AppResult<RegistrationOutcome>>> {
+    actor.authorize(store, Operation::RegistrationsCreate, now).await?;
+    if items.len() > 5_000 {
+        return Err(AppError::invalid("items", "at most 5,000 items per upload"));
+    }
+    let mut answers: Vec<Option<AppResult<RegistrationOutcome>>> = Vec::with_capacity(items.len());
+    let mut ready = Vec::new();
+    let mut people = Vec::new();
+    for item in &items {
+        match prepare(store, actor, &item.key, &item.registration, today, now).await {
+            Ok((reg, person)) => {
+                answers.push(None);
+                ready.push(reg);
+                people.push(person);
+            }
+            Err(e) => answers.push(Some(Err(e))),
+        }
+    }
+    let mut stored = store.register_many(ready).await?.into_iter().zip(people);
+    Ok(answers
+        .into_iter()
+        .map(|a| match a {
+            Some(err) => err,
+            None => match stored.next() {
+                Some((Ok(r), person)) => outcome(r, person, today),
+                Some((Err(e), _)) => Err(e.into()),
+                None => Err(AppError::Internal("missing batch answer".into())),
+            },
+        })
+        .collect())
+}

@@ -1,0 +1,269 @@
+//! Mass testing on PostgreSQL: rounds and sites (`rounds.rs`), registrations with group commit
+//! (`registrations.rs`), lab results and abnormal pools (`results.rs`), and the reads made cheap
+//! by counters kept in the write path (`reports.rs`).
+//!
+//! Counters (`round_counts`, `lane_minutes`) are sharded: each writing transaction adds to the
+//! shard it was handed, so concurrent transactions do not wait for each other's commit on the
+//! same counter rows; readers sum the shards.
+
+mod registrations;
+mod reports;
+mod results;
+mod rounds;
+
+use crate::{PgStore, error::corrupt, get};
+use async_trait::async_trait;
+use bulwark_domain::{
+    Millis,
+    access::{Scope, UserId},
+    areas::AreaId,
+    people::{Document, Person, PersonId},
+    testing::{
+        DoorKnock, LabOutcome, LabResult, LaneId, NewRegistration, NewRound, NewSite, PoolSize, Registration,
+        RegistrationFlag, Round, RoundId, Site, SiteId, TubeCode, TubeId, TubeState,
+    },
+};
+use bulwark_store::{
+    StoreResult,
+    testing::{
+        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, Progress, Registered, ResultsReport, ReviewItem,
+        TestingStore, Tube, Untested,
+    },
+};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, atomic::AtomicUsize};
+use tokio::sync::Semaphore;
+use tokio_postgres::Row;
+
+/// Counter shards. Each transaction that moves counters takes the next one.
+const SHARDS: usize = 16;
+
+/// Transactions that take queued registrations at once (each holds one connection).
+const REGISTRATION_WORKERS: usize = 4;
+
+/// What the engine keeps between calls.
+pub(crate) struct Shared {
+    /// Rounds and sites (with their lanes) known to exist: they are never deleted, and lanes are
+    /// created with their site, so once seen they need not be looked up again.
+    known: Mutex<Known>,
+    /// Registrations waiting for a worker's transaction (group commit).
+    queue: Mutex<VecDeque<registrations::Pending>>,
+    workers: Arc<Semaphore>,
+    next_shard: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Known {
+    rounds: HashSet<RoundId>,
+    sites: HashMap<SiteId, Vec<LaneId>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            known: Mutex::default(),
+            queue: Mutex::default(),
+            workers: Arc::new(Semaphore::new(REGISTRATION_WORKERS)),
+            next_shard: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Shared {
+    /// The counter shard for the next writing transaction.
+    fn shard(&self) -> i16 {
+        (self.next_shard.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS) as i16
+    }
+}
+
+/// The ids on a materialised path: `/1/4/17/` → 1, 4, 17.
+fn path_ids(path: &str) -> impl Iterator<Item = AreaId> + '_ {
+    path.split('/').filter_map(|p| p.parse().ok())
+}
+
+/// Registration columns (registration `r` joined to its tube `t`), read by [`registration_from`].
+const REG_COLS: &str = "r.id, r.idem_key, r.round_id, r.site_id, r.lane_id, r.tube_id, t.code, t.pool_size, \
+     r.person_id, r.at, r.device_time, r.account_id, r.home, r.flags, r.tube_state, r.tube_members";
+const REG_WIDTH: usize = 16;
+
+fn pool_size_of(n: i16) -> StoreResult<PoolSize> {
+    u8::try_from(n).ok().and_then(|p| PoolSize::new(p).ok()).ok_or_else(|| corrupt("pool size", n))
+}
+
+fn state_of(s: &str) -> StoreResult<TubeState> {
+    TubeState::parse(s).ok_or_else(|| corrupt("tube state", s))
+}
+
+fn outcome_of(s: Option<&str>) -> StoreResult<Option<LabOutcome>> {
+    s.map(|o| LabOutcome::ALL.into_iter().find(|x| x.as_str() == o).ok_or_else(|| corrupt("lab outcome", o)))
+        .transpose()
+}
+
+fn u32_of(n: i32, what: &str) -> StoreResult<u32> {
+    u32::try_from(n).map_err(|_| corrupt(what, n))
+}
+
+/// Reads [`REG_COLS`] starting at column `at`.
+fn registration_from(row: &Row, at: usize) -> StoreResult<Registration> {
+    let state: String = get(row, at + 14)?;
+    Ok(Registration {
+        id: get(row, at)?,
+        key: get(row, at + 1)?,
+        round: get(row, at + 2)?,
+        site: get(row, at + 3)?,
+        lane: get(row, at + 4)?,
+        tube_id: get(row, at + 5)?,
+        tube: TubeCode::from_stored(get(row, at + 6)?),
+        pool_size: pool_size_of(get(row, at + 7)?)?,
+        person: get(row, at + 8)?,
+        at: get(row, at + 9)?,
+        device_time: get(row, at + 10)?,
+        by: get(row, at + 11)?,
+        home: get(row, at + 12)?,
+        flags: RegistrationFlag::from_bits(get(row, at + 13)?),
+        tube_state: state_of(&state)?,
+        tube_members: u32_of(get(row, at + 15)?, "tube members")?,
+    })
+}
+
+/// Tube columns (tube `t`), read by [`tube_from`].
+const TUBE_COLS: &str = "t.id, t.code, t.round_id, t.site_id, t.lane_id, t.pool_size, t.state, t.members, t.opened_at, \
+     t.sealed_at, t.outcome, t.resulted_at";
+
+/// Reads [`TUBE_COLS`] starting at column `at`.
+fn tube_from(row: &Row, at: usize) -> StoreResult<Tube> {
+    let state: String = get(row, at + 6)?;
+    let outcome: Option<String> = get(row, at + 10)?;
+    Ok(Tube {
+        id: get(row, at)?,
+        code: TubeCode::from_stored(get(row, at + 1)?),
+        round: get(row, at + 2)?,
+        site: get(row, at + 3)?,
+        lane: get(row, at + 4)?,
+        pool_size: pool_size_of(get(row, at + 5)?)?,
+        state: state_of(&state)?,
+        members: u32_of(get(row, at + 7)?, "tube members")?,
+        opened_at: get(row, at + 8)?,
+        sealed_at: get(row, at + 9)?,
+        outcome: outcome_of(outcome.as_deref())?,
+        resulted_at: get(row, at + 11)?,
+    })
+}
+
+#[async_trait]
+impl TestingStore for PgStore {
+    async fn create_round(&self, round: NewRound, now: Millis) -> StoreResult<Round> {
+        self.insert_round(round, now).await
+    }
+
+    async fn round(&self, id: RoundId) -> StoreResult<Option<Round>> {
+        Ok(self.load_rounds(Some(id)).await?.pop())
+    }
+
+    async fn rounds(&self) -> StoreResult<Vec<Round>> {
+        self.load_rounds(None).await
+    }
+
+    async fn create_site(&self, site: NewSite, now: Millis) -> StoreResult<Site> {
+        self.insert_site(site, now).await
+    }
+
+    async fn site(&self, id: SiteId) -> StoreResult<Option<Site>> {
+        Ok(self.load_sites(rounds::SiteFilter::Id(id)).await?.pop())
+    }
+
+    async fn sites(&self, scope: &Scope) -> StoreResult<Vec<Site>> {
+        self.load_sites(rounds::SiteFilter::Within(scope)).await
+    }
+
+    async fn set_queue_length(&self, site: SiteId, queue_length: u32, at: Millis) -> StoreResult<()> {
+        self.update_queue_length(site, queue_length, at).await
+    }
+
+    async fn lane_counts(&self, round: RoundId, site: SiteId, since: Millis) -> StoreResult<Vec<(LaneId, u64)>> {
+        self.read_lane_counts(round, site, since).await
+    }
+
+    async fn person_by_document(&self, document: &Document) -> StoreResult<Option<Person>> {
+        self.find_person_by_document(document).await
+    }
+
+    async fn person_by_qr(&self, token: &str) -> StoreResult<Option<Person>> {
+        self.find_person_by_qr(token).await
+    }
+
+    async fn qr_tokens(
+        &self,
+        scope: &Scope,
+        new_token: &(dyn Fn() -> String + Send + Sync),
+    ) -> StoreResult<Vec<(Person, String)>> {
+        self.assign_qr_tokens(scope, new_token).await
+    }
+
+    async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {
+        self.register_queued(registration).await
+    }
+
+    async fn register_many(&self, registrations: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {
+        self.register_chunks(&registrations).await
+    }
+
+    async fn tube(&self, code: &TubeCode) -> StoreResult<Option<Tube>> {
+        self.find_tube(code).await
+    }
+
+    async fn seal_tube(&self, code: &TubeCode, at: Millis) -> StoreResult<Tube> {
+        self.seal(code, at).await
+    }
+
+    async fn tube_registrations(&self, tube: TubeId) -> StoreResult<Vec<Registration>> {
+        self.registrations_of_tube(tube).await
+    }
+
+    async fn record_results(&self, results: Vec<LabResult>, by: UserId, at: Millis) -> StoreResult<ResultsReport> {
+        self.apply_results(&results, by, at).await
+    }
+
+    async fn review_queue(&self, limit: u32) -> StoreResult<Vec<ReviewItem>> {
+        self.read_review_queue(limit).await
+    }
+
+    async fn flagged_registrations(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        limit: u32,
+    ) -> StoreResult<Vec<FlaggedRegistration>> {
+        self.read_flagged(round, scope, limit).await
+    }
+
+    async fn progress(&self, round: RoundId) -> StoreResult<Progress> {
+        self.read_progress(round).await
+    }
+
+    async fn coverage(&self, round: RoundId, area: AreaId) -> StoreResult<Vec<CoverageRow>> {
+        self.read_coverage(round, area).await
+    }
+
+    async fn untested(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        after: Option<PersonId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Untested>> {
+        self.read_untested(round, scope, after, limit).await
+    }
+
+    async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+        self.read_abnormal_pools(round, scope).await
+    }
+
+    async fn record_door_knock(&self, round: RoundId, knock: DoorKnock, by: UserId) -> StoreResult<()> {
+        self.insert_door_knock(round, knock, by).await
+    }
+
+    async fn home_visits(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<HomeVisit>> {
+        self.read_home_visits(round, scope).await
+    }
+}

@@ -1,0 +1,563 @@
+//! Registrations: the hot path.
+//!
+//! Registrations are stored in batches, one transaction per batch, with set-based statements
+//! (each statement takes arrays and handles every item of the batch):
+//!
+//! 1. the idempotency keys, the people's earlier registrations in their rounds and fresh ids,
+//!    read in one pipelined round trip;
+//! 2. the tubes, created when new and locked in code order with one `INSERT … ON CONFLICT DO
+//!    UPDATE … WHERE false` (which locks an existing row without writing it), then read;
+//! 3. [`decide`] for each item in input order, in memory, as if they came one by one;
+//! 4. the tubes' new states, the registrations and the counters, written in one pipelined round
+//!    trip, then the commit.
+//!
+//! Concurrency: the tube lock serialises scans into one tube, so its member count is exact. A
+//! person's registrations in a round are numbered (`seq`, unique with the round and person), so
+//! two transactions that both thought they held the person's first registration cannot both
+//! commit: the loser's insert conflicts (as does one that lost a race on its idempotency key),
+//! and its whole batch is redone, now seeing the winner. Locks are taken in one order (tubes by
+//! code, then keys, then counters by key); a deadlock PostgreSQL still detects is redone too.
+//!
+//! [`PgStore::register`](bulwark_store::TestingStore::register) queues the registration; up to
+//! [`super::REGISTRATION_WORKERS`] transactions take whatever is queued (group commit), so many
+//! lanes scanning at once share commits instead of queueing for the disk one by one.
+
+use super::{
+    REG_COLS, REG_WIDTH, TUBE_COLS, outcome_of, path_ids, pool_size_of, registration_from, state_of, tube_from,
+};
+use crate::{PgStore, error::db, get};
+use bulwark_domain::{
+    Millis,
+    areas::AreaId,
+    people::PersonId,
+    testing::{
+        LabOutcome, LaneId, NewRegistration, PoolSize, Registration, RegistrationFlag, RoundId, ScanDecision, SiteId,
+        TubeCode, TubeId, TubeSnapshot, TubeState, decide,
+    },
+};
+use bulwark_store::{StoreError, StoreResult, testing::Registered, testing::Tube};
+use deadpool_postgres::Object;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio_postgres::{error::SqlState, types::ToSql};
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// A registration waiting in the queue, and where its answer goes.
+pub(crate) struct Pending {
+    item: NewRegistration,
+    reply: oneshot::Sender<StoreResult<Registered>>,
+}
+
+/// The most queued registrations one transaction takes.
+const QUEUE_BATCH: usize = 512;
+/// Registrations per transaction in `register_many`.
+const CHUNK: usize = 5000;
+/// How often a batch is tried when it keeps losing races to concurrent ones.
+const ATTEMPTS: u32 = 10;
+
+/// Why an attempt at a batch did not commit.
+enum Failure {
+    /// Lost a race (a key, a person's first registration) or a deadlock: redo the batch.
+    Retry,
+    Error(StoreError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+fn failure(e: tokio_postgres::Error) -> Failure {
+    let retry = e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::UNIQUE_VIOLATION
+    });
+    if retry { Failure::Retry } else { Failure::Error(db(e)) }
+}
+
+/// A tube of the batch, as the items so far have left it.
+struct BatchTube {
+    id: TubeId,
+    pool_size: PoolSize,
+    state: TubeState,
+    members: u32,
+    outcome: Option<LabOutcome>,
+    sealed_at: Option<Millis>,
+    created: bool,
+    changed: bool,
+}
+
+/// A person's registration in the round, stored or made earlier in the batch.
+struct Prior {
+    reg: Registration,
+    seq: i32,
+    outcome: Option<LabOutcome>,
+}
+
+/// A registration under its idempotency key.
+struct Keyed {
+    body_hash: i64,
+    reg: Registration,
+}
+
+/// The registrations to insert, column by column.
+#[derive(Default)]
+struct Rows {
+    id: Vec<i64>,
+    key: Vec<String>,
+    body_hash: Vec<i64>,
+    round: Vec<RoundId>,
+    site: Vec<SiteId>,
+    lane: Vec<Option<LaneId>>,
+    tube: Vec<TubeId>,
+    person: Vec<PersonId>,
+    seq: Vec<i32>,
+    at: Vec<Millis>,
+    device_time: Vec<Option<Millis>>,
+    by: Vec<i64>,
+    home: Vec<bool>,
+    flags: Vec<i64>,
+    tube_state: Vec<&'static str>,
+    tube_members: Vec<i32>,
+}
+
+const KEYS_SQL: &str = "SELECT {REG_COLS}, r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id \
+     WHERE r.idem_key = ANY($1)";
+const PEOPLE_SQL: &str = "SELECT {REG_COLS}, r.body_hash, r.seq, t.outcome FROM registrations r \
+     JOIN tubes t ON t.id = r.tube_id \
+     WHERE (r.round_id, r.person_id) IN (SELECT u.r, u.p FROM UNNEST($1::bigint[], $2::bigint[]) AS u(r, p))";
+const IDS_SQL: &str =
+    "SELECT nextval(pg_get_serial_sequence('registrations', 'id')) FROM generate_series(1, $1::bigint)";
+/// Creates the tubes that are new and locks the others, in the order given (by code), without
+/// writing them: `DO UPDATE … WHERE false` locks the existing row and updates nothing.
+const TUBES_LOCK_SQL: &str =
+    "INSERT INTO tubes AS t (code, round_id, site_id, lane_id, pool_size, state, members, opened_at)
+     SELECT u.code, u.round_id, u.site_id, u.lane_id, u.pool_size, 'open', 0, u.opened_at
+     FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::smallint[], $6::bigint[]) WITH ORDINALITY
+          AS u(code, round_id, site_id, lane_id, pool_size, opened_at, o)
+     ORDER BY u.o
+     ON CONFLICT (code) DO UPDATE SET members = t.members WHERE false
+     RETURNING t.id";
+const TUBES_READ_SQL: &str =
+    "SELECT id, code, pool_size, state, members, outcome, sealed_at FROM tubes WHERE code = ANY($1)";
+const TUBES_UPDATE_SQL: &str = "UPDATE tubes AS t SET members = u.members, state = u.state, sealed_at = u.sealed_at
+     FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::bigint[]) AS u(id, members, state, sealed_at)
+     WHERE t.id = u.id";
+const TUBES_DROP_SQL: &str = "DELETE FROM tubes WHERE id = ANY($1) AND members = 0";
+/// `ON CONFLICT DO NOTHING`: a row that loses a race on its key or on (round, person, seq) is
+/// not inserted, and the batch is redone.
+const INSERT_SQL: &str = "INSERT INTO registrations (id, idem_key, body_hash, round_id, site_id, lane_id, tube_id,
+         person_id, seq, at, device_time, account_id, home, flags, tube_state, tube_members)
+     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+         $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bool[],
+         $14::bigint[], $15::text[], $16::int[])
+     ON CONFLICT DO NOTHING";
+const COUNTS_SQL: &str = "INSERT INTO round_counts AS c (round_id, area_id, shard, sampled)
+     SELECT u.r, u.a, u.s, u.n FROM UNNEST($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[]) WITH ORDINALITY
+          AS u(r, a, s, n, o)
+     ORDER BY u.o
+     ON CONFLICT (round_id, area_id, shard) DO UPDATE SET sampled = c.sampled + EXCLUDED.sampled";
+const MINUTES_SQL: &str = "INSERT INTO lane_minutes AS m (round_id, site_id, lane_id, minute, shard, n)
+     SELECT u.r, u.si, u.l, u.m, $5, u.n
+     FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $6::bigint[]) WITH ORDINALITY
+          AS u(r, si, l, m, n, o)
+     ORDER BY u.o
+     ON CONFLICT (round_id, site_id, lane_id, minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n";
+
+fn sql(template: &str) -> String {
+    template.replace("{REG_COLS}", REG_COLS)
+}
+
+impl PgStore {
+    /// Queues one registration and waits for the transaction that stores it.
+    pub(super) async fn register_queued(&self, item: NewRegistration) -> StoreResult<Registered> {
+        let (reply, answer) = oneshot::channel();
+        self.mass.queue.lock().expect("registration queue").push_back(Pending { item, reply });
+        if let Ok(permit) = self.mass.workers.clone().try_acquire_owned() {
+            // A task of its own: a caller that goes away must not take others' answers with it.
+            tokio::spawn(self.clone().drain_queue(permit));
+        }
+        answer.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the registration was not answered".into())))
+    }
+
+    /// Stores what is queued, batch after batch, until the queue is empty.
+    async fn drain_queue(self, mut permit: OwnedSemaphorePermit) {
+        loop {
+            let batch: Vec<Pending> = {
+                let mut queue = self.mass.queue.lock().expect("registration queue");
+                let n = queue.len().min(QUEUE_BATCH);
+                queue.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                // Release, then look again: an item queued while every worker was busy (its
+                // caller found no permit) is seen here or by the worker it starts.
+                drop(permit);
+                if self.mass.queue.lock().expect("registration queue").is_empty() {
+                    return;
+                }
+                match self.mass.workers.clone().try_acquire_owned() {
+                    Ok(p) => {
+                        permit = p;
+                        continue;
+                    }
+                    Err(_) => return,
+                }
+            }
+            let (items, replies): (Vec<NewRegistration>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.reply)).unzip();
+            match self.register_batch(&items).await {
+                Ok(answers) => {
+                    for (reply, answer) in replies.into_iter().zip(answers) {
+                        let _ = reply.send(answer);
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `register_many`: batches of [`CHUNK`] in input order, one transaction each. When a batch
+    /// cannot be stored at all, each of its items answers the error.
+    pub(super) async fn register_chunks(&self, items: &[NewRegistration]) -> StoreResult<Vec<StoreResult<Registered>>> {
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in items.chunks(CHUNK) {
+            match self.register_batch(chunk).await {
+                Ok(answers) => out.extend(answers),
+                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a batch in one transaction, redoing it when it loses a race; one answer per item.
+    async fn register_batch(&self, items: &[NewRegistration]) -> StoreResult<Vec<StoreResult<Registered>>> {
+        let mut client = self.client().await?;
+        let refusals = self.check_references(&client, items).await?;
+        let shard = self.mass.shard();
+        let mut attempt = 0;
+        loop {
+            match attempt_batch(&mut client, items, &refusals, shard).await {
+                Ok(answers) => return Ok(answers),
+                Err(Failure::Error(e)) => return Err(e),
+                Err(Failure::Retry) if attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 3)).await;
+                }
+                Err(Failure::Retry) => {
+                    return Err(StoreError::Unavailable(
+                        "registrations kept colliding with concurrent ones; try again".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    pub(super) async fn find_tube(&self, code: &TubeCode) -> StoreResult<Option<Tube>> {
+        let client = self.client().await?;
+        let stmt =
+            client.prepare_cached(&format!("SELECT {TUBE_COLS} FROM tubes t WHERE t.code = $1")).await.map_err(db)?;
+        let row = client.query_opt(&stmt, &[&code.as_str()]).await.map_err(db)?;
+        row.map(|r| tube_from(&r, 0)).transpose()
+    }
+
+    pub(super) async fn seal(&self, code: &TubeCode, at: Millis) -> StoreResult<Tube> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE tubes SET state = 'sealed', sealed_at = $2 WHERE code = $1 AND state = 'open'",
+                &[&code.as_str(), &at],
+            )
+            .await
+            .map_err(db)?;
+        drop(client);
+        self.find_tube(code).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub(super) async fn registrations_of_tube(&self, tube: TubeId) -> StoreResult<Vec<Registration>> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {REG_COLS} FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.tube_id = $1 ORDER BY r.id"
+        );
+        let rows = client.query(&sql, &[&tube]).await.map_err(db)?;
+        rows.iter().map(|r| registration_from(r, 0)).collect()
+    }
+}
+
+/// One attempt at a batch: everything in one transaction, committed at the end.
+async fn attempt_batch(
+    client: &mut Object,
+    items: &[NewRegistration],
+    refusals: &[Option<StoreError>],
+    shard: i16,
+) -> Result<Vec<StoreResult<Registered>>, Failure> {
+    let mut out: Vec<Option<StoreResult<Registered>>> = refusals.iter().map(|r| r.clone().map(Err)).collect();
+    let live: Vec<&NewRegistration> = items.iter().zip(refusals).filter(|(_, r)| r.is_none()).map(|(i, _)| i).collect();
+    if live.is_empty() {
+        return Ok(out.into_iter().map(|a| a.expect("answered")).collect());
+    }
+    let tx = client.transaction().await.map_err(failure)?;
+
+    // 1. Keys, the people's earlier registrations, ids.
+    let keys: Vec<&str> = live.iter().map(|i| i.key.as_str()).collect();
+    let mut pairs: Vec<(RoundId, PersonId)> = live.iter().map(|i| (i.round, i.person)).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let (pair_rounds, pair_people): (Vec<RoundId>, Vec<PersonId>) = pairs.into_iter().unzip();
+    let wanted = live.len() as i64;
+    let (keys_sql, people_sql) = (sql(KEYS_SQL), sql(PEOPLE_SQL));
+    let (s_keys, s_people, s_ids, s_lock, s_read) = tokio::try_join!(
+        tx.prepare_cached(&keys_sql),
+        tx.prepare_cached(&people_sql),
+        tx.prepare_cached(IDS_SQL),
+        tx.prepare_cached(TUBES_LOCK_SQL),
+        tx.prepare_cached(TUBES_READ_SQL),
+    )
+    .map_err(failure)?;
+    let p_keys: Params = &[&keys];
+    let p_people: Params = &[&pair_rounds, &pair_people];
+    let p_ids: Params = &[&wanted];
+    let (key_rows, people_rows, id_rows) =
+        tokio::try_join!(tx.query(&s_keys, p_keys), tx.query(&s_people, p_people), tx.query(&s_ids, p_ids),)
+            .map_err(failure)?;
+    let mut keyed: HashMap<String, Keyed> = HashMap::with_capacity(live.len());
+    for row in &key_rows {
+        let reg = registration_from(row, 0)?;
+        keyed.insert(reg.key.clone(), Keyed { body_hash: get(row, REG_WIDTH)?, reg });
+    }
+    let mut prior: HashMap<(RoundId, PersonId), Vec<Prior>> = HashMap::new();
+    for row in &people_rows {
+        let reg = registration_from(row, 0)?;
+        let outcome: Option<String> = get(row, REG_WIDTH + 2)?;
+        let body_hash: i64 = get(row, REG_WIDTH)?;
+        // Committed by a concurrent transaction since the keys were read: a replay after all.
+        keyed.entry(reg.key.clone()).or_insert_with(|| Keyed { body_hash, reg: reg.clone() });
+        prior.entry((reg.round, reg.person)).or_default().push(Prior {
+            seq: get(row, REG_WIDTH + 1)?,
+            outcome: outcome_of(outcome.as_deref())?,
+            reg,
+        });
+    }
+    let mut ids: Vec<i64> = id_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
+    ids.sort_unstable();
+    let mut ids = ids.into_iter();
+
+    // 2. The tubes, created or locked by code, then read.
+    let mut first_use: BTreeMap<&str, &NewRegistration> = BTreeMap::new();
+    for item in live.iter().filter(|i| !keyed.contains_key(&i.key)) {
+        first_use.entry(item.tube.as_str()).or_insert(item);
+    }
+    let codes: Vec<&str> = first_use.keys().copied().collect();
+    let column = |f: fn(&NewRegistration) -> i64| first_use.values().map(|i| f(i)).collect::<Vec<i64>>();
+    let (t_rounds, t_sites, t_at) = (column(|i| i.round), column(|i| i.site), column(|i| i.at));
+    let t_lanes: Vec<Option<LaneId>> = first_use.values().map(|i| i.lane).collect();
+    let t_pools: Vec<i16> = first_use.values().map(|i| i16::from(i.pool_size.get())).collect();
+    let p_lock: Params = &[&codes, &t_rounds, &t_sites, &t_lanes, &t_pools, &t_at];
+    let p_read: Params = &[&codes];
+    let (created_rows, tube_rows) =
+        tokio::try_join!(tx.query(&s_lock, p_lock), tx.query(&s_read, p_read)).map_err(failure)?;
+    let created: HashSet<TubeId> = created_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
+    let mut tubes: HashMap<String, BatchTube> = HashMap::with_capacity(tube_rows.len());
+    for row in &tube_rows {
+        let id: TubeId = get(row, 0)?;
+        let state: String = get(row, 3)?;
+        let outcome: Option<String> = get(row, 5)?;
+        let members: i32 = get(row, 4)?;
+        tubes.insert(
+            get(row, 1)?,
+            BatchTube {
+                id,
+                pool_size: pool_size_of(get(row, 2)?)?,
+                state: state_of(&state)?,
+                members: u32::try_from(members).unwrap_or(0),
+                outcome: outcome_of(outcome.as_deref())?,
+                sealed_at: get(row, 6)?,
+                created: created.contains(&id),
+                changed: false,
+            },
+        );
+    }
+
+    // 3. Each item in order, as if alone.
+    let mut rows = Rows::default();
+    let mut sampled: BTreeMap<(RoundId, AreaId, i16), i64> = BTreeMap::new();
+    let mut minutes: BTreeMap<(RoundId, SiteId, LaneId, i64), i64> = BTreeMap::new();
+    let computed: Vec<StoreResult<Registered>> = live
+        .iter()
+        .map(|item| -> StoreResult<Registered> {
+            if let Some(k) = keyed.get(&item.key) {
+                return Ok(if k.body_hash == item.body_hash {
+                    Registered::Replayed(k.reg.clone())
+                } else {
+                    Registered::KeyReused
+                });
+            }
+            let tube = tubes
+                .get_mut(item.tube.as_str())
+                .ok_or_else(|| StoreError::Internal(format!("tube {} was neither found nor created", item.tube)))?;
+            let earlier = prior.entry((item.round, item.person)).or_default();
+            let in_this = earlier.iter().find(|p| p.reg.tube_id == tube.id);
+            // A single-tube re-test after an abnormal, positive or invalid tube is expected.
+            let in_other =
+                earlier.iter().any(|p| p.reg.tube_id != tube.id && p.outcome.is_none_or(|o| o == LabOutcome::Negative));
+            let snapshot = TubeSnapshot {
+                state: tube.state,
+                pool_size: tube.pool_size,
+                members: tube.members,
+                outcome: tube.outcome,
+            };
+            let (flags, members, state) = match decide(snapshot, in_this.is_some(), in_other, &item.flags) {
+                ScanDecision::AlreadyInTube => {
+                    let earlier = in_this.ok_or_else(|| StoreError::Internal("no earlier registration".into()))?;
+                    return Ok(Registered::AlreadyInTube(earlier.reg.clone()));
+                }
+                ScanDecision::Store { flags, members, state } => (flags, members, state),
+            };
+            if tube.state == TubeState::Open && state == TubeState::Sealed {
+                tube.sealed_at = Some(item.at);
+            }
+            tube.state = state;
+            tube.members = members;
+            tube.changed = true;
+            let seq = earlier.iter().map(|p| p.seq + 1).max().unwrap_or(0);
+            let id = ids.next().ok_or_else(|| StoreError::Internal("ran out of registration ids".into()))?;
+            let reg = Registration {
+                id,
+                key: item.key.clone(),
+                round: item.round,
+                site: item.site,
+                lane: item.lane,
+                tube_id: tube.id,
+                tube: item.tube.clone(),
+                pool_size: tube.pool_size,
+                person: item.person,
+                at: item.at,
+                device_time: item.device_time,
+                by: item.by,
+                home: item.home,
+                flags,
+                tube_state: state,
+                tube_members: members,
+            };
+            if seq == 0 {
+                *sampled.entry((item.round, 0, shard)).or_default() += 1;
+                let areas: Vec<AreaId> = path_ids(&item.person_area_path).collect();
+                for (n, area) in areas.iter().enumerate() {
+                    // The person's own area (a household) is rarely written at once by two
+                    // transactions: one row is enough for it.
+                    let s = if n + 1 == areas.len() { 0 } else { shard };
+                    *sampled.entry((item.round, *area, s)).or_default() += 1;
+                }
+            }
+            *minutes.entry((item.round, item.site, item.lane.unwrap_or(0), item.at.div_euclid(60_000))).or_default() +=
+                1;
+            rows.id.push(id);
+            rows.key.push(item.key.clone());
+            rows.body_hash.push(item.body_hash);
+            rows.round.push(item.round);
+            rows.site.push(item.site);
+            rows.lane.push(item.lane);
+            rows.tube.push(tube.id);
+            rows.person.push(item.person);
+            rows.seq.push(seq);
+            rows.at.push(item.at);
+            rows.device_time.push(item.device_time);
+            rows.by.push(item.by);
+            rows.home.push(item.home);
+            rows.flags.push(RegistrationFlag::to_bits(&reg.flags));
+            rows.tube_state.push(state.as_str());
+            rows.tube_members.push(i32::try_from(members).unwrap_or(i32::MAX));
+            earlier.push(Prior { reg: reg.clone(), seq, outcome: tube.outcome });
+            keyed.insert(item.key.clone(), Keyed { body_hash: item.body_hash, reg: reg.clone() });
+            Ok(Registered::Created(reg))
+        })
+        .collect();
+
+    // 4. Write it all, then commit.
+    let changed: Vec<&BatchTube> = tubes.values().filter(|t| t.changed).collect();
+    let tube_ids: Vec<TubeId> = changed.iter().map(|t| t.id).collect();
+    let tube_members: Vec<i32> = changed.iter().map(|t| i32::try_from(t.members).unwrap_or(i32::MAX)).collect();
+    let tube_states: Vec<&str> = changed.iter().map(|t| t.state.as_str()).collect();
+    let tube_sealed: Vec<Option<Millis>> = changed.iter().map(|t| t.sealed_at).collect();
+    let unused: Vec<TubeId> = tubes.values().filter(|t| t.created && t.members == 0).map(|t| t.id).collect();
+    let (c_rounds, c_areas, c_shards, c_n) = sampled.iter().fold(
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        |(mut r, mut a, mut s, mut n), ((round, area, shard), count)| {
+            r.push(*round);
+            a.push(*area);
+            s.push(*shard);
+            n.push(*count);
+            (r, a, s, n)
+        },
+    );
+    let (m_rounds, m_sites, m_lanes, m_minutes, m_n) = minutes.iter().fold(
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        |(mut r, mut s, mut l, mut m, mut n), ((round, site, lane, minute), count)| {
+            r.push(*round);
+            s.push(*site);
+            l.push(*lane);
+            m.push(*minute);
+            n.push(*count);
+            (r, s, l, m, n)
+        },
+    );
+    let (s_update, s_drop, s_insert, s_counts, s_minutes) = tokio::try_join!(
+        tx.prepare_cached(TUBES_UPDATE_SQL),
+        tx.prepare_cached(TUBES_DROP_SQL),
+        tx.prepare_cached(INSERT_SQL),
+        tx.prepare_cached(COUNTS_SQL),
+        tx.prepare_cached(MINUTES_SQL),
+    )
+    .map_err(failure)?;
+    let r = &rows;
+    let p_update: Params = &[&tube_ids, &tube_members, &tube_states, &tube_sealed];
+    let p_drop: Params = &[&unused];
+    let p_counts: Params = &[&c_rounds, &c_areas, &c_shards, &c_n];
+    let p_minutes: Params = &[&m_rounds, &m_sites, &m_lanes, &m_minutes, &shard, &m_n];
+    let p_insert: Params = &[
+        &r.id,
+        &r.key,
+        &r.body_hash,
+        &r.round,
+        &r.site,
+        &r.lane,
+        &r.tube,
+        &r.person,
+        &r.seq,
+        &r.at,
+        &r.device_time,
+        &r.by,
+        &r.home,
+        &r.flags,
+        &r.tube_state,
+        &r.tube_members,
+    ];
+    let (_, _, inserted, _, _) = tokio::try_join!(
+        tx.execute(&s_update, p_update),
+        tx.execute(&s_drop, p_drop),
+        tx.execute(&s_insert, p_insert),
+        tx.execute(&s_counts, p_counts),
+        tx.execute(&s_minutes, p_minutes),
+    )
+    .map_err(failure)?;
+    if inserted != rows.id.len() as u64 {
+        // Lost a race on a key or on a person's registration number: redo, seeing the winner.
+        return Err(Failure::Retry);
+    }
+    tx.commit().await.map_err(failure)?;
+
+    let mut computed = computed.into_iter();
+    for slot in out.iter_mut().filter(|s| s.is_none()) {
+        *slot = computed.next();
+    }
+    Ok(out
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(StoreError::Internal("unanswered registration".into()))))
+        .collect())
+}

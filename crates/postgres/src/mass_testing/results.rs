@@ -1,0 +1,403 @@
+//! Lab results, the review queue and abnormal pools.
+//!
+//! A lab file may hold a million results; they are applied with set-based statements in chunks:
+//! one `UPDATE … FROM UNNEST` gives every tube its first result (the common case), the rest (a
+//! tube that already had one, a code seen twice, an unknown code) are read under lock and decided
+//! in memory in input order by [`ResultArrival`], and every result is appended to `lab_results`
+//! with one `COPY`. All of one call is one transaction.
+
+use super::{REG_COLS, REG_WIDTH, TUBE_COLS, outcome_of, registration_from, tube_from};
+use crate::{
+    PgStore,
+    error::{corrupt, db},
+    get,
+    people::{person_cols, person_from},
+};
+use bulwark_domain::{
+    Millis,
+    access::{Scope, UserId},
+    people::{Person, PersonId},
+    testing::{
+        LabOutcome, LabResult, PoolCaseState, Registration, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
+    },
+};
+use bulwark_store::{
+    StoreError, StoreResult,
+    testing::{AbnormalPool, PoolMember, ResultsReport, ReviewItem},
+};
+use std::collections::{HashMap, HashSet};
+use tokio_postgres::{
+    Transaction,
+    binary_copy::BinaryCopyInWriter,
+    error::SqlState,
+    types::{ToSql, Type},
+};
+
+/// A member's single-tube re-test: its tube and outcome so far.
+type Retest = Option<(TubeCode, Option<LabOutcome>)>;
+
+/// Results per statement.
+const CHUNK: usize = 100_000;
+
+/// A tube as the results so far have left it.
+#[derive(Clone, Copy)]
+struct Known {
+    id: TubeId,
+    round: RoundId,
+    outcome: Option<LabOutcome>,
+}
+
+/// What happened to one result.
+#[derive(Clone, Copy, Default)]
+struct Fate {
+    tube: Option<TubeId>,
+    review: Option<ReviewReason>,
+}
+
+/// A tube's outcome to write.
+struct Change<'a> {
+    id: TubeId,
+    outcome: LabOutcome,
+    result: &'a LabResult,
+}
+
+const FIRST_SQL: &str =
+    "UPDATE tubes AS t SET outcome = u.outcome, state = 'resulted', ct_orf1ab = u.ct1, ct_n = u.ct2,
+         resulted_at = $5
+     FROM UNNEST($1::text[], $2::text[], $3::real[], $4::real[]) AS u(code, outcome, ct1, ct2)
+     WHERE t.code = u.code AND t.outcome IS NULL
+     RETURNING t.id, t.code, t.round_id";
+const LOCK_SQL: &str = "SELECT id, code, round_id, outcome FROM tubes WHERE code = ANY($1) ORDER BY code FOR UPDATE";
+const CHANGE_SQL: &str =
+    "UPDATE tubes AS t SET outcome = u.outcome, state = 'resulted', ct_orf1ab = u.ct1, ct_n = u.ct2,
+         resulted_at = $5
+     FROM UNNEST($1::bigint[], $2::text[], $3::real[], $4::real[]) AS u(id, outcome, ct1, ct2)
+     WHERE t.id = u.id";
+const CASES_SQL: &str = "INSERT INTO pool_cases (tube_id, round_id, opened_at)
+     SELECT u.t, u.r, $3 FROM UNNEST($1::bigint[], $2::bigint[]) AS u(t, r) ORDER BY u.t
+     ON CONFLICT (tube_id) DO NOTHING";
+const COPY_SQL: &str = "COPY lab_results (tube_code, tube_id, outcome, ct_orf1ab, ct_n, sampled_at, tested_at,
+         reported_at, lab, received_at, account_id, review) FROM STDIN (FORMAT binary)";
+
+impl PgStore {
+    pub(super) async fn apply_results(
+        &self,
+        results: &[LabResult],
+        by: UserId,
+        at: Millis,
+    ) -> StoreResult<ResultsReport> {
+        let mut client = self.client().await?;
+        let mut attempt = 0;
+        loop {
+            let tx = client.transaction().await.map_err(db)?;
+            match apply_in(&tx, results, by, at).await {
+                Ok(report) => {
+                    tx.commit().await.map_err(db)?;
+                    return Ok(report);
+                }
+                // Two imports (or an import and a late scan) locking the same tubes in opposite
+                // orders: PostgreSQL cancels one; do it again.
+                Err(e) if attempt < 3 && e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => attempt += 1,
+                Err(e) => return Err(db(e)),
+            }
+        }
+    }
+
+    pub(super) async fn read_review_queue(&self, limit: u32) -> StoreResult<Vec<ReviewItem>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, tube_code, outcome, ct_orf1ab, ct_n, sampled_at, tested_at, reported_at, lab, received_at, review
+                 FROM lab_results WHERE review IS NOT NULL ORDER BY id LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = get(row, 2)?;
+                let reason: String = get(row, 10)?;
+                Ok(ReviewItem {
+                    id: get(row, 0)?,
+                    result: LabResult {
+                        tube: TubeCode::from_stored(get(row, 1)?),
+                        outcome: outcome_of(Some(&outcome))?.ok_or_else(|| corrupt("lab outcome", &outcome))?,
+                        ct_orf1ab: get(row, 3)?,
+                        ct_n: get(row, 4)?,
+                        sampled_at: get(row, 5)?,
+                        tested_at: get(row, 6)?,
+                        reported_at: get(row, 7)?,
+                        lab: get(row, 8)?,
+                    },
+                    reason: [ReviewReason::UnknownTube, ReviewReason::Conflict]
+                        .into_iter()
+                        .find(|r| r.as_str() == reason)
+                        .ok_or_else(|| corrupt("review reason", &reason))?,
+                    received_at: get(row, 9)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Abnormal pools of the round with a member inside `scope`, in the order their results came.
+    /// The state is the pool's, from all its members' re-tests; only members inside `scope` are
+    /// listed.
+    pub(super) async fn read_abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+        let client = self.client().await?;
+        let tubes = client
+            .query(
+                &format!(
+                    "SELECT {TUBE_COLS} FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
+                     WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')
+                     ORDER BY t.resulted_at, t.id"
+                ),
+                &[&round],
+            )
+            .await
+            .map_err(db)?;
+        if tubes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
+        let tube_ids: Vec<TubeId> = tubes.iter().map(|t| t.id).collect();
+        // Every member (for the pool's state), with the latest single-tube re-test registered
+        // after the pool's result.
+        let members = client
+            .query(
+                &format!(
+                    "SELECT {REG_COLS}, rt.code, rt.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id
+                     LEFT JOIN LATERAL (
+                         SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+                         WHERE r2.round_id = $2 AND r2.person_id = r.person_id AND t2.pool_size = 1
+                           AND r2.at > coalesce(t.resulted_at, t.opened_at)
+                         ORDER BY r2.id DESC LIMIT 1
+                     ) rt ON true
+                     WHERE r.tube_id = ANY($1) ORDER BY r.tube_id, r.id"
+                ),
+                &[&tube_ids, &round],
+            )
+            .await
+            .map_err(db)?;
+        let mut by_tube: HashMap<TubeId, Vec<(Registration, Retest)>> = HashMap::new();
+        let mut person_ids: Vec<PersonId> = Vec::new();
+        for row in &members {
+            let reg = registration_from(row, 0)?;
+            let code: Option<String> = get(row, REG_WIDTH)?;
+            let outcome: Option<String> = get(row, REG_WIDTH + 1)?;
+            let retest = code.map(|c| Ok::<_, StoreError>((TubeCode::from_stored(c), outcome_of(outcome.as_deref())?)));
+            person_ids.push(reg.person);
+            let list = by_tube.entry(reg.tube_id).or_default();
+            if list.iter().all(|(r, _)| r.person != reg.person) {
+                list.push((reg, retest.transpose()?));
+            }
+        }
+        let people = people_in_scope(&client, scope, &person_ids).await?;
+        let mut pools = Vec::new();
+        for tube in tubes {
+            let all = by_tube.remove(&tube.id).unwrap_or_default();
+            let results: Vec<Option<LabOutcome>> =
+                all.iter().map(|(_, retest)| retest.as_ref().and_then(|(_, o)| *o)).collect();
+            let any_retest = all.iter().any(|(_, retest)| retest.is_some());
+            let state = PoolCaseState::from_member_results(&results, any_retest);
+            let members: Vec<PoolMember> = all
+                .into_iter()
+                .filter_map(|(registration, retest)| {
+                    people.get(&registration.person).map(|p| PoolMember { person: p.clone(), registration, retest })
+                })
+                .collect();
+            if !members.is_empty() {
+                pools.push(AbnormalPool { tube, state, members });
+            }
+        }
+        Ok(pools)
+    }
+}
+
+/// The people among `ids` who live inside `scope` (the scope is in the query).
+pub(super) async fn people_in_scope(
+    client: &tokio_postgres::Client,
+    scope: &Scope,
+    ids: &[PersonId],
+) -> StoreResult<HashMap<PersonId, Person>> {
+    let (low, high) = scope.path_range();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {} FROM persons p WHERE p.id = ANY($1) AND p.area_path >= $2 AND p.area_path < $3",
+                person_cols("p")
+            ),
+            &[&ids, &low, &high],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter().map(|r| person_from(r).map(|p| (p.id, p))).collect()
+}
+
+/// Applies `results` in order inside `tx` and logs every one.
+async fn apply_in(
+    tx: &Transaction<'_>,
+    results: &[LabResult],
+    by: UserId,
+    at: Millis,
+) -> Result<ResultsReport, tokio_postgres::Error> {
+    let mut report = ResultsReport::default();
+    // Tubes this call has already read or changed.
+    let mut known: HashMap<&str, Known> = HashMap::new();
+    let mut unknown: HashSet<&str> = HashSet::new();
+    let first_stmt = tx.prepare(FIRST_SQL).await?;
+    let lock_stmt = tx.prepare(LOCK_SQL).await?;
+    let change_stmt = tx.prepare(CHANGE_SQL).await?;
+    let cases_stmt = tx.prepare(CASES_SQL).await?;
+    let mut fates: Vec<Fate> = Vec::with_capacity(results.len());
+    for chunk in results.chunks(CHUNK) {
+        // A tube's first result, for codes seen for the first time in this call.
+        let mut fresh: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in chunk.iter().enumerate() {
+            let code = r.tube.as_str();
+            if !known.contains_key(code) && !unknown.contains(code) {
+                fresh.entry(code).or_insert(i);
+            }
+        }
+        let mut firsts: Vec<usize> = fresh.values().copied().collect();
+        firsts.sort_unstable();
+        let codes: Vec<&str> = firsts.iter().map(|&i| chunk[i].tube.as_str()).collect();
+        let outcomes: Vec<&str> = firsts.iter().map(|&i| chunk[i].outcome.as_str()).collect();
+        let ct1: Vec<Option<f32>> = firsts.iter().map(|&i| chunk[i].ct_orf1ab).collect();
+        let ct2: Vec<Option<f32>> = firsts.iter().map(|&i| chunk[i].ct_n).collect();
+        let applied_first: HashMap<String, (TubeId, RoundId)> = tx
+            .query(&first_stmt, &[&codes, &outcomes, &ct1, &ct2, &at])
+            .await?
+            .iter()
+            .map(|r| (r.get::<_, String>(1), (r.get(0), r.get(2))))
+            .collect();
+        // Everything else is read under lock and decided in order.
+        let mut rest: Vec<&str> = chunk
+            .iter()
+            .map(|r| r.tube.as_str())
+            .filter(|c| !applied_first.contains_key(*c) && !known.contains_key(c) && !unknown.contains(c))
+            .collect();
+        rest.sort_unstable();
+        rest.dedup();
+        let mut found: HashSet<&str> = HashSet::new();
+        if !rest.is_empty() {
+            for row in tx.query(&lock_stmt, &[&rest]).await? {
+                let code: String = row.get(1);
+                let outcome: Option<String> = row.get(3);
+                let outcome = outcome_of(outcome.as_deref()).ok().flatten();
+                if let Some(c) = rest.iter().find(|c| **c == code) {
+                    found.insert(c);
+                    known.insert(c, Known { id: row.get(0), round: row.get(2), outcome });
+                }
+            }
+        }
+        unknown.extend(rest.iter().filter(|c| !found.contains(*c)));
+
+        let mut changes: Vec<Change> = Vec::new();
+        let mut cases: Vec<(TubeId, RoundId)> = Vec::new();
+        for (i, r) in chunk.iter().enumerate() {
+            let code = r.tube.as_str();
+            if fresh.get(code) == Some(&i)
+                && let Some(&(id, round)) = applied_first.get(code)
+            {
+                known.insert(code, Known { id, round, outcome: Some(r.outcome) });
+                report.applied += 1;
+                if r.outcome.is_abnormal() {
+                    report.abnormal.push(r.tube.clone());
+                    cases.push((id, round));
+                }
+                fates.push(Fate { tube: Some(id), review: None });
+                continue;
+            }
+            let Some(tube) = known.get_mut(code) else {
+                report.review.push((r.tube.clone(), ReviewReason::UnknownTube));
+                fates.push(Fate { tube: None, review: Some(ReviewReason::UnknownTube) });
+                continue;
+            };
+            let arrival = ResultArrival::of(tube.outcome, r.outcome);
+            let review = matches!(arrival, ResultArrival::Conflict { .. }).then_some(ReviewReason::Conflict);
+            match arrival.new_outcome() {
+                Some(outcome) if Some(outcome) != tube.outcome => {
+                    tube.outcome = Some(outcome);
+                    report.applied += 1;
+                    if outcome.is_abnormal() {
+                        report.abnormal.push(r.tube.clone());
+                        cases.push((tube.id, tube.round));
+                    }
+                    changes.push(Change { id: tube.id, outcome, result: r });
+                }
+                _ if arrival == ResultArrival::Same => report.unchanged += 1,
+                _ => {}
+            }
+            if let Some(reason) = review {
+                report.review.push((r.tube.clone(), reason));
+            }
+            fates.push(Fate { tube: Some(tube.id), review });
+        }
+        if !changes.is_empty() {
+            // The last change of each tube is what it ends with.
+            let mut last: HashMap<TubeId, usize> = HashMap::new();
+            for (i, c) in changes.iter().enumerate() {
+                last.insert(c.id, i);
+            }
+            let mut picked: Vec<&Change> = last.values().map(|&i| &changes[i]).collect();
+            picked.sort_unstable_by_key(|c| c.id);
+            let ids: Vec<TubeId> = picked.iter().map(|c| c.id).collect();
+            let outcomes: Vec<&str> = picked.iter().map(|c| c.outcome.as_str()).collect();
+            let ct1: Vec<Option<f32>> = picked.iter().map(|c| c.result.ct_orf1ab).collect();
+            let ct2: Vec<Option<f32>> = picked.iter().map(|c| c.result.ct_n).collect();
+            tx.execute(&change_stmt, &[&ids, &outcomes, &ct1, &ct2, &at]).await?;
+        }
+        if !cases.is_empty() {
+            let (case_tubes, case_rounds): (Vec<TubeId>, Vec<RoundId>) = cases.into_iter().unzip();
+            tx.execute(&cases_stmt, &[&case_tubes, &case_rounds, &at]).await?;
+        }
+    }
+    log_results(tx, results, &fates, by, at).await?;
+    Ok(report)
+}
+
+/// Appends every result, as it arrived, with one binary `COPY`.
+async fn log_results(
+    tx: &Transaction<'_>,
+    results: &[LabResult],
+    fates: &[Fate],
+    by: UserId,
+    at: Millis,
+) -> Result<(), tokio_postgres::Error> {
+    let sink = tx.copy_in(COPY_SQL).await?;
+    let types = [
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+        Type::FLOAT4,
+        Type::FLOAT4,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = std::pin::pin!(writer);
+    for (r, fate) in results.iter().zip(fates) {
+        let row: [&(dyn ToSql + Sync); 12] = [
+            &r.tube.as_str(),
+            &fate.tube,
+            &r.outcome.as_str(),
+            &r.ct_orf1ab,
+            &r.ct_n,
+            &r.sampled_at,
+            &r.tested_at,
+            &r.reported_at,
+            &r.lab,
+            &at,
+            &by,
+            &fate.review.map(ReviewReason::as_str),
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! [`TestingStore`] on SQLite: writes go through the writer's group commit, reads through the
+//! read pool.
+
+mod coverage;
+mod registrations;
+mod results;
+mod rounds;
+
+use crate::{SqliteStore, error};
+use async_trait::async_trait;
+use bulwark_domain::{
+    Millis,
+    access::{Scope, UserId},
+    areas::AreaId,
+    people::{Document, Person, PersonId},
+    testing::{
+        DoorKnock, LabResult, LaneId, NewRegistration, NewRound, NewSite, Registration, Round, RoundId, Site, SiteId,
+        TubeCode, TubeId,
+    },
+};
+use bulwark_store::{
+    StoreError, StoreResult, TestingStore,
+    testing::{
+        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, Progress, Registered, ResultsReport, ReviewItem,
+        Tube, Untested,
+    },
+};
+use rusqlite::params;
+
+/// Lab results applied per transaction: large files commit in steps instead of holding the
+/// writer (and every registration queued behind it) for the whole file.
+const RESULTS_PER_COMMIT: usize = 20_000;
+
+#[async_trait]
+impl TestingStore for SqliteStore {
+    async fn create_round(&self, round: NewRound, now: Millis) -> StoreResult<Round> {
+        let id = self.write(move |c| rounds::create_round(c, &round, now)).await?;
+        self.round(id).await?.ok_or_else(|| StoreError::Internal("round vanished".into()))
+    }
+
+    async fn round(&self, id: RoundId) -> StoreResult<Option<Round>> {
+        self.read(move |c| rounds::round(c, id)).await
+    }
+
+    async fn rounds(&self) -> StoreResult<Vec<Round>> {
+        self.read(|c| rounds::round_ids(c)?.into_iter().filter_map(|id| rounds::round(c, id).transpose()).collect())
+            .await
+    }
+
+    async fn create_site(&self, site: NewSite, now: Millis) -> StoreResult<Site> {
+        let id = self.write(move |c| rounds::create_site(c, &site, now)).await?;
+        self.site(id).await?.ok_or_else(|| StoreError::Internal("site vanished".into()))
+    }
+
+    async fn site(&self, id: SiteId) -> StoreResult<Option<Site>> {
+        self.read(move |c| rounds::site(c, id)).await
+    }
+
+    async fn sites(&self, scope: &Scope) -> StoreResult<Vec<Site>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            rounds::site_ids(c, &scope)?.into_iter().filter_map(|id| rounds::site(c, id).transpose()).collect()
+        })
+        .await
+    }
+
+    async fn set_queue_length(&self, site: SiteId, queue_length: u32, at: Millis) -> StoreResult<()> {
+        let changed = self
+            .write(move |c| {
+                c.execute(
+                    "UPDATE sites SET queue_length = ?2, queue_counted_at = ?3 WHERE id = ?1",
+                    params![site, queue_length, at],
+                )
+                .map_err(error::map)
+            })
+            .await?;
+        if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn lane_counts(&self, round: RoundId, site: SiteId, since: Millis) -> StoreResult<Vec<(LaneId, u64)>> {
+        self.read(move |c| coverage::lane_counts(c, round, site, since)).await
+    }
+
+    async fn person_by_document(&self, document: &Document) -> StoreResult<Option<Person>> {
+        let document = document.clone();
+        self.read(move |c| coverage::person_by_document(c, &document)).await
+    }
+
+    async fn person_by_qr(&self, token: &str) -> StoreResult<Option<Person>> {
+        let token = token.to_string();
+        self.read(move |c| coverage::person_by_qr(c, &token)).await
+    }
+
+    async fn qr_tokens(
+        &self,
+        scope: &Scope,
+        new_token: &(dyn Fn() -> String + Send + Sync),
+    ) -> StoreResult<Vec<(Person, String)>> {
+        // The writer runs closures that own their data: make enough tokens up front.
+        let scope = scope.clone();
+        let count = bulwark_store::PersonStore::count_people(self, &scope).await?;
+        // A few spare for people registered between the count and the write.
+        let tokens: Vec<String> = (0..count + 16).map(|_| new_token()).collect();
+        self.write(move |c| {
+            let pool = std::sync::Mutex::new(tokens.into_iter());
+            let next = move || pool.lock().expect("token pool").next().unwrap_or_default();
+            coverage::qr_tokens(c, &scope, &next)
+        })
+        .await
+    }
+
+    async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {
+        self.write(move |c| registrations::register(c, &registration)).await
+    }
+
+    async fn register_many(&self, regs: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {
+        self.write(move |c| {
+            let mut answers = Vec::with_capacity(regs.len());
+            for reg in &regs {
+                c.execute_batch("SAVEPOINT item").map_err(error::map)?;
+                let answer = registrations::register(c, reg);
+                let end = if answer.is_ok() { "RELEASE item" } else { "ROLLBACK TO item; RELEASE item" };
+                c.execute_batch(end).map_err(error::map)?;
+                answers.push(answer);
+            }
+            Ok(answers)
+        })
+        .await
+    }
+
+    async fn tube(&self, code: &TubeCode) -> StoreResult<Option<Tube>> {
+        let code = code.clone();
+        self.read(move |c| results::tube(c, &code)).await
+    }
+
+    async fn seal_tube(&self, code: &TubeCode, at: Millis) -> StoreResult<Tube> {
+        let code = code.clone();
+        self.write(move |c| results::seal(c, &code, at)).await
+    }
+
+    async fn tube_registrations(&self, tube: TubeId) -> StoreResult<Vec<Registration>> {
+        self.read(move |c| results::tube_registrations(c, tube)).await
+    }
+
+    async fn record_results(&self, results: Vec<LabResult>, by: UserId, at: Millis) -> StoreResult<ResultsReport> {
+        let mut report = ResultsReport::default();
+        let mut results = results;
+        while !results.is_empty() {
+            let rest = results.split_off(results.len().min(RESULTS_PER_COMMIT));
+            let chunk = std::mem::replace(&mut results, rest);
+            let part = self.write(move |c| results::record(c, &chunk, by, at)).await?;
+            report.applied += part.applied;
+            report.unchanged += part.unchanged;
+            report.review.extend(part.review);
+            report.abnormal.extend(part.abnormal);
+        }
+        Ok(report)
+    }
+
+    async fn review_queue(&self, limit: u32) -> StoreResult<Vec<ReviewItem>> {
+        self.read(move |c| results::review_queue(c, limit)).await
+    }
+
+    async fn flagged_registrations(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        limit: u32,
+    ) -> StoreResult<Vec<FlaggedRegistration>> {
+        let scope = scope.clone();
+        self.read(move |c| coverage::flagged(c, round, &scope, limit)).await
+    }
+
+    async fn progress(&self, round: RoundId) -> StoreResult<Progress> {
+        self.read(move |c| coverage::progress(c, round)).await
+    }
+
+    async fn coverage(&self, round: RoundId, area: AreaId) -> StoreResult<Vec<CoverageRow>> {
+        self.read(move |c| coverage::coverage(c, round, area)).await
+    }
+
+    async fn untested(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        after: Option<PersonId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Untested>> {
+        let scope = scope.clone();
+        self.read(move |c| coverage::untested(c, round, &scope, after, limit)).await
+    }
+
+    async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+        let scope = scope.clone();
+        self.read(move |c| results::abnormal_pools(c, round, &scope)).await
+    }
+
+    async fn record_door_knock(&self, round: RoundId, knock: DoorKnock, by: UserId) -> StoreResult<()> {
+        self.write(move |c| coverage::record_door_knock(c, round, &knock, by)).await
+    }
+
+    async fn home_visits(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<HomeVisit>> {
+        let scope = scope.clone();
+        self.read(move |c| coverage::home_visits(c, round, &scope)).await
+    }
+}

@@ -1,0 +1,258 @@
+//! The hot path: one registration per scan, inside the writer's group commit.
+//!
+//! Per registration: one lookup of the key (unique, time-ordered), one of the tube by code, one of
+//! the person's earlier registrations in the round (the table's only random-key index), the
+//! decision (domain), then an insert, a tube update and counter upserts on hot pages.
+
+use crate::{error, error::corrupt};
+use bulwark_domain::{
+    Millis,
+    testing::{
+        LabOutcome, NewRegistration, PoolSize, Registration, RegistrationFlag, RegistrationId, ScanDecision, TubeCode,
+        TubeId, TubeSnapshot, TubeState, decide,
+    },
+};
+use bulwark_store::{StoreError, StoreResult, testing::Registered};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+pub(crate) const REGISTRATION_COLUMNS: &str = "r.id, r.idem_key, r.round_id, r.site_id, r.lane_id, r.tube_id, t.code, \
+    t.pool_size, r.person_id, r.at, r.device_time, r.account_id, r.home, r.flags, r.tube_state, r.tube_members";
+
+pub(crate) fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
+    let pool: i64 = row.get(7)?;
+    let state: String = row.get(14)?;
+    let conv = |e: StoreError| crate::areas::conversion(e);
+    Ok(Registration {
+        id: row.get(0)?,
+        key: row.get(1)?,
+        round: row.get(2)?,
+        site: row.get(3)?,
+        lane: row.get(4)?,
+        tube_id: row.get(5)?,
+        tube: TubeCode::from_stored(row.get(6)?),
+        pool_size: u8::try_from(pool)
+            .ok()
+            .and_then(|p| PoolSize::new(p).ok())
+            .ok_or_else(|| conv(corrupt("pool size", pool)))?,
+        person: row.get(8)?,
+        at: row.get(9)?,
+        device_time: row.get(10)?,
+        by: row.get(11)?,
+        home: row.get(12)?,
+        flags: RegistrationFlag::from_bits(row.get(13)?),
+        tube_state: TubeState::parse(&state).ok_or_else(|| conv(corrupt("tube state", &state)))?,
+        tube_members: row.get(15)?,
+    })
+}
+
+pub(crate) fn registration_by_id(conn: &Connection, id: RegistrationId) -> StoreResult<Registration> {
+    conn.prepare_cached(&format!(
+        "SELECT {REGISTRATION_COLUMNS} FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([id], registration_from_row))
+    .map_err(error::map)
+}
+
+/// The ids on a materialised path: `/1/4/17/` → 1, 4, 17.
+pub(crate) fn path_ids(path: &str) -> impl Iterator<Item = i64> + '_ {
+    path.split('/').filter_map(|p| p.parse().ok())
+}
+
+pub(crate) fn outcome_of(raw: Option<String>) -> StoreResult<Option<LabOutcome>> {
+    raw.map(|o| LabOutcome::ALL.into_iter().find(|x| x.as_str() == o).ok_or_else(|| corrupt("lab outcome", &o)))
+        .transpose()
+}
+
+struct StoredTube {
+    id: TubeId,
+    snapshot: TubeSnapshot,
+}
+
+fn tube_by_code(conn: &Connection, code: &TubeCode) -> StoreResult<Option<StoredTube>> {
+    let row = conn
+        .prepare_cached("SELECT id, state, pool_size, members, outcome FROM tubes WHERE code = ?1")
+        .and_then(|mut s| {
+            s.query_row([code.as_str()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?, r.get(4)?))
+            })
+            .optional()
+        })
+        .map_err(error::map)?;
+    let Some((id, state, pool, members, outcome)) = row else { return Ok(None) };
+    let state = TubeState::parse(&state).ok_or_else(|| corrupt("tube state", &state))?;
+    let pool_size =
+        u8::try_from(pool).ok().and_then(|p| PoolSize::new(p).ok()).ok_or_else(|| corrupt("pool size", pool))?;
+    Ok(Some(StoredTube { id, snapshot: TubeSnapshot { state, pool_size, members, outcome: outcome_of(outcome)? } }))
+}
+
+fn exists(conn: &Connection, sql: &str, id: i64) -> StoreResult<bool> {
+    conn.prepare_cached(sql).and_then(|mut s| s.exists([id])).map_err(error::map)
+}
+
+/// The person's place in the round so far.
+struct InRound {
+    any: bool,
+    this_tube: Option<RegistrationId>,
+    other_tube: bool,
+}
+
+fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> StoreResult<InRound> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT r.id, r.tube_id, t.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id \
+             WHERE r.round_id = ?1 AND r.person_id = ?2",
+        )
+        .map_err(error::map)?;
+    let mut rows = stmt.query(params![reg.round, reg.person]).map_err(error::map)?;
+    let mut found = InRound { any: false, this_tube: None, other_tube: false };
+    while let Some(row) = rows.next().map_err(error::map)? {
+        found.any = true;
+        let (id, tube_id, outcome): (i64, i64, Option<String>) =
+            (row.get(0).map_err(error::map)?, row.get(1).map_err(error::map)?, row.get(2).map_err(error::map)?);
+        if Some(tube_id) == tube {
+            found.this_tube = Some(id);
+        } else {
+            // A single-tube re-test after an abnormal or invalid pool is expected, not a duplicate.
+            let retest_expected = outcome_of(outcome)?.is_some_and(|o| o != LabOutcome::Negative);
+            found.other_tube |= !retest_expected;
+        }
+    }
+    Ok(found)
+}
+
+/// Stores one registration (the caller runs this inside the writer's transaction).
+pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
+    let earlier = conn
+        .prepare_cached(&format!(
+            "SELECT {REGISTRATION_COLUMNS}, r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ?1"
+        ))
+        .and_then(|mut s| {
+            s.query_row([&reg.key], |row| {
+                let hash: i64 = row.get(16)?;
+                Ok((hash, registration_from_row(row)?))
+            })
+            .optional()
+        })
+        .map_err(error::map)?;
+    if let Some((hash, stored)) = earlier {
+        return Ok(if hash == reg.body_hash { Registered::Replayed(stored) } else { Registered::KeyReused });
+    }
+    if !exists(conn, "SELECT 1 FROM rounds WHERE id = ?1", reg.round)? {
+        return Err(StoreError::Invalid(format!("round {} does not exist", reg.round)));
+    }
+    if !exists(conn, "SELECT 1 FROM sites WHERE id = ?1", reg.site)? {
+        return Err(StoreError::Invalid(format!("site {} does not exist", reg.site)));
+    }
+    let tube = tube_by_code(conn, &reg.tube)?;
+    let place = in_round(conn, reg, tube.as_ref().map(|t| t.id))?;
+    let snapshot = tube.as_ref().map(|t| t.snapshot).unwrap_or(TubeSnapshot::new(reg.pool_size));
+    let (flags, members, state) = match decide(snapshot, place.this_tube.is_some(), place.other_tube, &reg.flags) {
+        ScanDecision::AlreadyInTube => {
+            let id = place.this_tube.ok_or_else(|| StoreError::Internal("no earlier registration".into()))?;
+            return Ok(Registered::AlreadyInTube(registration_by_id(conn, id)?));
+        }
+        ScanDecision::Store { flags, members, state } => (flags, members, state),
+    };
+    let sealed_now = state == TubeState::Sealed && snapshot.state == TubeState::Open;
+    let tube_id = match &tube {
+        Some(t) => {
+            conn.prepare_cached(
+                "UPDATE tubes SET members = ?1, state = ?2, sealed_at = CASE WHEN ?3 THEN ?4 ELSE sealed_at END WHERE id = ?5",
+            )
+            .and_then(|mut s| s.execute(params![members, state.as_str(), sealed_now, reg.at, t.id]))
+            .map_err(error::map)?;
+            t.id
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO tubes (code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?9 THEN ?8 END)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    reg.tube.as_str(),
+                    reg.round,
+                    reg.site,
+                    reg.lane,
+                    reg.pool_size.get(),
+                    state.as_str(),
+                    members,
+                    reg.at,
+                    sealed_now
+                ])
+            })
+            .map_err(error::map)?;
+            conn.last_insert_rowid()
+        }
+    };
+    let bits = RegistrationFlag::to_bits(&flags);
+    conn.prepare_cached(
+        "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, device_time, \
+         account_id, home, flags, tube_state, tube_members) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            reg.key,
+            reg.body_hash,
+            reg.round,
+            reg.site,
+            reg.lane,
+            tube_id,
+            reg.person,
+            reg.at,
+            reg.device_time,
+            reg.by,
+            reg.home,
+            bits,
+            state.as_str(),
+            members
+        ])
+    })
+    .map_err(error::map)?;
+    let id = conn.last_insert_rowid();
+    if !place.any {
+        count_sampled(conn, reg.round, &reg.person_area_path)?;
+    }
+    count_minute(conn, reg, reg.at)?;
+    Ok(Registered::Created(Registration {
+        id,
+        key: reg.key.clone(),
+        round: reg.round,
+        site: reg.site,
+        lane: reg.lane,
+        tube_id,
+        tube: reg.tube.clone(),
+        pool_size: tube.map(|t| t.snapshot.pool_size).unwrap_or(reg.pool_size),
+        person: reg.person,
+        at: reg.at,
+        device_time: reg.device_time,
+        by: reg.by,
+        home: reg.home,
+        flags,
+        tube_state: state,
+        tube_members: members,
+    }))
+}
+
+fn count_sampled(conn: &Connection, round: i64, path: &str) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO round_counts (round_id, area_id, sampled) VALUES (?1, ?2, 1) \
+             ON CONFLICT (round_id, area_id) DO UPDATE SET sampled = sampled + 1",
+        )
+        .map_err(error::map)?;
+    for area in std::iter::once(0).chain(path_ids(path)) {
+        stmt.execute(params![round, area]).map_err(error::map)?;
+    }
+    Ok(())
+}
+
+fn count_minute(conn: &Connection, reg: &NewRegistration, at: Millis) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO lane_minutes (round_id, site_id, lane_id, minute, n) VALUES (?1, ?2, ?3, ?4, 1) \
+         ON CONFLICT (round_id, site_id, lane_id, minute) DO UPDATE SET n = n + 1",
+    )
+    .and_then(|mut s| s.execute(params![reg.round, reg.site, reg.lane.unwrap_or(0), at.div_euclid(60_000)]))
+    .map_err(error::map)?;
+    Ok(())
+}

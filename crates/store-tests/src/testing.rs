@@ -1,0 +1,485 @@
+//! Contract tests of [`bulwark_store::TestingStore`].
+
+use super::{T0, World, insert, resident, world};
+use bulwark_domain::{
+    Millis,
+    access::Scope,
+    areas::Area,
+    people::{Document, Person},
+    testing::{
+        DoorKnock, DoorKnockOutcome, LabOutcome, LabResult, LaneKind, NewLane, NewRegistration, NewRound, NewSite,
+        OpeningHours, PoolCaseState, PoolSize, RegistrationFlag, ReviewReason, Round, Site, TubeCode, TubeFormat,
+        TubeState,
+    },
+};
+use bulwark_store::{
+    Store, StoreError,
+    testing::{HomeVisitReason, Registered},
+};
+
+const MINUTE: Millis = 60_000;
+
+/// A round over the village (pool of 10) with a site of two lanes, and five residents in grid A
+/// and three in grid B.
+pub struct Scene {
+    pub world: World,
+    pub round: Round,
+    pub site: Site,
+    pub a: Vec<Person>,
+    pub b: Vec<Person>,
+}
+
+pub async fn scene(store: &dyn Store) -> Scene {
+    let world = world(store).await;
+    let mut a = Vec::new();
+    for i in 0..5 {
+        a.push(insert(store, resident(&format!("甲{i}"), 1000 + i, &world.house_a)).await);
+    }
+    let mut b = Vec::new();
+    for i in 0..3 {
+        b.push(insert(store, resident(&format!("乙{i}"), 2000 + i, &world.house_b)).await);
+    }
+    let round = store
+        .create_round(
+            NewRound {
+                name: "第一轮全员核酸".into(),
+                areas: vec![world.village.id],
+                pool_size: PoolSize::TEN,
+                overrides: vec![],
+                starts_at: T0,
+                ends_at: None,
+            },
+            T0,
+        )
+        .await
+        .expect("create round");
+    let site = store
+        .create_site(
+            NewSite {
+                name: "湴朗村委会采样点".into(),
+                area: world.village.id,
+                serves: vec![world.village.id],
+                hours: OpeningHours::parse("07:00-22:00").unwrap(),
+                lanes: vec![
+                    NewLane { name: "1号".into(), kind: LaneKind::Normal },
+                    NewLane { name: "绿色通道".into(), kind: LaneKind::GreenChannel },
+                ],
+            },
+            T0,
+        )
+        .await
+        .expect("create site");
+    Scene { world, round, site, a, b }
+}
+
+pub fn tube(code: &str) -> TubeCode {
+    TubeCode::parse(code, &TubeFormat::default()).unwrap()
+}
+
+impl Scene {
+    /// A registration of `person` into `tube_code` with key `key` at minute `minute` of the round.
+    pub fn reg(&self, key: &str, tube_code: &str, person: &Person, minute: i64) -> NewRegistration {
+        NewRegistration {
+            key: key.to_string(),
+            body_hash: 7,
+            round: self.round.id,
+            site: self.site.id,
+            lane: Some(self.site.lanes[0].id),
+            tube: tube(tube_code),
+            pool_size: PoolSize::TEN,
+            person: person.id,
+            person_area_path: person.area_path.clone(),
+            flags: vec![],
+            at: T0 + minute * MINUTE,
+            device_time: Some(T0 + minute * MINUTE - 5_000),
+            by: 42,
+            home: false,
+        }
+    }
+}
+
+fn created(r: Result<Registered, StoreError>) -> bulwark_domain::testing::Registration {
+    match r {
+        Ok(Registered::Created(reg)) => reg,
+        other => panic!("expected a new registration, got {other:?}"),
+    }
+}
+
+fn result(code: &str, outcome: LabOutcome) -> LabResult {
+    LabResult {
+        tube: tube(code),
+        outcome,
+        ct_orf1ab: outcome.is_abnormal().then_some(31.5),
+        ct_n: None,
+        sampled_at: None,
+        tested_at: None,
+        reported_at: Some(T0 + 300 * MINUTE),
+        lab: Some("恩平市人民医院".into()),
+    }
+}
+
+pub async fn testing_rounds_and_sites_round_trip(store: &dyn Store) {
+    let s = scene(store).await;
+    assert_eq!(store.round(s.round.id).await.unwrap().as_ref(), Some(&s.round));
+    assert_eq!(s.round.area_paths, vec![s.world.village.path.clone()]);
+    assert_eq!(store.rounds().await.unwrap(), vec![s.round.clone()]);
+    let site = store.site(s.site.id).await.unwrap().expect("site");
+    assert_eq!(site, s.site);
+    assert_eq!(site.lanes.len(), 2);
+    assert_eq!(site.lanes[1].kind, LaneKind::GreenChannel);
+    assert_eq!(store.sites(&Scope::of(&s.world.grid_a)).await.unwrap(), vec![], "the site stands in the village");
+    assert_eq!(store.sites(&Scope::of(&s.world.town)).await.unwrap(), vec![site]);
+    store.set_queue_length(s.site.id, 35, T0 + MINUTE).await.unwrap();
+    let site = store.site(s.site.id).await.unwrap().unwrap();
+    assert_eq!((site.queue_length, site.queue_counted_at), (35, Some(T0 + MINUTE)));
+    let bad = NewRound {
+        name: "x".into(),
+        areas: vec![987_654],
+        pool_size: PoolSize::TEN,
+        overrides: vec![],
+        starts_at: T0,
+        ends_at: None,
+    };
+    assert!(matches!(store.create_round(bad, T0).await, Err(StoreError::Invalid(_))));
+}
+
+pub async fn testing_registration_is_idempotent_by_key(store: &dyn Store) {
+    let s = scene(store).await;
+    let first = created(store.register(s.reg("k-1", "EP0000001", &s.a[0], 1)).await);
+    assert_eq!((first.tube_state, first.tube_members, first.flags.clone()), (TubeState::Open, 1, vec![]));
+    assert_eq!(first.device_time, Some(T0 + MINUTE - 5_000));
+    // A retry (the answer was lost) returns the stored registration, even after the tube moved on.
+    created(store.register(s.reg("k-2", "EP0000001", &s.a[1], 2)).await);
+    let replay = store.register(s.reg("k-1", "EP0000001", &s.a[0], 9)).await.unwrap();
+    assert_eq!(replay, Registered::Replayed(first.clone()));
+    // The same key with another body is refused and stores nothing.
+    let mut other = s.reg("k-1", "EP0000001", &s.a[2], 3);
+    other.body_hash = 8;
+    assert_eq!(store.register(other).await.unwrap(), Registered::KeyReused);
+    let regs = store.tube_registrations(first.tube_id).await.unwrap();
+    assert_eq!(regs.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["k-1", "k-2"]);
+    assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 2);
+}
+
+pub async fn testing_physical_facts_are_flagged_never_refused(store: &dyn Store) {
+    let s = scene(store).await;
+    // A pool of 1 seals itself at once; a second person is over capacity and after the seal.
+    let mut single = s.reg("p-1", "EP0000100", &s.a[0], 1);
+    single.pool_size = PoolSize::SINGLE;
+    let r = created(store.register(single).await);
+    assert_eq!((r.tube_state, r.tube_members, r.pool_size), (TubeState::Sealed, 1, PoolSize::SINGLE));
+    let r = created(store.register(s.reg("p-2", "EP0000100", &s.a[1], 2)).await);
+    assert_eq!(r.flags, vec![RegistrationFlag::OverCapacity, RegistrationFlag::AfterSeal]);
+    assert_eq!((r.tube_members, r.pool_size), (2, PoolSize::SINGLE), "an existing tube keeps its pool size");
+    // The same person in a second tube of the round.
+    let r = created(store.register(s.reg("p-3", "EP0000200", &s.a[0], 3)).await);
+    assert_eq!(r.flags, vec![RegistrationFlag::DuplicateInRound]);
+    // The same swab scanned twice into one tube: the earlier registration answers, nothing new.
+    match store.register(s.reg("p-4", "EP0000200", &s.a[0], 4)).await.unwrap() {
+        Registered::AlreadyInTube(earlier) => assert_eq!(earlier.key, "p-3"),
+        other => panic!("expected the earlier registration, got {other:?}"),
+    }
+    let stored = store.tube(&tube("EP0000200")).await.unwrap().expect("tube");
+    assert_eq!(stored.members, 1);
+    // Sealed by hand, then a late scan.
+    let sealed = store.seal_tube(&stored.code, T0 + 5 * MINUTE).await.unwrap();
+    assert_eq!((sealed.state, sealed.sealed_at), (TubeState::Sealed, Some(T0 + 5 * MINUTE)));
+    let again = store.seal_tube(&stored.code, T0 + 9 * MINUTE).await.unwrap();
+    assert_eq!(again.sealed_at, Some(T0 + 5 * MINUTE), "sealing twice changes nothing");
+    let r = created(store.register(s.reg("p-5", "EP0000200", &s.a[2], 6)).await);
+    assert_eq!(r.flags, vec![RegistrationFlag::AfterSeal]);
+    assert!(matches!(store.seal_tube(&tube("EP9999999"), T0).await, Err(StoreError::NotFound)));
+    // Known flags travel through.
+    let mut visitor = s.reg("p-6", "EP0000300", &s.b[0], 7);
+    visitor.flags = vec![RegistrationFlag::RegisteredOnSpot];
+    assert_eq!(created(store.register(visitor).await).flags, vec![RegistrationFlag::RegisteredOnSpot]);
+    // Ten people fill and seal a pool of ten.
+    let everyone: Vec<&Person> = s.a.iter().chain(s.b.iter()).collect();
+    for (i, p) in everyone.iter().enumerate() {
+        created(store.register(s.reg(&format!("f-{i}"), "EP0000400", p, 10)).await);
+    }
+    let extra = insert(store, resident("丙", 3000, &s.world.house_a)).await;
+    let extra2 = insert(store, resident("丁", 3001, &s.world.house_a)).await;
+    let r = created(store.register(s.reg("f-8", "EP0000400", &extra, 11)).await);
+    assert_eq!((r.tube_state, r.tube_members), (TubeState::Open, 9));
+    let r = created(store.register(s.reg("f-9", "EP0000400", &extra2, 11)).await);
+    assert_eq!((r.tube_state, r.tube_members), (TubeState::Sealed, 10));
+}
+
+pub async fn testing_register_many_answers_each_item(store: &dyn Store) {
+    let s = scene(store).await;
+    created(store.register(s.reg("b-0", "EP0000001", &s.a[0], 1)).await);
+    let mut reused = s.reg("b-0", "EP0000001", &s.a[3], 1);
+    reused.body_hash = 99;
+    let mut bad_round = s.reg("b-9", "EP0000001", &s.a[4], 1);
+    bad_round.round = 424_242;
+    let answers = store
+        .register_many(vec![
+            s.reg("b-1", "EP0000001", &s.a[1], 1),
+            s.reg("b-0", "EP0000001", &s.a[0], 1),
+            reused,
+            bad_round,
+            s.reg("b-2", "EP0000001", &s.a[2], 1),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 5);
+    assert!(matches!(answers[0], Ok(Registered::Created(_))));
+    assert!(matches!(answers[1], Ok(Registered::Replayed(_))));
+    assert!(matches!(answers[2], Ok(Registered::KeyReused)));
+    assert!(matches!(answers[3], Err(StoreError::Invalid(_))), "{:?}", answers[3]);
+    assert!(matches!(&answers[4], Ok(Registered::Created(r)) if r.tube_members == 3));
+}
+
+pub async fn testing_progress_and_coverage_counters(store: &dyn Store) {
+    let s = scene(store).await;
+    let village = &s.world.village;
+    let cov = store.coverage(s.round.id, village.id).await.unwrap();
+    let figures = |cov: &[bulwark_store::testing::CoverageRow]| -> Vec<(String, u64, u64, u64)> {
+        cov.iter().map(|c| (c.area.code.to_string(), c.residents, c.excluded, c.sampled)).collect()
+    };
+    assert_eq!(
+        figures(&cov),
+        vec![
+            ("440785101210".into(), 8, 0, 0),
+            ("440785101210-G01".into(), 5, 0, 0),
+            ("440785101210-G02".into(), 3, 0, 0)
+        ]
+    );
+    created(store.register(s.reg("c-1", "EP0000001", &s.a[0], 1)).await);
+    created(store.register(s.reg("c-2", "EP0000001", &s.a[1], 2)).await);
+    created(store.register(s.reg("c-3", "EP0000002", &s.a[1], 70)).await); // same person again: counted once
+    created(store.register(s.reg("c-4", "EP0000002", &s.b[0], 71)).await);
+    let cov = store.coverage(s.round.id, village.id).await.unwrap();
+    assert_eq!(
+        figures(&cov),
+        vec![
+            ("440785101210".into(), 8, 0, 3),
+            ("440785101210-G01".into(), 5, 0, 2),
+            ("440785101210-G02".into(), 3, 0, 1)
+        ]
+    );
+    assert_eq!(cov[0].target(), 8);
+    let grid = store.coverage(s.round.id, s.world.grid_a.id).await.unwrap();
+    assert_eq!(figures(&grid), vec![("440785101210-G01".into(), 5, 0, 2)], "households are not listed");
+    // New residents count at once, and a door-knock "away" leaves the target.
+    insert(store, resident("新", 4000, &s.world.house_b)).await;
+    store
+        .record_door_knock(
+            s.round.id,
+            DoorKnock {
+                person: s.b[2].id,
+                outcome: DoorKnockOutcome::AwayFromTown,
+                note: Some("在广州打工".into()),
+                at: T0,
+            },
+            42,
+        )
+        .await
+        .unwrap();
+    let cov = store.coverage(s.round.id, village.id).await.unwrap();
+    assert_eq!(figures(&cov)[2], ("440785101210-G02".into(), 4, 1, 1));
+    assert_eq!(cov[2].target(), 3);
+    // Knocking again with "will go" brings the person back into the target; twice "away" counts once.
+    for outcome in [DoorKnockOutcome::SampledElsewhere, DoorKnockOutcome::WillGo] {
+        store
+            .record_door_knock(s.round.id, DoorKnock { person: s.b[2].id, outcome, note: None, at: T0 }, 42)
+            .await
+            .unwrap();
+    }
+    assert_eq!(figures(&store.coverage(s.round.id, village.id).await.unwrap())[2].2, 0);
+
+    let p = store.progress(s.round.id).await.unwrap();
+    assert_eq!((p.sampled, p.registrations, p.tubes, p.tubes_open), (3, 4, 2, 2));
+    let hours: Vec<(Millis, u64)> = p.by_hour.iter().map(|h| (h.hour, h.samples)).collect();
+    assert_eq!(hours, vec![(T0, 2), (T0 + 60 * MINUTE, 2)]);
+    assert_eq!(p.by_site.len(), 1);
+    assert_eq!((p.by_site[0].site, p.by_site[0].samples), (s.site.id, 4));
+    let lanes = store.lane_counts(s.round.id, s.site.id, T0 + 60 * MINUTE).await.unwrap();
+    assert_eq!(lanes, vec![(s.site.lanes[0].id, 2)]);
+}
+
+pub async fn testing_untested_list_and_home_visits(store: &dyn Store) {
+    let s = scene(store).await;
+    created(store.register(s.reg("u-1", "EP0000001", &s.a[0], 1)).await);
+    created(store.register(s.reg("u-2", "EP0000001", &s.a[2], 1)).await);
+    let grid_a = Scope::of(&s.world.grid_a);
+    let untested = store.untested(s.round.id, &grid_a, None, 100).await.unwrap();
+    let ids: Vec<_> = untested.iter().map(|u| u.person.id).collect();
+    assert_eq!(ids, vec![s.a[1].id, s.a[3].id, s.a[4].id]);
+    let page = store.untested(s.round.id, &grid_a, Some(s.a[1].id), 1).await.unwrap();
+    assert_eq!(page.iter().map(|u| u.person.id).collect::<Vec<_>>(), vec![s.a[3].id]);
+    store
+        .record_door_knock(
+            s.round.id,
+            DoorKnock {
+                person: s.a[3].id,
+                outcome: DoorKnockOutcome::CannotWalk,
+                note: Some("卧床".into()),
+                at: T0 + MINUTE,
+            },
+            42,
+        )
+        .await
+        .unwrap();
+    let untested = store.untested(s.round.id, &grid_a, None, 100).await.unwrap();
+    let knock = untested.iter().find(|u| u.person.id == s.a[3].id).unwrap().knock.clone().expect("knock");
+    assert_eq!((knock.outcome, knock.note.as_deref()), (DoorKnockOutcome::CannotWalk, Some("卧床")));
+    let visits = store.home_visits(s.round.id, &Scope::of(&s.world.village)).await.unwrap();
+    assert_eq!(
+        visits.iter().map(|v| (v.person.id, v.reason)).collect::<Vec<_>>(),
+        vec![(s.a[3].id, HomeVisitReason::DoorKnock)]
+    );
+    // Sampled at home: off both lists.
+    let mut home = s.reg("u-3", "EP0000009", &s.a[3], 90);
+    home.home = true;
+    assert!(created(store.register(home).await).home);
+    assert!(store.home_visits(s.round.id, &Scope::of(&s.world.village)).await.unwrap().is_empty());
+    assert_eq!(store.untested(s.round.id, &grid_a, None, 100).await.unwrap().len(), 2);
+    // Another grid's people never show in grid A's list.
+    assert!(
+        store
+            .untested(s.round.id, &grid_a, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.person.grid == Some(s.world.grid_a.id))
+    );
+}
+
+pub async fn testing_lab_results_and_the_review_queue(store: &dyn Store) {
+    let s = scene(store).await;
+    created(store.register(s.reg("l-1", "EP0000001", &s.a[0], 1)).await);
+    created(store.register(s.reg("l-2", "EP0000002", &s.a[1], 1)).await);
+    let report = store
+        .record_results(
+            vec![
+                result("EP0000001", LabOutcome::Negative),
+                result("EP0000002", LabOutcome::Negative),
+                result("EP0000001", LabOutcome::Negative),
+                result("EP0000404", LabOutcome::Positive),
+            ],
+            7,
+            T0 + 400 * MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.applied, report.unchanged), (2, 1));
+    assert_eq!(report.review, vec![(tube("EP0000404"), ReviewReason::UnknownTube)]);
+    assert!(report.abnormal.is_empty());
+    // A later positive for a negative tube wins and goes to review; a later negative never
+    // overwrites a positive.
+    let report = store
+        .record_results(
+            vec![result("EP0000002", LabOutcome::Positive), result("EP0000002", LabOutcome::Negative)],
+            7,
+            T0 + 401 * MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.review.len(), 2);
+    assert_eq!(report.abnormal, vec![tube("EP0000002")]);
+    let t = store.tube(&tube("EP0000002")).await.unwrap().unwrap();
+    assert_eq!((t.state, t.outcome), (TubeState::Resulted, Some(LabOutcome::Positive)));
+    let queue = store.review_queue(100).await.unwrap();
+    assert_eq!(
+        queue.iter().map(|q| (q.result.tube.as_str().to_string(), q.reason)).collect::<Vec<_>>(),
+        vec![
+            ("EP0000404".to_string(), ReviewReason::UnknownTube),
+            ("EP0000002".to_string(), ReviewReason::Conflict),
+            ("EP0000002".to_string(), ReviewReason::Conflict)
+        ]
+    );
+    assert_eq!(queue[0].result.outcome, LabOutcome::Positive, "a positive for an unknown tube is kept");
+}
+
+pub async fn testing_abnormal_pool_members_and_state(store: &dyn Store) {
+    let s = scene(store).await;
+    for (i, p) in s.a.iter().take(3).enumerate() {
+        created(store.register(s.reg(&format!("a-{i}"), "EP0000001", p, 1)).await);
+    }
+    created(store.register(s.reg("n-0", "EP0000002", &s.b[0], 1)).await);
+    store.seal_tube(&tube("EP0000001"), T0 + 10 * MINUTE).await.unwrap();
+    store
+        .record_results(
+            vec![result("EP0000001", LabOutcome::Abnormal), result("EP0000002", LabOutcome::Negative)],
+            7,
+            T0 + 300 * MINUTE,
+        )
+        .await
+        .unwrap();
+    let village = Scope::of(&s.world.village);
+    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    assert_eq!(pools.len(), 1);
+    assert_eq!(pools[0].state, PoolCaseState::Held);
+    assert_eq!(pools[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.a[0].id, s.a[1].id, s.a[2].id]);
+    // A scan that queued offline arrives after the result: stored, flagged, and on the list at once.
+    let late = created(store.register(s.reg("a-late", "EP0000001", &s.b[1], 2)).await);
+    assert_eq!(late.flags, vec![RegistrationFlag::AfterResult]);
+    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    assert_eq!(pools[0].members.len(), 4);
+    assert!(pools[0].members.iter().any(|m| m.person.id == s.b[1].id));
+    // Home visits: every member without a re-test.
+    let visits = store.home_visits(s.round.id, &village).await.unwrap();
+    assert_eq!(visits.iter().filter(|v| v.reason == HomeVisitReason::AbnormalPool).count(), 4, "{visits:?}");
+    // Single-tube re-tests: not a duplicate in the round (they are expected), and they move the pool.
+    let mut retests = Vec::new();
+    for (i, p) in s.a.iter().take(3).chain([&s.b[1]]).enumerate() {
+        let mut r = s.reg(&format!("r-{i}"), &format!("EP00009{i:02}"), p, 400 + i as i64);
+        r.pool_size = PoolSize::SINGLE;
+        r.home = true;
+        let reg = created(store.register(r).await);
+        assert_eq!(reg.flags, vec![], "a re-test after an abnormal pool is not a duplicate");
+        retests.push(reg);
+    }
+    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    assert_eq!(pools[0].state, PoolCaseState::Resampling);
+    assert!(pools[0].members.iter().all(|m| m.retest.as_ref().is_some_and(|(_, o)| o.is_none())));
+    let negatives: Vec<_> = (0..4).map(|i| result(&format!("EP00009{i:02}"), LabOutcome::Negative)).collect();
+    store.record_results(negatives, 7, T0 + 700 * MINUTE).await.unwrap();
+    assert_eq!(store.abnormal_pools(s.round.id, &village).await.unwrap()[0].state, PoolCaseState::Released);
+    store.record_results(vec![result("EP0000902", LabOutcome::Positive)], 7, T0 + 701 * MINUTE).await.unwrap();
+    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    assert_eq!(pools[0].state, PoolCaseState::CaseFollowUp);
+    // Scope: grid B sees the pool (a member lives there) but only its own member.
+    let grid_b = store.abnormal_pools(s.round.id, &Scope::of(&s.world.grid_b)).await.unwrap();
+    assert_eq!(grid_b[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.b[1].id]);
+}
+
+pub async fn testing_people_by_document_and_qr(store: &dyn Store) {
+    let s = scene(store).await;
+    let found = store.person_by_document(&s.a[2].document).await.unwrap().expect("found");
+    assert_eq!(found.id, s.a[2].id);
+    assert!(store.person_by_document(&Document::ResidentId(super::nth_id(77_777))).await.unwrap().is_none());
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    let make = move || format!("qr-{}", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let grid_a = Scope::of(&s.world.grid_a);
+    let tokens = store.qr_tokens(&grid_a, &make).await.unwrap();
+    assert_eq!(tokens.len(), 5);
+    let again = store.qr_tokens(&grid_a, &make).await.unwrap();
+    assert_eq!(tokens, again, "tokens are made once");
+    let (person, token) = &tokens[3];
+    assert!(!token.contains(person.document.number().unwrap_or("-")));
+    assert_eq!(store.person_by_qr(token).await.unwrap().map(|p| p.id), Some(person.id));
+    assert!(store.person_by_qr("qr-unknown").await.unwrap().is_none());
+}
+
+/// Residents counted per area follow people moving between grids.
+pub async fn testing_resident_counters_follow_moves(store: &dyn Store) {
+    let s = scene(store).await;
+    let moved = &s.a[0];
+    store
+        .update_person(
+            &Scope::of(&s.world.town),
+            moved.id,
+            bulwark_store::PersonChange { area: Some(s.world.house_b.id), ..Default::default() },
+            &super::stamp(T0, bulwark_domain::access::Operation::PersonsUpdate),
+        )
+        .await
+        .unwrap();
+    let residents = |cov: Vec<bulwark_store::testing::CoverageRow>| cov.iter().map(|c| c.residents).collect::<Vec<_>>();
+    assert_eq!(residents(store.coverage(s.round.id, s.world.village.id).await.unwrap()), vec![8, 4, 4]);
+    store.merge_grid(s.world.grid_b.id, s.world.grid_a.id).await.unwrap();
+    assert_eq!(residents(store.coverage(s.round.id, s.world.village.id).await.unwrap()), vec![8, 8]);
+    let _: &Area = &s.world.grid_a;
+}

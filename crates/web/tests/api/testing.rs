@@ -1,0 +1,193 @@
+//! Mass testing through the API, exactly as the contract of the issue states it, on both engines:
+//! rounds, sites, idempotent registrations (201, replay 200, reused key 422, no key 400),
+//! the outbox batch, sealing, lab results, progress, coverage, the door-knock list and abnormal
+//! pools with their members.
+
+use bulwark_testkit::{Client, Engine, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn register(client: &Client, key: &str, body: &Value) -> (StatusCode, Value) {
+    let response = client
+        .request(Method::POST, "/api/v1/registrations")
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request reaches the server");
+    bulwark_testkit::decode(response).await
+}
+
+struct Setup {
+    round: i64,
+    site: i64,
+    lane: i64,
+    green: i64,
+}
+
+async fn setup(server: &TestServer) -> Setup {
+    let commander = server.login("commander").await;
+    let (status, round) = commander
+        .post(
+            "/api/v1/rounds",
+            json!({"name": "第一轮全员核酸", "areas": [server.fixture.code("village1")], "pool_size": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{round}");
+    let (status, site) = commander
+        .post(
+            "/api/v1/sites",
+            json!({"name": "湴朗村委会采样点", "area": server.fixture.code("village1"), "hours": "07:00-22:00",
+                   "lanes": [{"name": "1号", "kind": "normal"}, {"name": "绿色通道", "kind": "green_channel"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{site}");
+    Setup {
+        round: round["id"].as_i64().unwrap(),
+        site: site["id"].as_i64().unwrap(),
+        lane: site["lanes"][0]["id"].as_i64().unwrap(),
+        green: site["lanes"][1]["id"].as_i64().unwrap(),
+    }
+}
+
+fn key(n: u32) -> String {
+    format!("0190a5b2-0000-7000-8000-{n:012}")
+}
+
+async fn contract(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let s = setup(&server).await;
+    let sampler = server.login("sampler").await;
+    let people = &server.fixture.people["A"];
+    let body = |tube: &str, person: i64| json!({"round": s.round, "site": s.site, "lane": s.lane, "tube": tube, "person": {"person_id": person}, "device_time": "2022-10-06T08:00:00+08:00"});
+
+    // 201, then a replay answers 200 with the same body; another body with the key is 422.
+    let (status, first) = register(&sampler, &key(1), &body("EP0000001", people[0])).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["tube"]["state"], "open");
+    assert_eq!(first["tube"]["members"], 1);
+    assert_eq!(first["flags"], json!([]));
+    assert!(first["registration"]["person"]["document"].as_str().unwrap().contains("********"));
+    let (status, second) = register(&sampler, &key(2), &body("EP0000001", people[1])).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let (status, replay) = register(&sampler, &key(1), &body("EP0000001", people[0])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replay, first, "a replay answers exactly the original body");
+    let (status, reused) = register(&sampler, &key(1), &body("EP0000001", people[2])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reused}");
+    assert_eq!(reused["code"], "idempotency_key_reused");
+    let (status, missing) = sampler.post("/api/v1/registrations", body("EP0000001", people[2])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{missing}");
+
+    // By ID number, and a visitor registered on the spot.
+    let id_number = server.fixture.canaries[&people[2]].0.clone();
+    let by_id = json!({"round": s.round, "site": s.site, "lane": s.green, "tube": "EP0000001", "person": {"id_number": id_number}});
+    let (status, r) = register(&sampler, &key(3), &by_id).await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(r["registration"]["person"]["id"], people[2]);
+    let visitor = json!({"round": s.round, "site": s.site, "tube": "EP0000001",
+        "person": {"document_type": "passport", "document_number": "E12345678", "name": "李司机", "phone": "13800138000"}});
+    let (status, v) = register(&sampler, &key(4), &visitor).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["flags"], json!(["registered_on_spot"]));
+    // Bad input names the field.
+    let bad = json!({"round": s.round, "site": s.site, "tube": "管子", "person": {"person_id": people[3]}});
+    let (status, e) = register(&sampler, &key(5), &bad).await;
+    assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("tube")), "{e}");
+
+    // The outbox batch: one answer per item, in order.
+    let items = json!({"items": [
+        {"key": key(10), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[3]}},
+        {"key": key(1), "round": s.round, "site": s.site, "lane": s.lane, "tube": "EP0000001", "person": {"person_id": people[0]}, "device_time": "2022-10-06T08:00:00+08:00"},
+        {"key": "not-a-uuid", "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[4]}},
+        {"key": key(11), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[0]}}
+    ]});
+    let (status, batch) = sampler.post("/api/v1/registrations/batch", items).await;
+    assert_eq!(status, StatusCode::OK, "{batch}");
+    let statuses: Vec<i64> =
+        batch["results"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, vec![201, 200, 422, 201], "{batch}");
+    assert_eq!(batch["results"][1]["body"], first);
+    assert_eq!(batch["results"][3]["body"]["flags"], json!(["duplicate_in_round"]));
+
+    // Seal by hand; a late scan is stored and flagged.
+    let (status, sealed) = sampler.post("/api/v1/tubes/EP0000002/seal", json!({})).await;
+    assert_eq!((status, sealed["state"].as_str()), (StatusCode::OK, Some("sealed")), "{sealed}");
+    let (status, late) = register(&sampler, &key(12), &body("EP0000002", people[4])).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(late["flags"], json!(["after_seal"]));
+
+    // Figures.
+    let commander = server.login("commander").await;
+    let (status, progress) = commander.get(&format!("/api/v1/rounds/{}/progress", s.round)).await;
+    assert_eq!(status, StatusCode::OK, "{progress}");
+    assert_eq!((progress["sampled"].as_i64(), progress["registrations"].as_i64()), (Some(6), Some(7)), "{progress}");
+    let village = server.fixture.code("village1");
+    let (status, coverage) = commander.get(&format!("/api/v1/rounds/{}/coverage?area={village}", s.round)).await;
+    assert_eq!(status, StatusCode::OK, "{coverage}");
+    let grid_a = coverage.as_array().unwrap().iter().find(|c| c["code"] == server.fixture.code("A")).unwrap();
+    assert_eq!(
+        (grid_a["target"].as_i64(), grid_a["sampled"].as_i64()),
+        (Some(people.len() as i64), Some(5)),
+        "{coverage}"
+    );
+
+    // The grid worker's door-knock list: her residents not yet sampled.
+    let grid_worker = server.login("gridworker_a").await;
+    let (status, untested) =
+        grid_worker.get(&format!("/api/v1/rounds/{}/untested?area={}", s.round, server.fixture.code("A"))).await;
+    assert_eq!(status, StatusCode::OK, "{untested}");
+    let ids: Vec<i64> = untested.as_array().unwrap().iter().map(|u| u["person_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, people[5..].to_vec());
+    let (status, _) = grid_worker
+        .post(
+            &format!("/api/v1/rounds/{}/door-knocks", s.round),
+            json!({"person_id": people[5], "outcome": "cannot_walk", "note": "卧床"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, visits) = grid_worker.get(&format!("/api/v1/rounds/{}/home-visits", s.round)).await;
+    assert_eq!(visits[0]["reason"], "door_knock", "{visits}");
+    let (status, _) =
+        grid_worker.get(&format!("/api/v1/rounds/{}/untested?area={}", s.round, server.fixture.code("B"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another grid's list is refused");
+
+    // Lab results: an abnormal pool lists its members at once.
+    let lab = server.login("lab").await;
+    let (status, report) = lab
+        .post(
+            "/api/v1/lab-results",
+            json!([{"tube": "EP0000001", "result": "可疑", "ct_orf1ab": 33.1}, {"tube": "EP0000002", "result": "阴性"},
+                   {"tube": "EP9999999", "result": "阳性"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["abnormal"], json!(["EP0000001"]));
+    assert_eq!(report["review"][0]["reason"], "unknown_tube");
+    let (status, pools) = commander.get(&format!("/api/v1/rounds/{}/abnormal-pools", s.round)).await;
+    assert_eq!(status, StatusCode::OK, "{pools}");
+    assert_eq!(pools[0]["state"], "held");
+    assert_eq!(pools[0]["members"].as_array().unwrap().len(), 4, "{pools}");
+    assert!(pools[0]["members"].as_array().unwrap().iter().all(|m| m["hold"] == true));
+    // A late scan into the abnormal tube shows up on the list at once.
+    let (status, late) = register(&sampler, &key(13), &body("EP0000001", people[5])).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(late["flags"], json!(["after_result"]));
+    let (_, pools) = commander.get(&format!("/api/v1/rounds/{}/abnormal-pools", s.round)).await;
+    assert_eq!(pools[0]["members"].as_array().unwrap().len(), 5);
+    // Roles: a lab may not register swabs; a sampler may not read pools' members.
+    let (status, _) = register(&lab, &key(14), &body("EP0000003", people[0])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = sampler.get(&format!("/api/v1/rounds/{}/abnormal-pools", s.round)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn testing_contract_sqlite() {
+    contract(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn testing_contract_postgres() {
+    contract(Engine::Postgres).await;
+}
