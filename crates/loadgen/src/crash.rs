@@ -113,8 +113,11 @@ pub struct Figures {
     pub duplicate_deliveries: u64,
     /// Deliberate second deliveries not answered 200 with the same registration id.
     pub replay_failures: u64,
-    /// Of those answered 200 with the same id, how many bodies differed from the first answer.
+    /// Of those answered 200 with the same id, how many `registration` objects differed from the
+    /// first answer (a failure).
     pub replay_body_differences: u64,
+    /// … and how many whole bodies differed (the tube's state included; reported only).
+    pub replay_full_body_differences: u64,
     /// Keys still without an answer when the drain time ran out.
     pub unresolved: u64,
     /// Definitive refusals (4xx other than 409/429), by status: a failure of the run.
@@ -128,6 +131,8 @@ pub struct Figures {
     pub restart_to_first_write_ms: Option<RestartFigures>,
     pub integrity: String,
     pub journal: String,
+    /// Mode P: what the lossy layer did (fsyncs passed through, dirty pages dropped).
+    pub lossy: Option<crate::lossyfs::LossyStats>,
     pub passed: bool,
     pub failures: Vec<String>,
 }
@@ -166,6 +171,7 @@ struct Worker {
     duplicate_deliveries: u64,
     replay_failures: u64,
     replay_body_differences: u64,
+    replay_full_body_differences: u64,
     unresolved: u64,
     rejected: BTreeMap<u16, u64>,
     transient: BTreeMap<String, u64>,
@@ -215,6 +221,7 @@ impl Worker {
             duplicate_deliveries: 0,
             replay_failures: 0,
             replay_body_differences: 0,
+            replay_full_body_differences: 0,
             unresolved: 0,
             rejected: BTreeMap::new(),
             transient: BTreeMap::new(),
@@ -310,6 +317,9 @@ impl Worker {
                             self.duplicate_deliveries += 1;
                             match self.deliver(&mut conn, &shared, &mut rng, &key, &body).await {
                                 Outcome::Ack { status: 200, id: again, body: second, .. } if again == id => {
+                                    if first != second {
+                                        self.replay_full_body_differences += 1;
+                                    }
                                     if stable_part(&first) != stable_part(&second) {
                                         self.replay_body_differences += 1;
                                         self.example(format!(
@@ -360,8 +370,17 @@ impl Worker {
 
 /// The storage a run uses, and how to read it afterwards.
 enum Engine {
-    Sqlite { db: PathBuf },
-    Postgres { admin_url: String, db_url: String, name: String },
+    /// `db` is the file to verify (in mode P, the backing file: what survived); `live` is the one
+    /// the server uses (in mode P, through the lossy mount).
+    Sqlite {
+        db: PathBuf,
+        live: PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        db_url: String,
+        name: String,
+    },
 }
 
 /// `postgres://user@host:port/db?opts` with another database name.
@@ -393,8 +412,8 @@ async fn postgres_admin(url: &str, sql: &str) -> anyhow::Result<()> {
 async fn person_range(engine: &Engine) -> anyhow::Result<PersonRange> {
     const SQL: &str = "SELECT min(id), max(id), count(*) FROM persons";
     let (first, last, count): (i64, i64, i64) = match engine {
-        Engine::Sqlite { db } => {
-            let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Engine::Sqlite { live, .. } => {
+            let conn = rusqlite::Connection::open_with_flags(live, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             conn.busy_timeout(Duration::from_secs(10))?;
             conn.query_row(SQL, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         }
@@ -447,7 +466,8 @@ pub async fn run(options: Options) -> anyhow::Result<Figures> {
             } else {
                 data_dir.clone()
             };
-            (Storage::DataDir(served_dir), Engine::Sqlite { db: data_dir.join("bulwark.db") })
+            let live = served_dir.join("bulwark.db");
+            (Storage::DataDir(served_dir), Engine::Sqlite { db: data_dir.join("bulwark.db"), live })
         }
         Some(url) => {
             if options.power_loss {
@@ -572,10 +592,11 @@ async fn drive(
     let load_seconds = load_started.elapsed().as_secs_f64();
     // One last fault, then the offline check.
     server.kill();
-    if let Some(l) = lossy {
+    if let Some(l) = lossy.as_deref_mut() {
         l.power_loss()?;
     }
 
+    let lossy_stats = lossy.as_ref().map(|l| l.stats());
     let mut ledger = Ledger::default();
     let mut latency = report::histogram();
     let mut f = Worker::new();
@@ -588,6 +609,7 @@ async fn drive(
         f.duplicate_deliveries += w.duplicate_deliveries;
         f.replay_failures += w.replay_failures;
         f.replay_body_differences += w.replay_body_differences;
+        f.replay_full_body_differences += w.replay_full_body_differences;
         f.unresolved += w.unresolved;
         for (k, v) in w.rejected {
             *f.rejected.entry(k).or_default() += v;
@@ -600,7 +622,7 @@ async fn drive(
         }
     }
     let (stored, journal) = match engine {
-        Engine::Sqlite { db } => {
+        Engine::Sqlite { db, .. } => {
             let journal = {
                 let conn = rusqlite::Connection::open(db)?;
                 conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?
@@ -611,6 +633,9 @@ async fn drive(
     };
     let verdict: Verdict = verify::compare(&ledger, &stored);
     let mut failures: Vec<String> = verdict.examples.clone();
+    if f.replay_body_differences > 0 {
+        failures.push(format!("{} replays answered a different registration object", f.replay_body_differences));
+    }
     if f.replay_failures > 0 {
         failures.push(format!("{} deliberate replays were not answered 200 with the original id", f.replay_failures));
     }
@@ -624,7 +649,11 @@ async fn drive(
         failures.push("no faults injected".into());
     }
     failures.extend(f.examples.iter().cloned());
-    let passed = verdict.passed() && f.replay_failures == 0 && f.rejected.is_empty() && f.unresolved == 0;
+    let passed = verdict.passed()
+        && f.replay_failures == 0
+        && f.replay_body_differences == 0
+        && f.rejected.is_empty()
+        && f.unresolved == 0;
 
     let restarts = shared.restart_to_first_write.lock().expect("lock").clone();
     let restart_to_first_write_ms = (!restarts.is_empty()).then(|| {
@@ -662,6 +691,7 @@ async fn drive(
         duplicate_deliveries: f.duplicate_deliveries,
         replay_failures: f.replay_failures,
         replay_body_differences: f.replay_body_differences,
+        replay_full_body_differences: f.replay_full_body_differences,
         unresolved: f.unresolved,
         rejected: f.rejected,
         transient: f.transient,
@@ -671,6 +701,7 @@ async fn drive(
         restart_to_first_write_ms,
         integrity: verdict.integrity,
         journal,
+        lossy: lossy_stats,
         passed,
         failures,
     })

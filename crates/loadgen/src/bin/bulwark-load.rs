@@ -133,6 +133,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         tube_prefix: plan::run_prefix('L', start_ms, &mut rng),
         device_time: plan::device_time_now(),
     };
+    // Only the load's own connections stay open.
+    drop(conn);
     let batch = args.batch.filter(|&n| n > 0);
     eprintln!(
         "bulwark-load: seed {seed} · {} connections · {} · {} · persons {}-{} · tubes {}-…",
