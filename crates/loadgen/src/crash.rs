@@ -431,8 +431,6 @@ async fn person_range(engine: &Engine) -> anyhow::Result<PersonRange> {
         }
     };
     if count != last - first + 1 {
-        // Not contiguous: use the longest prefix we can trust, the first `count` ids from `first`
-        // would miss; fall back to the ids 1..count only when they fit.
         anyhow::bail!("person ids are not contiguous ({count} persons between {first} and {last}); pass --persons");
     }
     Ok(PersonRange { first, last })
@@ -581,9 +579,14 @@ async fn drive(
         tokio::time::sleep(uniform(rng, options.down)).await;
         server.start(false)?;
         *shared.restarted_at.lock().expect("lock") = Some(Instant::now());
-        // A start that fails (e.g. the port still held) shows as an early exit; try again at once.
+        // A start that fails (e.g. the port still held) shows as an early exit: try again, but
+        // a server that cannot start at all (say, a database it cannot open) ends the run.
+        let restarted = Instant::now();
         tokio::time::sleep(Duration::from_millis(30)).await;
         while !server.running() {
+            if restarted.elapsed() > options.start_timeout {
+                anyhow::bail!("the server does not start again after kill {kills}; its log:\n{}", server.log_tail());
+            }
             server.start(false)?;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
