@@ -17,6 +17,7 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "testing", sql: include_str!("../migrations/0002_testing.sql") },
+    Migration { version: 3, name: "lab_mappings", sql: include_str!("../migrations/0003_lab_mappings.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

@@ -91,6 +91,7 @@ macro_rules! contract_tests {
             testing_abnormal_pool_members_and_state,
             testing_people_by_document_and_qr,
             testing_resident_counters_follow_moves,
+            testing_lab_mappings_are_saved,
         }
     };
     ($factory:expr) => {

@@ -123,6 +123,8 @@ pub async fn testing_rounds_and_sites_round_trip(store: &dyn Store) {
     assert_eq!(store.round(s.round.id).await.unwrap().as_ref(), Some(&s.round));
     assert_eq!(s.round.area_paths, vec![s.world.village.path.clone()]);
     assert_eq!(store.rounds().await.unwrap(), vec![s.round.clone()]);
+    let fresh = store.progress(s.round.id).await.unwrap();
+    assert_eq!((fresh.sampled, fresh.registrations, fresh.tubes), (0, 0, 0), "a new round has figures, all zero");
     let site = store.site(s.site.id).await.unwrap().expect("site");
     assert_eq!(site, s.site);
     assert_eq!(site.lanes.len(), 2);
@@ -482,4 +484,12 @@ pub async fn testing_resident_counters_follow_moves(store: &dyn Store) {
     store.merge_grid(s.world.grid_b.id, s.world.grid_a.id).await.unwrap();
     assert_eq!(residents(store.coverage(s.round.id, s.world.village.id).await.unwrap()), vec![8, 8]);
     let _: &Area = &s.world.grid_a;
+}
+
+pub async fn testing_lab_mappings_are_saved(store: &dyn Store) {
+    assert_eq!(store.lab_mapping("恩平市人民医院").await.unwrap(), None);
+    store.save_lab_mapping("恩平市人民医院", r#"{"tube_code":"管号"}"#, T0).await.unwrap();
+    store.save_lab_mapping("恩平市人民医院", r#"{"tube_code":"条码号"}"#, T0 + 1).await.unwrap();
+    assert_eq!(store.lab_mapping("恩平市人民医院").await.unwrap().as_deref(), Some(r#"{"tube_code":"条码号"}"#));
+    assert_eq!(store.lab_mapping("江门市中心医院").await.unwrap(), None);
 }

@@ -65,9 +65,19 @@ pub struct ResultsReport {
     /// The same result sent again.
     pub unchanged: u64,
     /// Results kept for review, with why.
+    #[serde(serialize_with = "review_as_objects")]
     pub review: Vec<(TubeCode, ReviewReason)>,
     /// Tubes whose outcome became abnormal or positive with this batch: their pools are held.
     pub abnormal: Vec<TubeCode>,
+}
+
+fn review_as_objects<S: serde::Serializer>(review: &[(TubeCode, ReviewReason)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Reviewed<'a> {
+        tube: &'a TubeCode,
+        reason: ReviewReason,
+    }
+    s.collect_seq(review.iter().map(|(tube, reason)| Reviewed { tube, reason: *reason }))
 }
 
 /// Samples per hour (local hour start, in ms) for the round's chart.
@@ -218,6 +228,10 @@ pub trait TestingStore: Send + Sync {
 
     /// Applies lab results in order and logs every one as it arrived.
     async fn record_results(&self, results: Vec<LabResult>, by: UserId, at: Millis) -> StoreResult<ResultsReport>;
+    /// The column mapping saved for a lab's files (JSON), if any.
+    async fn lab_mapping(&self, lab: &str) -> StoreResult<Option<String>>;
+    /// Saves (or replaces) a lab's column mapping.
+    async fn save_lab_mapping(&self, lab: &str, mapping: &str, now: Millis) -> StoreResult<()>;
     /// Lab results waiting for review, oldest first.
     async fn review_queue(&self, limit: u32) -> StoreResult<Vec<ReviewItem>>;
     /// Flagged registrations of a round inside `scope` (by the registering site), newest first.

@@ -41,7 +41,7 @@ pub async fn coverage(
     Ok(store.coverage(round, area).await?)
 }
 
-async fn scope_of(
+pub(crate) async fn scope_of(
     store: &dyn Store,
     actor: &Actor,
     op: Operation,

@@ -1,7 +1,7 @@
 //! Scan-to-register: resolve who was scanned, then store the swab (flag, never refuse).
 
 use super::millis_of;
-use crate::{Actor, AppError, AppResult};
+use crate::{Actor, AppError, AppResult, people::audit_reads};
 use bulwark_domain::{
     Millis,
     access::Operation,
@@ -216,7 +216,10 @@ pub async fn register(
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
     let (reg, person) = prepare(store, actor, key, &input, today, now).await?;
-    outcome(store.register(reg).await?, person, today)
+    let answer = outcome(store.register(reg).await?, person, today)?;
+    // The answer shows who was scanned: an audited read, committed before it is sent.
+    audit_reads(store, actor, Operation::RegistrationsCreate, std::slice::from_ref(&answer.person), now).await?;
+    Ok(answer)
 }
 
 /// One item of an outbox upload.
@@ -254,7 +257,7 @@ pub async fn register_batch(
         }
     }
     let mut stored = store.register_many(ready).await?.into_iter().zip(people);
-    Ok(answers
+    let answers: Vec<AppResult<RegistrationOutcome>> = answers
         .into_iter()
         .map(|a| match a {
             Some(err) => err,
@@ -264,5 +267,10 @@ pub async fn register_batch(
                 None => Err(AppError::Internal("missing batch answer".into())),
             },
         })
-        .collect())
+        .collect();
+    let mut shown: Vec<Person> = answers.iter().flatten().map(|a| a.person.clone()).collect();
+    shown.sort_by_key(|p| p.id);
+    shown.dedup_by_key(|p| p.id);
+    audit_reads(store, actor, Operation::RegistrationsCreate, &shown, now).await?;
+    Ok(answers)
 }

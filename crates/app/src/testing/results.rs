@@ -18,9 +18,12 @@ pub async fn seal(store: &dyn Store, actor: &Actor, code: &str, now: Millis) -> 
     let op = Operation::TubesSeal;
     actor.authorize(store, op, now).await?;
     let code = TubeCode::parse(code, &TubeFormat::default()).map_err(|e| AppError::invalid("code", e))?;
-    let tube = store.tube(&code).await?.ok_or(AppError::NotFound)?;
-    let site = store.site(tube.site).await?.ok_or(AppError::NotFound)?;
-    if !actor.scope.contains_path(&site.area_path) {
+    // An unknown tube and one sampled outside the scope answer alike: codes do not leak.
+    let site = match store.tube(&code).await? {
+        Some(tube) => store.site(tube.site).await?,
+        None => None,
+    };
+    if !site.is_some_and(|s| actor.scope.contains_path(&s.area_path)) {
         return Err(actor.deny(store, op, None, now).await);
     }
     Ok(store.seal_tube(&code, now).await?)

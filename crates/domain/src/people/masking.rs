@@ -17,7 +17,8 @@ pub fn mask_document(number: &str) -> String {
 /// `138****5678` for a mobile; landlines keep the area code and the last four.
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
-    if let Some(dash) = phone.find('-') {
+    // A character index, not a byte index: the text before the dash may be Chinese.
+    if let Some(dash) = chars.iter().position(|c| *c == '-') {
         let local = chars.len() - dash - 1;
         return mask(&chars, dash + 1, local.min(4).min(chars.len() - dash - 1));
     }
@@ -80,5 +81,23 @@ mod tests {
         assert_eq!(mask_numbers_in_text("身份证11010519491231002X确认"), "身份证110105********002X确认");
         assert_eq!(mask_numbers_in_text("第3组 2 人，１３９００００００１０"), "第3组 2 人，139****0010");
         assert_eq!(mask_numbers_in_text("入户核查"), "入户核查");
+    }
+}
+
+#[cfg(test)]
+mod text_before_dash {
+    use super::mask_phone;
+
+    #[test]
+    fn chinese_before_a_dash_is_counted_in_characters() {
+        let ascii = mask_phone("0750-7381368");
+        assert!(ascii.ends_with(&mask_phone("0750-7381368")[ascii.len() - 8..]));
+        let masked = mask_phone("办公室电话0750-7381368");
+        assert!(
+            masked.starts_with("办公室电话0750-") && masked.contains('*') && !masked.contains("7381368"),
+            "{masked}"
+        );
+        let masked = mask_phone("电话电话电话电话-13812345678");
+        assert!(masked.contains('*') && !masked.contains("13812345678"), "{masked}");
     }
 }

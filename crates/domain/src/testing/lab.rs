@@ -24,10 +24,26 @@ impl LabOutcome {
     /// Reads the words labs use, Chinese or English, any case.
     pub fn parse(raw: &str) -> Option<LabOutcome> {
         let s = raw.trim().to_lowercase();
-        let s = s.trim_end_matches(['(', '（', ')', '）', '+', '-']).trim();
+        // "阴性(-)" and "阳性（+）" carry a sign; one that contradicts the word is not guessed at.
+        let (word, sign) = match s.trim_end_matches([')', '）']).rsplit_once(['(', '（']) {
+            Some((word, sign)) => (word.trim(), Some(sign.trim())),
+            None => (s.as_str(), None),
+        };
+        let outcome = Self::parse_word(word)?;
+        match (outcome, sign) {
+            (_, None) => Some(outcome),
+            (LabOutcome::Negative, Some("-" | "阴性")) | (LabOutcome::Positive, Some("+" | "阳性")) => {
+                Some(outcome)
+            }
+            (LabOutcome::Abnormal | LabOutcome::Invalid, Some(_)) => Some(outcome),
+            _ => None,
+        }
+    }
+
+    fn parse_word(s: &str) -> Option<LabOutcome> {
         Some(match s {
-            "阴性" | "阴" | "negative" | "neg" | "n" | "未检出" => LabOutcome::Negative,
-            "阳性" | "阳" | "positive" | "pos" | "p" | "检出" => LabOutcome::Positive,
+            "阴性" | "阴" | "negative" | "neg" | "未检出" => LabOutcome::Negative,
+            "阳性" | "阳" | "positive" | "pos" | "检出" => LabOutcome::Positive,
             "可疑" | "异常" | "疑似" | "单靶阳性" | "abnormal" | "suspect" | "suspected" | "inconclusive" => {
                 LabOutcome::Abnormal
             }
@@ -147,6 +163,9 @@ mod tests {
             assert_eq!(LabOutcome::parse(raw), Some(want), "{raw}");
         }
         assert_eq!(LabOutcome::parse("maybe"), None);
+        assert_eq!(LabOutcome::parse("阴性(+)"), None, "a sign that contradicts the word is refused");
+        assert_eq!(LabOutcome::parse("阳性(-)"), None);
+        assert_eq!(LabOutcome::parse("n"), None);
     }
 
     #[test]

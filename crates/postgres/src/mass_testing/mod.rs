@@ -224,6 +224,28 @@ impl TestingStore for PgStore {
         self.apply_results(&results, by, at).await
     }
 
+    async fn lab_mapping(&self, lab: &str) -> StoreResult<Option<String>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT mapping FROM lab_mappings WHERE lab = $1", &[&lab])
+            .await
+            .map_err(crate::error::db)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn save_lab_mapping(&self, lab: &str, mapping: &str, now: Millis) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO lab_mappings (lab, mapping, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (lab) DO UPDATE SET mapping = EXCLUDED.mapping, updated_at = EXCLUDED.updated_at",
+                &[&lab, &mapping, &now],
+            )
+            .await
+            .map_err(crate::error::db)?;
+        Ok(())
+    }
+
     async fn review_queue(&self, limit: u32) -> StoreResult<Vec<ReviewItem>> {
         self.read_review_queue(limit).await
     }

@@ -20,9 +20,9 @@ const HOUR: Millis = 3_600_000;
 
 fn count(conn: &Connection, sql: &str, round: RoundId) -> StoreResult<u64> {
     conn.prepare_cached(sql)
-        .and_then(|mut s| s.query_row([round], |r| r.get::<_, Option<i64>>(0)))
+        .and_then(|mut s| s.query_row([round], |r| r.get::<_, Option<i64>>(0)).optional())
         .map_err(error::map)
-        .map(|n| n.unwrap_or(0) as u64)
+        .map(|n| n.flatten().unwrap_or(0) as u64)
 }
 
 pub(crate) fn progress(conn: &Connection, round: RoundId) -> StoreResult<Progress> {

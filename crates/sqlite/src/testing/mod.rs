@@ -25,7 +25,7 @@ use bulwark_store::{
         Tube, Untested,
     },
 };
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 /// Lab results applied per transaction: large files commit in steps instead of holding the
 /// writer (and every registration queued behind it) for the whole file.
@@ -155,6 +155,30 @@ impl TestingStore for SqliteStore {
             report.abnormal.extend(part.abnormal);
         }
         Ok(report)
+    }
+
+    async fn lab_mapping(&self, lab: &str) -> StoreResult<Option<String>> {
+        let lab = lab.to_string();
+        self.read(move |c| {
+            c.query_row("SELECT mapping FROM lab_mappings WHERE lab = ?1", [lab], |r| r.get(0))
+                .optional()
+                .map_err(error::map)
+        })
+        .await
+    }
+
+    async fn save_lab_mapping(&self, lab: &str, mapping: &str, now: Millis) -> StoreResult<()> {
+        let (lab, mapping) = (lab.to_string(), mapping.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO lab_mappings (lab, mapping, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (lab) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at",
+                params![lab, mapping, now],
+            )
+            .map(|_| ())
+            .map_err(error::map)
+        })
+        .await
     }
 
     async fn review_queue(&self, limit: u32) -> StoreResult<Vec<ReviewItem>> {

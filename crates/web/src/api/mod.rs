@@ -52,6 +52,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(persons::get, persons::update))
         .routes(routes!(persons::reveal))
         .routes(routes!(imports::residents))
+        .routes(routes!(imports::lab_results))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::disable))
         .routes(routes!(audit::list))
@@ -67,6 +68,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(testing::door_knock))
         .routes(routes!(testing::home_visits))
         .routes(routes!(testing::abnormal_pools))
+        .routes(routes!(testing::qr_codes))
+        .routes(routes!(testing::review))
 }
 
 /// The OpenAPI document of the API.

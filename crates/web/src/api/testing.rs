@@ -690,3 +690,104 @@ pub(crate) async fn abnormal_pools(
     let pools = coverage::abnormal_pools(state.store.as_ref(), &actor, id, state.clock.now()).await?;
     Ok(Json(pools.into_iter().map(pool_view).collect()))
 }
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QrCodeView {
+    person_id: i64,
+    name: String,
+    address: Option<String>,
+    /// The opaque token the personal QR code holds.
+    token: String,
+}
+
+/// The personal QR tokens of an area's residents, for printing (audited reads).
+#[utoipa::path(get, path = "/api/v1/qr-codes", operation_id = "printables_read", tag = "testing",
+    params(AreaParams), responses((status = 200, body = Vec<QrCodeView>)))]
+pub(crate) async fn qr_codes(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Query(p): Query<AreaParams>,
+) -> Result<Json<Vec<QrCodeView>>, ApiError> {
+    let codes =
+        bulwark_app::testing::printables::qr_codes(state.store.as_ref(), &actor, p.area.as_deref(), state.clock.now())
+            .await?;
+    Ok(Json(
+        codes
+            .into_iter()
+            .map(|(person, token)| QrCodeView {
+                person_id: person.id,
+                name: person.name,
+                address: person.address,
+                token,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ReviewParams {
+    /// Also list the round's flagged registrations inside the caller's scope.
+    round: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ReviewResultView {
+    id: i64,
+    tube: String,
+    result: &'static str,
+    reason: &'static str,
+    received_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FlaggedView {
+    registration: i64,
+    tube: String,
+    person_id: i64,
+    site: i64,
+    at: String,
+    flags: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ReviewQueueView {
+    results: Vec<ReviewResultView>,
+    registrations: Vec<FlaggedView>,
+}
+
+/// The review queue: results for unknown tubes or in conflict, and flagged registrations.
+#[utoipa::path(get, path = "/api/v1/review", operation_id = "review_read", tag = "testing",
+    params(ReviewParams), responses((status = 200, body = ReviewQueueView)))]
+pub(crate) async fn review(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Query(p): Query<ReviewParams>,
+) -> Result<Json<ReviewQueueView>, ApiError> {
+    let review =
+        bulwark_app::testing::printables::review(state.store.as_ref(), &actor, p.round, state.clock.now()).await?;
+    Ok(Json(ReviewQueueView {
+        results: review
+            .results
+            .into_iter()
+            .map(|r| ReviewResultView {
+                id: r.id,
+                tube: r.result.tube.to_string(),
+                result: r.result.outcome.as_str(),
+                reason: r.reason.as_str(),
+                received_at: rfc3339(r.received_at),
+            })
+            .collect(),
+        registrations: review
+            .registrations
+            .into_iter()
+            .map(|f| FlaggedView {
+                registration: f.registration.id,
+                tube: f.registration.tube.to_string(),
+                person_id: f.registration.person,
+                site: f.registration.site,
+                at: rfc3339(f.registration.at),
+                flags: f.flags.iter().map(|x| x.as_str()).collect(),
+            })
+            .collect(),
+    }))
+}

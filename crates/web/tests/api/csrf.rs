@@ -39,6 +39,15 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
         people.extend(page);
     }
     let accounts = server.store.accounts(&root).await.expect("accounts");
+    // Mass testing: rounds, sites, and per round its figures, door-knocks and the review queue.
+    let rounds = server.store.rounds().await.expect("rounds");
+    let sites = server.store.sites(&root).await.expect("sites");
+    let mut testing = Vec::new();
+    for round in &rounds {
+        testing.push(format!("{:?}", server.store.progress(round.id).await.expect("progress")));
+        testing.push(format!("{:?}", server.store.untested(round.id, &root, None, 10_000).await.expect("untested")));
+    }
+    testing.push(format!("{:?}", server.store.review_queue(10_000).await.expect("review")));
     let mut alive = Vec::new();
     for s in sessions {
         alive.push(server.store.session(&token_hash(s)).await.expect("session").is_some());
@@ -54,7 +63,7 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
     } else {
         None
     };
-    format!("{areas:?}\n{people:?}\n{accounts:?}\n{alive:?}\n{last_audit:?}")
+    format!("{areas:?}\n{people:?}\n{accounts:?}\n{alive:?}\n{last_audit:?}\n{rounds:?}\n{sites:?}\n{testing:?}")
 }
 
 /// A state-changing request to forge.
@@ -63,6 +72,8 @@ struct Target {
     method: Method,
     path: String,
     body: Body,
+    /// Extra headers every request carries (an Idempotency-Key).
+    headers: Vec<(String, String)>,
     /// The session it is sent with.
     cookie: String,
 }
@@ -87,6 +98,7 @@ async fn csrf(engine: Engine) {
     };
     let commander = sign_in("commander").await;
     let admin = sign_in("admin").await;
+    let lab = sign_in("lab").await;
     // Logout ends the session it is sent with; these are spent on the two logout routes.
     let spare_api = sign_in("commander").await;
     let spare_page = sign_in("commander").await;
@@ -103,6 +115,7 @@ async fn csrf(engine: Engine) {
         let cookie = match policy {
             Some(Operation::Logout) => spare_api.clone(),
             Some(p) if !allows(Role::Commander, p) && allows(Role::Admin, p) => admin.clone(),
+            Some(p) if !allows(Role::Commander, p) && allows(Role::Lab, p) => lab.clone(),
             _ => commander.clone(),
         };
         let scope = if cookie == admin { f.area("county").clone() } else { commander_scope.clone() };
@@ -115,6 +128,7 @@ async fn csrf(engine: Engine) {
             method: op.method.clone(),
             path: case.path,
             body: case.body,
+            headers: case.headers,
             cookie,
         });
     }
@@ -200,6 +214,7 @@ async fn csrf(engine: Engine) {
             method: Method::POST,
             path,
             body,
+            headers: vec![],
             cookie: cookie.clone(),
         });
     }
@@ -214,6 +229,7 @@ async fn csrf(engine: Engine) {
         method: Method::POST,
         path: "/logout".into(),
         body: Body::Empty,
+        headers: vec![],
         cookie: spare_page.clone(),
     });
     targets.sort_by_key(|t| t.name.contains("logout"));
@@ -235,9 +251,14 @@ async fn csrf(engine: Engine) {
         async move {
             let mut problems = Vec::new();
             let agent = Agent { cookie: Some(t.cookie.clone()), ..Agent::anonymous(server, log) };
+            let with = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
+                t.headers.iter().cloned().chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect()
+            };
             for (label, headers) in forgeries {
                 let before = state(server, &sessions, true).await;
-                let r = agent.send(t.method.clone(), &t.path, t.body.clone(), headers).await;
+                let headers = with(headers);
+                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let r = agent.send(t.method.clone(), &t.path, t.body.clone(), &headers).await;
                 if r.status != StatusCode::FORBIDDEN {
                     problems.push(format!(
                         "{} {} with {label}: expected 403, got {} {}",
@@ -252,14 +273,9 @@ async fn csrf(engine: Engine) {
                 }
             }
             let before = state(server, &sessions, true).await;
-            let r = agent
-                .send(
-                    t.method.clone(),
-                    &t.path,
-                    t.body.clone(),
-                    &[("origin", own.as_str()), ("sec-fetch-site", "same-origin")],
-                )
-                .await;
+            let headers = with(&[("origin", own.as_str()), ("sec-fetch-site", "same-origin")]);
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = agent.send(t.method.clone(), &t.path, t.body.clone(), &headers).await;
             if !succeeded(&r) {
                 problems.push(format!(
                     "{} {} ({}) from the own origin: expected success, got {} {}",
@@ -299,6 +315,7 @@ async fn csrf(engine: Engine) {
                 method: Method::POST,
                 path: "/import/confirm".into(),
                 body: Body::Form(vec![("key".into(), key)]),
+                headers: vec![],
                 cookie: commander.clone(),
             })
             .await;

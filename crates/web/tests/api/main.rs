@@ -17,3 +17,4 @@ mod policy_completeness;
 mod sessions;
 mod smoke;
 mod testing;
+mod testing_matrix;

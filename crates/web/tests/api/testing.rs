@@ -191,3 +191,78 @@ async fn testing_contract_sqlite() {
 async fn testing_contract_postgres() {
     contract(Engine::Postgres).await;
 }
+
+/// A lab's file in Chinese Excel's CSV (GB18030), then an XLSX with the lab's own headers and a
+/// saved mapping: results land, bad rows are named, an abnormal pool is listed.
+async fn lab_file_import(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let s = setup(&server).await;
+    let sampler = server.login("sampler").await;
+    let people = &server.fixture.people["A"];
+    for (i, p) in people.iter().take(3).enumerate() {
+        let body = json!({"round": s.round, "site": s.site, "tube": "EP0000101", "person": {"person_id": p}});
+        assert_eq!(register(&sampler, &key(100 + i as u32), &body).await.0, StatusCode::CREATED);
+    }
+    let body = json!({"round": s.round, "site": s.site, "tube": "EP0000102", "person": {"person_id": people[3]}});
+    assert_eq!(register(&sampler, &key(110), &body).await.0, StatusCode::CREATED);
+
+    let lab = server.login("lab").await;
+    let csv = "条码号,检测结果,ORF1ab基因Ct值,N基因Ct值,报告时间\r\nEP0000101,阴性,,,2022/10/6 15:30\r\nEP0000102,阴性,,,2022/10/6 15:30\r\nEP001,阳性,30,31,2022/10/6 15:30\r\n";
+    let (bytes, _, _) = encoding_rs::GB18030.encode(csv);
+    let (status, report) = lab.upload("/api/v1/imports/lab-results", "结果.csv", bytes.into_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["total_rows"].as_i64(), report["imported"].as_i64(), report["rejected"].as_i64()),
+        (Some(3), Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["errors"][0]["row"], 4);
+    assert_eq!(report["errors"][0]["column"], "条码号");
+    assert_eq!(report["results"]["applied"], 2);
+
+    // Another lab with its own headers: the mapping is sent once and saved under the lab's name.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["管号", "判定", "采集时间"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, "EP0000101").unwrap();
+    sheet.write_string(1, 1, "阳性").unwrap();
+    sheet.write_string(1, 2, "2022-10-06 09:00").unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+    let mapping = r#"{"tube_code":"管号","result":"判定","sampled_at":"采集时间"}"#;
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(xlsx.clone()).file_name("江门.xlsx"))
+        .text("mapping", mapping);
+    let response =
+        lab.request(Method::POST, "/api/v1/imports/lab-results?lab=江门检测中心").multipart(form).send().await.unwrap();
+    let (status, report) = bulwark_testkit::decode(response).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["results"]["abnormal"], json!(["EP0000101"]), "{report}");
+    assert_eq!(
+        report["results"]["review"][0]["reason"], "conflict",
+        "a positive after a negative is reviewed, and wins"
+    );
+    // Next time the saved mapping is used without being sent.
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(xlsx).file_name("江门.xlsx"));
+    let response =
+        lab.request(Method::POST, "/api/v1/imports/lab-results?lab=江门检测中心").multipart(form).send().await.unwrap();
+    let (status, report) = bulwark_testkit::decode(response).await;
+    assert_eq!((status, report["results"]["unchanged"].as_i64()), (StatusCode::OK, Some(1)), "{report}");
+
+    let commander = server.login("commander").await;
+    let (_, pools) = commander.get(&format!("/api/v1/rounds/{}/abnormal-pools", s.round)).await;
+    assert_eq!(pools[0]["tube"], "EP0000101");
+    assert_eq!(pools[0]["members"].as_array().unwrap().len(), 3, "{pools}");
+}
+
+#[tokio::test]
+async fn lab_file_import_sqlite() {
+    lab_file_import(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn lab_file_import_postgres() {
+    lab_file_import(Engine::Postgres).await;
+}
