@@ -6,6 +6,7 @@ mod audit;
 pub(crate) mod imports;
 mod login;
 mod persons;
+mod scan;
 mod users;
 
 use crate::{
@@ -44,6 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}/disable", post(users::disable))
         .route("/audit", get(audit::list))
+        .merge(scan::routes())
 }
 
 /// What every page's frame needs: the translator, the signed-in account and which menu entries
