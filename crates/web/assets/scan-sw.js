@@ -23,7 +23,8 @@ self.addEventListener('install', (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(ASSETS))
+      // Past the browser's HTTP cache (assets are served with max-age): this version's files.
+      .then((cache) => cache.addAll(ASSETS.map((a) => new Request(a, { cache: 'reload' }))))
       .then(() => self.skipWaiting())
   );
 });
@@ -136,7 +137,7 @@ self.addEventListener('message', (event) => {
         const cache = await caches.open(CACHE);
         const missing = [];
         for (const a of ASSETS) if (!(await cache.match(a))) missing.push(a);
-        if (missing.length) await cache.addAll(missing);
+        if (missing.length) await cache.addAll(missing.map((a) => new Request(a, { cache: 'reload' })));
         const response = await fetch(url.href, { credentials: 'same-origin', cache: 'no-store' });
         if (!response.ok || response.redirected) throw new Error(`status ${response.status}`);
         await cache.put(url.href, response);

@@ -372,7 +372,8 @@
         who.textContent = words.label;
         const status = document.createElement('span');
         status.className = 'status';
-        status.textContent = (STATUS_WORD[r.state] || (() => ''))();
+        // A seal's label says how it went; a scan's status word does.
+        status.textContent = r.kind === 'seal' && r.state === 'stored' ? '' : (STATUS_WORD[r.state] || (() => ''))();
         top.append(who, status);
         const sub = document.createElement('div');
         sub.className = 'row-sub muted';
@@ -867,7 +868,8 @@
   /** Back-off with jitter: 1 s, 2 s, 4 s … up to a minute; sooner when the network comes back. */
   function retryLater(outcome) {
     failures += 1;
-    const base = outcome === 'stop' ? 60000 : Math.min(60000, 1000 * 2 ** Math.min(failures - 1, 6));
+    // Waiting for a person (to log in again): a refused upload costs little, so ask every 10 s.
+    const base = outcome === 'stop' ? 10000 : Math.min(60000, 1000 * 2 ** Math.min(failures - 1, 6));
     const delay = base * (0.8 + Math.random() * 0.4);
     clearTimeout(retryTimer);
     retryTimer = setTimeout(drain, delay);
@@ -876,7 +878,17 @@
   function notice(key) {
     const n = $('net-state');
     n.dataset.problem = key;
-    n.textContent = t(key);
+    if (key === 'scan-login-again') {
+      // In another tab, so that this page (and what it shows) stays; coming back retries at once.
+      const a = document.createElement('a');
+      a.href = '/login';
+      a.target = '_blank';
+      a.id = 'login-again';
+      a.textContent = t('scan-login-again');
+      n.replaceChildren(a);
+    } else {
+      n.textContent = t(key);
+    }
   }
 
   function clearNotice() {
@@ -1131,6 +1143,7 @@
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') drain();
     });
+    window.addEventListener('focus', () => drain());
     try {
       db = await openDb();
     } catch (e) {

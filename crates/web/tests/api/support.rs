@@ -305,6 +305,7 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/users", "users_manage"),
     ("POST", "/users/{id}/disable", "users_manage"),
     ("GET", "/audit", "audit_read"),
+    ("GET", "/scan", "registrations_create"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).

@@ -9,6 +9,7 @@ use crate::harness::{
     Browser, PHONE, assert_local_only, click, has_han, js, message, resize, screenshot, text, type_into, wait_for_path,
     wait_until,
 };
+use bulwark_domain::people::IdNumber;
 use bulwark_testkit::{Engine, PASSWORD, RawDatabase, TestServer};
 use fantoccini::{Client, Locator, key::Key, wd::WebDriverCompatibleCommand};
 use serde_json::json;
@@ -442,6 +443,7 @@ async fn keyboard_wedge_keeps_the_focus() {
             click(&c, "#choose-go").await;
             wait_for_path(&c, &format!("/scan?round={round}&site={}&lane={}", s.site, s.lane)).await;
             wait_ready(&c).await;
+            helpers(&c).await;
             // Every submit of the scan form records where the focus is once the page handled it.
             js(&c, "(window.__focus = [], document.getElementById('scan-form').addEventListener('submit', \
                 () => window.__focus.push(document.activeElement.id)), true)")
@@ -463,6 +465,16 @@ async fn keyboard_wedge_keeps_the_focus() {
             let green = text(&c, "#feedback-green").await;
             assert!(green.contains(&message(ZH, "scan-green-elderly")), "{green}");
             assert!(green.contains(&message(ZH, "scan-green-disabled")), "{green}");
+
+            // A valid ID number of nobody in the register: the server refuses it (422), the page
+            // shows it in red with the reason, and keeps it in the refused list.
+            let stranger = IdNumber::from_body("44078519900101123").as_str().to_string();
+            scan(&c, &stranger).await;
+            wait_until(&c, "document.getElementById('feedback').dataset.state === 'refused'", "a refusal").await;
+            assert!(text(&c, "#feedback-detail").await.contains(&message(ZH, "scan-not-registered")));
+            wait_until(&c, "document.getElementById('refused-count').dataset.n === '1'", "one refused").await;
+            assert_eq!(js(&c, "document.querySelectorAll('#refused-list li').length").await, 1);
+            assert_eq!(js(&c, "document.activeElement.id").await, "scan-input");
 
             // A misread ID number (check digit wrong): refused on the phone, red, and focus stays.
             let mut wrong = people[2].1.clone();
@@ -529,11 +541,155 @@ async fn keyboard_wedge_keeps_the_focus() {
             wait_ready(&c).await;
             assert_eq!(text(&c, "h1").await, message(EN, "scan-title"));
             assert_eq!(text(&c, "#pending-count").await, message(EN, "scan-pending").replace("{ $n }", "0"));
+            // The refused scan is still listed after the reload, until someone dismisses it.
+            assert_eq!(text(&c, "#refused-count").await, message(EN, "scan-refused-count").replace("{ $n }", "1"));
             screenshot(&c, "scan-wedge-phone-en").await;
+            click(&c, "#refused-list button").await;
+            c.accept_alert().await.expect("confirm the dismissal");
+            wait_until(&c, "document.getElementById('refused-section').hidden", "the refused list emptied").await;
+            assert_eq!(js(&c, "document.activeElement.id").await, "scan-input");
         })
         .await;
     let stored = count(&server.raw, &format!("SELECT count(*) FROM registrations WHERE round_id = {round}")).await;
     assert_eq!(stored, 3, "two residents and the visitor");
+    // Only those who may register swabs get the page.
+    for (username, status) in [("lab", 403), ("gridworker_a", 403), ("commander", 200)] {
+        let (got, _) = server.login(username).await.get("/scan").await;
+        assert_eq!(got.as_u16(), status, "GET /scan as {username}");
+    }
+    eprintln!("whole test: {:?}", started.elapsed());
+}
+
+/// The page's own helpers, against the domain's: the ID checksum (every single-digit error in the
+/// first 17 characters caught, lower-case x taken), UUIDv7 keys, and what a scan is taken for.
+async fn helpers(c: &Client) {
+    let mut ids: Vec<String> =
+        (0..40).map(|n| IdNumber::from_body(&format!("44078519850101{n:03}")).as_str().to_string()).collect();
+    let with_x = ids.iter().find(|id| id.ends_with('X')).expect("an ID number ending in X").clone();
+    ids.push(with_x.to_lowercase());
+    let mut wrong = Vec::new();
+    for (i, c) in ids[0].char_indices().take(17) {
+        let digit = c.to_digit(10).expect("a digit");
+        for d in (0..10).filter(|d| *d != digit) {
+            let mut w = ids[0].clone();
+            w.replace_range(i..=i, &d.to_string());
+            wrong.push(w);
+        }
+    }
+    let checked = js(
+        c,
+        &format!(
+            "[{ids}.every(BulwarkScan.idChecksumOk), {wrong}.filter(BulwarkScan.idChecksumOk)]",
+            ids = json!(ids),
+            wrong = json!(wrong)
+        ),
+    )
+    .await;
+    assert_eq!(checked, json!([true, []]), "the script's ID checksum agrees with the domain's");
+
+    let keys = js(
+        c,
+        "(() => { const ks = Array.from({length: 1000}, () => BulwarkScan.uuidv7());
+                  const k = BulwarkScan.uuidv7(1665010800123);
+                  return [new Set(ks).size, ks[0], k, parseInt(k.replaceAll('-', '').slice(0, 12), 16)]; })()",
+    )
+    .await;
+    assert_eq!(keys[0], 1000, "1000 different keys");
+    assert!(is_uuid_v7(keys[1].as_str().unwrap_or_default()), "{keys}");
+    assert!(is_uuid_v7(keys[2].as_str().unwrap_or_default()), "{keys}");
+    assert_eq!(keys[3], 1665010800123_i64, "the first 48 bits are the time in milliseconds");
+
+    let kinds = js(
+        c,
+        &format!(
+            "[['ep-001234', false], [' {id} ', true], ['{idx}', true], ['BWQ1abcdef', true], ['{bad}', true], ['{bad}', false], ['管子', true]]
+                .map(([s, open]) => {{ const k = BulwarkScan.classify(s, open); return [k.kind, k.code || (k.person && (k.person.id_number || k.person.qr)) || k.key]; }})",
+            id = ids[0],
+            idx = ids.last().expect("the lower-case x"),
+            bad = wrong[0],
+        ),
+    )
+    .await;
+    assert_eq!(
+        kinds,
+        json!([
+            ["tube", "EP-001234"],
+            ["person", ids[0]],
+            ["person", with_x],
+            ["person", "BWQ1abcdef"],
+            ["error", "scan-id-checksum"],
+            ["tube", wrong[0]],
+            ["error", "scan-not-recognised"]
+        ])
+    );
+}
+
+/// The network is down long enough for the session to expire: the uploads are refused with 401
+/// when it comes back, and that is not an answer about the scans. They stay in the outbox until
+/// the sampler has logged in again, then they upload.
+#[tokio::test]
+async fn an_expired_session_keeps_the_outbox() {
+    let started = Instant::now();
+    let server = TestServer::start(Engine::Sqlite).await;
+    let s = setup(&server).await;
+    let people = village_one(&server);
+    let browser = Browser::start().await;
+    let cable = std::sync::Arc::new(Cable::to(&server.url).await);
+    let origin = cable.url.clone();
+    let clock = server.clock.clone();
+    let path = format!("/scan?round={}&site={}&lane={}", s.round, s.site, s.lane);
+    let round = s.round;
+    browser
+        .run("scan-expired", move |c| async move {
+            resize(&c, PHONE).await;
+            log_in(&c, &origin, "sampler").await;
+            c.goto(&format!("{origin}{path}")).await.expect("open the scan page");
+            wait_ready(&c).await;
+            scan(&c, "EP0000009").await;
+            scan(&c, &people[0].1).await;
+            wait_until(&c, "document.querySelector('#recent li[data-kind=registration]').dataset.state === 'stored'", "stored").await;
+
+            cable.pull();
+            set_offline(&c, true).await;
+            for (_, id) in &people[1..3] {
+                scan(&c, id).await;
+            }
+            wait_until(&c, "document.getElementById('pending-count').dataset.n === '2'", "2 waiting").await;
+            // 31 minutes offline: the session's idle timeout (30 minutes) has passed.
+            clock.advance(31 * 60_000);
+            cable.plug();
+            set_offline(&c, false).await;
+            wait_until(&c, "document.getElementById('net-state').dataset.problem === 'scan-login-again'", "log in again").await;
+            assert_eq!(pending(&c).await, 2, "a 401 removes nothing");
+            assert_eq!(js(&c, "Number(document.getElementById('refused-count').dataset.n)").await, 0);
+            assert_eq!(text(&c, "#login-again").await, message(ZH, "scan-login-again"));
+            screenshot(&c, "scan-expired-phone").await;
+
+            // Logging in again in another tab; back in the scan page the outbox drains.
+            let scan_tab = c.window().await.expect("this tab");
+            click(&c, "#login-again").await;
+            let tabs = c.windows().await.expect("tabs");
+            let login_tab = tabs.into_iter().find(|w| *w != scan_tab).expect("the login tab");
+            c.switch_to_window(login_tab).await.expect("to the login tab");
+            wait_for_path(&c, "/login").await;
+            type_into(&c, "#username", "sampler").await;
+            type_into(&c, "#password", PASSWORD).await;
+            click(&c, "#login-submit").await;
+            wait_for_path(&c, "/areas").await;
+            c.close_window().await.expect("close the login tab");
+            c.switch_to_window(scan_tab).await.expect("back to the scan page");
+            wait_until(&c, "document.getElementById('pending-count').dataset.n === '0'", "the outbox drained").await;
+            wait_until(
+                &c,
+                "Array.from(document.querySelectorAll('#recent li[data-kind=registration]')).every(li => li.dataset.state === 'stored')",
+                "every scan stored",
+            )
+            .await;
+            assert_eq!(js(&c, "document.getElementById('net-state').dataset.problem === undefined").await, true);
+        })
+        .await;
+    let stored = count(&server.raw, &format!("SELECT count(*) FROM registrations WHERE round_id = {round}")).await;
+    assert_eq!(stored, 3);
     eprintln!("whole test: {:?}", started.elapsed());
 }
 
