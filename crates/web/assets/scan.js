@@ -157,9 +157,12 @@
         d.createObjectStore('refused', { keyPath: 'key' });
         d.createObjectStore('meta', { keyPath: 'name' });
       };
-      r.onsuccess = () => resolve(r.result);
+      r.onsuccess = () => {
+        // A newer page (another tab) upgrading the schema: step aside rather than block it.
+        r.result.onversionchange = () => r.result.close();
+        resolve(r.result);
+      };
       r.onerror = () => reject(r.error);
-      r.onblocked = () => reject(new Error('IndexedDB blocked by another tab'));
     });
   }
 
@@ -306,7 +309,9 @@
 
   // --- Rendering ---------------------------------------------------------------------------------
 
-  const LIST = document.documentElement.lang.startsWith('zh') ? '、' : ', ';
+  const ZH = document.documentElement.lang.startsWith('zh');
+  const LIST = ZH ? '、' : ', ';
+  const COLON = ZH ? '：' : ': ';
   function flagWords(flags) {
     return (flags || []).map((f) => msg(`flag-${f}`)).join(LIST);
   }
@@ -329,10 +334,10 @@
   function errorWords(error) {
     if (!error) return '';
     if (error.field && error.field.startsWith('person') && /not in the register/.test(error.message || '')) {
-      return `${fieldWord(error.field)}: ${t('scan-not-registered')}`;
+      return `${fieldWord(error.field)}${COLON}${t('scan-not-registered')}`;
     }
     const where = fieldWord(error.field);
-    return where ? `${where}: ${error.message}` : error.message || error.code || '';
+    return where ? `${where}${COLON}${error.message}` : error.message || error.code || '';
   }
 
   const STATUS_WORD = {
@@ -640,8 +645,12 @@
     if (item.kind === 'seal') {
       const ok = result.status === 200;
       updateRow(item.key, { state: ok ? 'stored' : 'refused', error: ok ? null : result.error || null });
-      if (isLatest && !late) {
+      // The big panel follows the latest scan's answer, however late; only a prompt answer beeps
+      // (a late refusal beeps once for its whole upload).
+      if (isLatest) {
         show(ok ? 'stored' : 'refused', ok ? t('scan-seal-done', item.tube) : t('scan-seal-refused', item.tube), errorWords(result.error));
+      }
+      if (isLatest && !late) {
         beep(ok ? 'ok' : 'bad');
         return null;
       }
@@ -672,9 +681,10 @@
         open.serverPool = tube.pool_size || open.serverPool;
         setTube(open);
       }
-      if (isLatest && !late) {
-        show(rowState, `${t(flags.length ? 'scan-stored-flags' : 'scan-stored')}：${label}`, [flagWords(flags), count].filter(Boolean).join(' · '), green);
-        beep(flags.length ? 'warn' : 'ok');
+      if (isLatest) {
+        const title = `${t(flags.length ? 'scan-stored-flags' : 'scan-stored')}${COLON}${label}`;
+        show(rowState, title, [flagWords(flags), count].filter(Boolean).join(' · '), green);
+        if (!late) beep(flags.length ? 'warn' : 'ok');
       }
       if (open && open.code === tube.code) {
         if (tube.state === 'sealed') askForNextTube('scan-tube-sealed');
@@ -685,7 +695,7 @@
     const error = result.error || { code: String(result.status), message: String(result.status) };
     const words = errorWords(error);
     updateRow(item.key, { state: 'refused', error });
-    if (isLatest) show('refused', `${t('scan-refused')}：${item.label}`, words);
+    if (isLatest) show('refused', `${t('scan-refused')}${COLON}${item.label}`, words);
     if (isLatest && !late) {
       beep('bad');
       return null;

@@ -426,6 +426,18 @@ async fn keyboard_wedge_keeps_the_focus() {
     let server = TestServer::start(Engine::Sqlite).await;
     let s = setup(&server).await;
     let people = village_one(&server);
+    // A personal QR code, as printed for a resident without a phone.
+    let (status, codes) =
+        server.login("commander").await.get(&format!("/api/v1/qr-codes?area={}", server.fixture.code("A"))).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{codes}");
+    let token = codes
+        .as_array()
+        .expect("QR codes")
+        .iter()
+        .find(|q| q["person_id"] == people[2].0)
+        .and_then(|q| q["token"].as_str())
+        .expect("a token for the third resident")
+        .to_string();
     let browser = Browser::start().await;
     let origin = server.url.clone();
     let round = s.round;
@@ -465,6 +477,16 @@ async fn keyboard_wedge_keeps_the_focus() {
             let green = text(&c, "#feedback-green").await;
             assert!(green.contains(&message(ZH, "scan-green-elderly")), "{green}");
             assert!(green.contains(&message(ZH, "scan-green-disabled")), "{green}");
+
+            // A personal QR code (`BWQ1…`) into the same tube.
+            scan(&c, &token).await;
+            wait_until(
+                &c,
+                "Array.from(document.querySelectorAll('#recent li[data-kind=registration]')).filter(li => li.dataset.state === 'stored').length === 3",
+                "the QR code stored",
+            )
+            .await;
+            assert_eq!(js(&c, "document.getElementById('tube-count').dataset.members").await, "3");
 
             // A valid ID number of nobody in the register: the server refuses it (422), the page
             // shows it in red with the reason, and keeps it in the refused list.
@@ -551,7 +573,7 @@ async fn keyboard_wedge_keeps_the_focus() {
         })
         .await;
     let stored = count(&server.raw, &format!("SELECT count(*) FROM registrations WHERE round_id = {round}")).await;
-    assert_eq!(stored, 3, "two residents and the visitor");
+    assert_eq!(stored, 4, "two residents by ID number, one by QR code, and the visitor");
     // Only those who may register swabs get the page.
     for (username, status) in [("lab", 403), ("gridworker_a", 403), ("commander", 200)] {
         let (got, _) = server.login(username).await.get("/scan").await;
