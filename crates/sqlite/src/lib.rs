@@ -14,6 +14,7 @@ mod people;
 mod readers;
 mod staff;
 mod testing;
+mod transport;
 pub mod writer;
 
 use async_trait::async_trait;
