@@ -6,6 +6,7 @@ mod audit;
 pub(crate) mod imports;
 mod login;
 mod persons;
+mod transport;
 mod users;
 
 use crate::{
@@ -44,6 +45,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}/disable", post(users::disable))
         .route("/audit", get(audit::list))
+        .route("/transport", get(transport::page))
+        .route("/transport/boxes", get(transport::boxes).post(transport::create))
+        .route("/transport/pack", post(transport::pack))
+        .route("/transport/seal", post(transport::seal))
+        .route("/transport/handover", post(transport::hand_over))
 }
 
 /// What every page's frame needs: the translator, the signed-in account and which menu entries
