@@ -7,6 +7,7 @@ pub(crate) mod imports;
 mod login;
 mod persons;
 mod scan;
+mod transport;
 mod users;
 
 use crate::{
@@ -46,6 +47,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users/{id}/disable", post(users::disable))
         .route("/audit", get(audit::list))
         .merge(scan::routes())
+        .route("/transport", get(transport::page))
+        .route("/transport/boxes", get(transport::boxes).post(transport::create))
+        .route("/transport/pack", post(transport::pack))
+        .route("/transport/seal", post(transport::seal))
+        .route("/transport/handover", post(transport::hand_over))
 }
 
 /// What every page's frame needs: the translator, the signed-in account and which menu entries

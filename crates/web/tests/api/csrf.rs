@@ -140,7 +140,7 @@ async fn csrf(engine: Engine) {
     let form = |pairs: &[(&str, &str)]| Body::Form(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let person = f.people["A"][0];
     let csv = format!("name,id_number,grid\n{},{},{}\n", fresh_name(n), fresh_id_number(n), f.code("A")).into_bytes();
-    let page_targets: Vec<(&str, &str, String, Body, &String)> = vec![
+    let mut page_targets: Vec<(&str, &str, String, Body, &String)> = vec![
         (
             "POST",
             "/areas/{code}/grids",
@@ -208,6 +208,9 @@ async fn csrf(engine: Engine) {
         ("POST", "/users/{id}/disable", format!("/users/{victim}/disable"), Body::Empty, &admin),
         ("POST", "/login", "/login".into(), form(&[("username", "commander"), ("password", PASSWORD)]), &commander),
     ];
+    for (template, path, body) in crate::transport::csrf_page_targets(&server).await {
+        page_targets.push(("POST", template, path, body, &commander));
+    }
     for (_, template, path, body, cookie) in page_targets.iter().cloned() {
         targets.push(Target {
             name: format!("page {template}"),

@@ -306,6 +306,12 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/users/{id}/disable", "users_manage"),
     ("GET", "/audit", "audit_read"),
     ("GET", "/scan", "registrations_create"),
+    ("GET", "/transport", "rounds_read"),
+    ("GET", "/transport/boxes", "rounds_read"),
+    ("POST", "/transport/boxes", "tubes_seal"),
+    ("POST", "/transport/pack", "tubes_seal"),
+    ("POST", "/transport/seal", "tubes_seal"),
+    ("POST", "/transport/handover", "tubes_seal"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).
