@@ -1,0 +1,738 @@
+//! Reliability procedure (a), mode K (process crash) and mode P (power loss), as in
+//! `shared/docs/reliability.md` §3 (a):
+//!
+//! 1. a fresh database (a temporary data directory, or a new PostgreSQL database), the demo town
+//!    loaded by `bulwark demo`, a round and a site opened as the commander;
+//! 2. W client tasks register with fresh UUIDv7 keys and unique (person, tube) pairs, ten people
+//!    a tube, retrying the **same** key on a timeout, a connection error, 409 (in flight) or 5xx
+//!    with jittered exponential back-off until 200 or 201; 5% of the acknowledged requests are sent
+//!    once more on purpose and must be answered 200 with the same registration id; every ack goes
+//!    into the ledger (key → registration id);
+//! 3. meanwhile the server gets SIGKILL every U(0.3 s, 2 s) and is restarted after U(50, 300) ms
+//!    (mode P: before the restart, everything not fsynced is dropped, see [`crate::lossyfs`]);
+//! 4. then the clients stop taking new work, finish what they hold, the server is killed a last
+//!    time, and the database is read directly and compared with the ledger ([`crate::verify`]).
+
+use crate::{
+    PersonRange, api,
+    http::{Conn, HttpError},
+    plan::{self, Keys, Plan},
+    report::{self, Latency},
+    server::{self, Server, Storage},
+    verify::{self, Ledger, Verdict},
+};
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub server_bin: PathBuf,
+    /// A PostgreSQL URL (of a maintenance database such as `postgres`); a new database is created
+    /// on that server for the run. `None`: SQLite in a temporary data directory.
+    pub database: Option<String>,
+    pub kills: u32,
+    pub seed: u64,
+    pub workers: usize,
+    pub replay_rate: f64,
+    pub up: (Duration, Duration),
+    pub down: (Duration, Duration),
+    /// Mode P: the data directory is a lossy FUSE mount that forgets unsynced writes at each kill.
+    pub power_loss: bool,
+    /// Keep the data directory (or the PostgreSQL database) afterwards.
+    pub keep: bool,
+    /// How long a single request may take before it counts as "no answer".
+    pub request_timeout: Duration,
+    /// How long the clients get to finish their last items once the kills are over.
+    pub drain_timeout: Duration,
+    /// How long the first start (the demo load) may take.
+    pub start_timeout: Duration,
+    pub persons: Option<PersonRange>,
+    pub out: Option<PathBuf>,
+    /// With `kills == 0`: how long to run without faults (the baseline the faulted throughput is
+    /// compared with).
+    pub no_fault_duration: Duration,
+}
+
+impl Options {
+    pub fn new(server_bin: PathBuf) -> Options {
+        Options {
+            server_bin,
+            database: None,
+            kills: 30,
+            seed: 0,
+            workers: 8,
+            replay_rate: 0.05,
+            up: (Duration::from_millis(300), Duration::from_secs(2)),
+            down: (Duration::from_millis(50), Duration::from_millis(300)),
+            power_loss: false,
+            keep: false,
+            request_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(120),
+            start_timeout: Duration::from_secs(300),
+            persons: None,
+            out: None,
+            no_fault_duration: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The figures of one run: one JSON line in `crash.jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub procedure: &'static str,
+    pub mode: &'static str,
+    pub engine: &'static str,
+    pub seed: u64,
+    pub workers: usize,
+    pub kills: u32,
+    pub server_starts: u32,
+    /// Starts whose process exited by itself (e.g. failed to open the database).
+    pub server_early_exits: u32,
+    pub attempted: u64,
+    pub acked: u64,
+    pub present: u64,
+    pub lost: u64,
+    pub unexpected: u64,
+    pub duplicates: u64,
+    pub duplicate_triples: u64,
+    pub id_mismatches: u64,
+    /// Sent again after no answer, a 409 or a 5xx.
+    pub retries: u64,
+    /// Keys whose first answer came on a retry and was 200: the earlier attempt had committed.
+    pub recovered_on_retry: u64,
+    /// Sent but never acknowledged, yet stored (allowed).
+    pub recovered_unacked: u64,
+    /// Deliberate second deliveries of acknowledged requests.
+    pub duplicate_deliveries: u64,
+    /// Deliberate second deliveries not answered 200 with the same registration id.
+    pub replay_failures: u64,
+    /// Of those answered 200 with the same id, how many `registration` objects differed from the
+    /// first answer (a failure).
+    pub replay_body_differences: u64,
+    /// … and how many whole bodies differed (the tube's state included; reported only).
+    pub replay_full_body_differences: u64,
+    /// Keys still without an answer when the drain time ran out.
+    pub unresolved: u64,
+    /// Definitive refusals (4xx other than 409/429), by status: a failure of the run.
+    pub rejected: BTreeMap<u16, u64>,
+    /// Attempts without an answer, by kind, and 5xx/409 answers, by status.
+    pub transient: BTreeMap<String, u64>,
+    pub load_seconds: f64,
+    pub acked_per_s: f64,
+    pub ack_latency: Latency,
+    /// From each restart to the first acknowledged write sent after it.
+    pub restart_to_first_write_ms: Option<RestartFigures>,
+    pub integrity: String,
+    pub journal: String,
+    /// Mode P: what the lossy layer did (fsyncs passed through, dirty pages dropped).
+    pub lossy: Option<crate::lossyfs::LossyStats>,
+    pub passed: bool,
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestartFigures {
+    pub count: usize,
+    pub p50: f64,
+    pub mean: f64,
+    pub max: f64,
+}
+
+/// What the clients share with the fault loop.
+struct Shared {
+    addr: std::net::SocketAddr,
+    plan: Plan,
+    token: String,
+    next: AtomicU64,
+    stop: AtomicBool,
+    /// Past this instant clients give up on an unanswered key (set when the drain starts).
+    give_up_at: Mutex<Option<Instant>>,
+    /// The last restart not yet followed by an acknowledged write.
+    restarted_at: Mutex<Option<Instant>>,
+    restart_to_first_write: Mutex<Vec<Duration>>,
+    replay_rate: f64,
+    request_timeout: Duration,
+}
+
+/// One client task's record.
+struct Worker {
+    attempted: Vec<String>,
+    acked: Vec<(String, String)>,
+    latency: hdrhistogram::Histogram<u64>,
+    retries: u64,
+    recovered_on_retry: u64,
+    duplicate_deliveries: u64,
+    replay_failures: u64,
+    replay_body_differences: u64,
+    replay_full_body_differences: u64,
+    unresolved: u64,
+    rejected: BTreeMap<u16, u64>,
+    transient: BTreeMap<String, u64>,
+    examples: Vec<String>,
+}
+
+enum Outcome {
+    /// 200 or 201, with the registration id and the whole answer.
+    Ack {
+        status: u16,
+        id: String,
+        body: Bytes,
+        sent_at: Instant,
+        retried: bool,
+    },
+    Rejected {
+        status: u16,
+        body: Bytes,
+    },
+    GaveUp,
+}
+
+fn registration_id(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let id = &value["registration"]["id"];
+    match id {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The answer without the parts that legitimately change later (the tube fills up and seals).
+fn stable_part(body: &[u8]) -> Option<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(value["registration"].clone())
+}
+
+impl Worker {
+    fn new() -> Worker {
+        Worker {
+            attempted: Vec::new(),
+            acked: Vec::new(),
+            latency: report::histogram(),
+            retries: 0,
+            recovered_on_retry: 0,
+            duplicate_deliveries: 0,
+            replay_failures: 0,
+            replay_body_differences: 0,
+            replay_full_body_differences: 0,
+            unresolved: 0,
+            rejected: BTreeMap::new(),
+            transient: BTreeMap::new(),
+            examples: Vec::new(),
+        }
+    }
+
+    fn example(&mut self, text: String) {
+        if self.examples.len() < 5 {
+            self.examples.push(text);
+        }
+    }
+
+    /// Sends `body` under `key` until a definitive answer: retries the same key after no answer,
+    /// 409 (the same key still in flight), 429 or 5xx, with full-jitter exponential back-off.
+    async fn deliver(
+        &mut self,
+        conn: &mut Conn,
+        shared: &Shared,
+        rng: &mut ChaCha8Rng,
+        key: &str,
+        body: &Bytes,
+    ) -> Outcome {
+        let auth = format!("Bearer {}", shared.token);
+        let mut attempt = 0u32;
+        loop {
+            let sent_at = Instant::now();
+            let headers = [("authorization", auth.as_str()), ("idempotency-key", key)];
+            let result = conn.send("POST", "/api/v1/registrations", &headers, body.clone()).await;
+            match result {
+                Ok(r) if r.status == 200 || r.status == 201 => match registration_id(&r.body) {
+                    Some(id) => {
+                        return Outcome::Ack { status: r.status, id, body: r.body, sent_at, retried: attempt > 0 };
+                    }
+                    None => return Outcome::Rejected { status: r.status, body: r.body },
+                },
+                Ok(r) if r.status == 409 || r.status == 429 || r.status >= 500 => {
+                    *self.transient.entry(r.status.to_string()).or_default() += 1;
+                }
+                Ok(r) => return Outcome::Rejected { status: r.status, body: r.body },
+                Err(e) => {
+                    let kind = match e {
+                        HttpError::Connect(_) => "connect",
+                        HttpError::Handshake(_) => "handshake",
+                        HttpError::Request(_) => "request",
+                        HttpError::Timeout(_) => "timeout",
+                    };
+                    *self.transient.entry(kind.to_string()).or_default() += 1;
+                }
+            }
+            if shared.give_up_at.lock().expect("lock").is_some_and(|t| Instant::now() > t) {
+                return Outcome::GaveUp;
+            }
+            attempt += 1;
+            self.retries += 1;
+            let cap = Duration::from_millis(10).saturating_mul(1 << attempt.min(6)).min(Duration::from_millis(500));
+            let pause = rng.random_range(Duration::from_millis(1)..=cap);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    fn note_first_write(shared: &Shared, sent_at: Instant) {
+        let mut restarted = shared.restarted_at.lock().expect("lock");
+        if let Some(at) = *restarted
+            && sent_at >= at
+        {
+            shared.restart_to_first_write.lock().expect("lock").push(Instant::now() - at);
+            *restarted = None;
+        }
+    }
+
+    async fn run(mut self, shared: Arc<Shared>, seed: u64) -> Worker {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut keys = Keys::new(rng.random());
+        let mut conn = Conn::new(crate::http::Endpoint::local(shared.addr)).with_timeout(shared.request_timeout);
+        // Each task fills whole tubes: it takes ten items at a time, as one lane fills one tube.
+        while !shared.stop.load(Ordering::Relaxed) {
+            let block = shared.next.fetch_add(plan::POOL_SIZE, Ordering::Relaxed);
+            for index in block..block + plan::POOL_SIZE {
+                let item = shared.plan.item(index);
+                let key = keys.fresh().to_string();
+                let body = Bytes::from(shared.plan.body(&item));
+                self.attempted.push(key.clone());
+                let started = Instant::now();
+                match self.deliver(&mut conn, &shared, &mut rng, &key, &body).await {
+                    Outcome::Ack { status, id, body: first, sent_at, retried } => {
+                        report::record(&mut self.latency, started.elapsed());
+                        Self::note_first_write(&shared, sent_at);
+                        if retried && status == 200 {
+                            self.recovered_on_retry += 1;
+                        }
+                        if rng.random_bool(shared.replay_rate) {
+                            self.duplicate_deliveries += 1;
+                            match self.deliver(&mut conn, &shared, &mut rng, &key, &body).await {
+                                Outcome::Ack { status: 200, id: again, body: second, .. } if again == id => {
+                                    if first != second {
+                                        self.replay_full_body_differences += 1;
+                                    }
+                                    if stable_part(&first) != stable_part(&second) {
+                                        self.replay_body_differences += 1;
+                                        self.example(format!(
+                                            "replay of {key}: registration differs: first {} then {}",
+                                            String::from_utf8_lossy(&first),
+                                            String::from_utf8_lossy(&second)
+                                        ));
+                                    }
+                                }
+                                Outcome::Ack { status, id: again, body, .. } => {
+                                    self.replay_failures += 1;
+                                    self.example(format!(
+                                        "replay of {key} (acked as {id}): status {status}, registration {again}: {}",
+                                        String::from_utf8_lossy(&body)
+                                    ));
+                                }
+                                Outcome::Rejected { status, body } => {
+                                    self.replay_failures += 1;
+                                    self.example(format!(
+                                        "replay of {key} (acked as {id}): status {status}: {}",
+                                        String::from_utf8_lossy(&body)
+                                    ));
+                                }
+                                Outcome::GaveUp => self.unresolved += 1,
+                            }
+                        }
+                        self.acked.push((key, id));
+                    }
+                    Outcome::Rejected { status, body } => {
+                        *self.rejected.entry(status).or_default() += 1;
+                        self.example(format!(
+                            "registration {key} (person {}, tube {}) refused: {status} {}",
+                            item.person,
+                            item.tube,
+                            String::from_utf8_lossy(&body)
+                        ));
+                    }
+                    Outcome::GaveUp => {
+                        self.unresolved += 1;
+                        return self;
+                    }
+                }
+            }
+        }
+        self
+    }
+}
+
+/// The storage a run uses, and how to read it afterwards.
+enum Engine {
+    /// `db` is the file to verify (in mode P, the backing file: what survived); `live` is the one
+    /// the server uses (in mode P, through the lossy mount).
+    Sqlite {
+        db: PathBuf,
+        live: PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        db_url: String,
+        name: String,
+    },
+}
+
+/// `postgres://user@host:port/db?opts` with another database name.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+async fn postgres_admin(url: &str, sql: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+async fn person_range(engine: &Engine) -> anyhow::Result<PersonRange> {
+    const SQL: &str = "SELECT min(id), max(id), count(*) FROM persons";
+    let (first, last, count): (i64, i64, i64) = match engine {
+        Engine::Sqlite { live, .. } => {
+            let conn = rusqlite::Connection::open_with_flags(live, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.query_row(SQL, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        }
+        Engine::Postgres { db_url, .. } => {
+            let (client, connection) = tokio_postgres::connect(db_url, tokio_postgres::NoTls).await?;
+            let driver = tokio::spawn(connection);
+            let row = client.query_one("SELECT min(id)::bigint, max(id)::bigint, count(*) FROM persons", &[]).await?;
+            drop(client);
+            let _ = driver.await;
+            (row.get(0), row.get(1), row.get(2))
+        }
+    };
+    if count != last - first + 1 {
+        anyhow::bail!("person ids are not contiguous ({count} persons between {first} and {last}); pass --persons");
+    }
+    Ok(PersonRange { first, last })
+}
+
+fn uniform(rng: &mut ChaCha8Rng, (low, high): (Duration, Duration)) -> Duration {
+    if high <= low { low } else { rng.random_range(low..=high) }
+}
+
+/// Runs the procedure and returns its figures; `figures.passed` says whether every check held.
+pub async fn run(options: Options) -> anyhow::Result<Figures> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let tmp = tempfile::Builder::new().prefix("bulwark-crash-").tempdir()?;
+    let root = tmp.path().to_path_buf();
+    eprintln!(
+        "bulwark-crash: seed {} · mode {} · {} kills · {} workers · work dir {}",
+        options.seed,
+        if options.power_loss { "P (power loss)" } else { "K (kill -9)" },
+        options.kills,
+        options.workers,
+        root.display()
+    );
+
+    // Storage: a data directory (behind the lossy layer in mode P), or a new PostgreSQL database.
+    let data_dir = root.join("data");
+    std::fs::create_dir_all(&data_dir)?;
+    let mut lossy = None;
+    let (storage, engine) = match &options.database {
+        None => {
+            let served_dir = if options.power_loss {
+                let mount = root.join("mnt");
+                std::fs::create_dir_all(&mount)?;
+                lossy = Some(crate::lossyfs::Lossy::mount(&data_dir, &mount)?);
+                mount
+            } else {
+                data_dir.clone()
+            };
+            let live = served_dir.join("bulwark.db");
+            (Storage::DataDir(served_dir), Engine::Sqlite { db: data_dir.join("bulwark.db"), live })
+        }
+        Some(url) => {
+            if options.power_loss {
+                anyhow::bail!(
+                    "mode P (--power-loss) runs on SQLite only: PostgreSQL's files are not under this tool's control"
+                );
+            }
+            let name = format!("bulwark_crash_{}_{}", options.seed, std::process::id());
+            postgres_admin(url, &format!("DROP DATABASE IF EXISTS {name}")).await?;
+            postgres_admin(url, &format!("CREATE DATABASE {name}")).await?;
+            let db_url = with_database(url, &name);
+            (Storage::Postgres(db_url.clone()), Engine::Postgres { admin_url: url.clone(), db_url, name })
+        }
+    };
+
+    let password: String = (0..20).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
+    let mut server =
+        Server::new(&options.server_bin, storage, server::free_port()?, password.clone(), root.join("server.log"));
+    let result = drive(&options, &mut rng, &mut server, &engine, lossy.as_mut()).await;
+    server.kill();
+    if let Some(l) = lossy.take() {
+        l.unmount();
+    }
+    let figures = match result {
+        Ok(figures) => figures,
+        Err(e) => {
+            eprintln!("bulwark-crash: server log tail:\n{}", server.log_tail());
+            if options.keep {
+                eprintln!("bulwark-crash: kept {}", tmp.keep().display());
+            }
+            return Err(e);
+        }
+    };
+    if let Engine::Postgres { admin_url, name, .. } = &engine
+        && !options.keep
+        && let Err(e) = postgres_admin(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+    {
+        eprintln!("bulwark-crash: could not drop database {name}: {e}");
+    }
+    if options.keep {
+        eprintln!("bulwark-crash: kept {}", tmp.keep().display());
+    }
+    Ok(figures)
+}
+
+async fn drive(
+    options: &Options,
+    rng: &mut ChaCha8Rng,
+    server: &mut Server,
+    engine: &Engine,
+    mut lossy: Option<&mut crate::lossyfs::Lossy>,
+) -> anyhow::Result<Figures> {
+    // 1. The demo town, a round and a site.
+    server.start(true)?;
+    let took = server.wait_ready(options.start_timeout).await?;
+    eprintln!("bulwark-crash: demo loaded and serving on {} after {:.1} s", server.listen, took.as_secs_f64());
+    let mut conn = Conn::new(server.endpoint()).with_timeout(Duration::from_secs(30));
+    let commander = api::login(&mut conn, "commander", &server.password).await?;
+    let village = api::a_village(&mut conn, &commander, api::DEMO_TOWN).await?;
+    let target =
+        api::set_up(&mut conn, &commander, &format!("crash seed {}", options.seed), api::DEMO_TOWN, &village).await?;
+    let sampler = api::login(&mut conn, "sampler", &server.password).await?;
+    let persons = match options.persons {
+        Some(p) => p,
+        None => person_range(engine).await?,
+    };
+    let plan = Plan {
+        target,
+        persons,
+        tube_prefix: plan::run_prefix('K', options.seed % 1_000_000_000_000, rng),
+        device_time: plan::device_time_now(),
+    };
+    eprintln!(
+        "bulwark-crash: round {} site {} lane {} (village {village}), persons {}-{}, tubes {}-…",
+        target.round, target.site, target.lane, persons.first, persons.last, plan.tube_prefix
+    );
+
+    // 2. The clients.
+    let shared = Arc::new(Shared {
+        addr: server.listen,
+        plan,
+        token: sampler,
+        next: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        give_up_at: Mutex::new(None),
+        restarted_at: Mutex::new(None),
+        restart_to_first_write: Mutex::new(Vec::new()),
+        replay_rate: options.replay_rate,
+        request_timeout: options.request_timeout,
+    });
+    let load_started = Instant::now();
+    let tasks: Vec<_> =
+        (0..options.workers).map(|_| tokio::spawn(Worker::new().run(shared.clone(), rng.random()))).collect();
+
+    // 3. The faults (none: a baseline run of fixed length).
+    if options.kills == 0 {
+        tokio::time::sleep(options.no_fault_duration).await;
+    }
+    let mut kills = 0;
+    while kills < options.kills {
+        tokio::time::sleep(uniform(rng, options.up)).await;
+        server.kill();
+        kills += 1;
+        if let Some(l) = lossy.as_deref_mut() {
+            l.power_loss()?;
+        }
+        tokio::time::sleep(uniform(rng, options.down)).await;
+        server.start(false)?;
+        *shared.restarted_at.lock().expect("lock") = Some(Instant::now());
+        // A start that fails (e.g. the port still held) shows as an early exit: try again, but
+        // a server that cannot start at all (say, a database it cannot open) ends the run.
+        let restarted = Instant::now();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        while !server.running() {
+            if restarted.elapsed() > options.start_timeout {
+                anyhow::bail!("the server does not start again after kill {kills}; its log:\n{}", server.log_tail());
+            }
+            server.start(false)?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // 4. Drain: no new items; the clients finish what they hold against a server that stays up.
+    server.wait_ready(options.start_timeout).await?;
+    shared.stop.store(true, Ordering::Relaxed);
+    *shared.give_up_at.lock().expect("lock") = Some(Instant::now() + options.drain_timeout);
+    let mut workers = Vec::new();
+    for task in tasks {
+        workers.push(task.await?);
+    }
+    let load_seconds = load_started.elapsed().as_secs_f64();
+    // One last fault, then the offline check.
+    server.kill();
+    if let Some(l) = lossy.as_deref_mut() {
+        l.power_loss()?;
+    }
+
+    let lossy_stats = lossy.as_ref().map(|l| l.stats());
+    let mut ledger = Ledger::default();
+    let mut latency = report::histogram();
+    let mut f = Worker::new();
+    for w in workers {
+        ledger.attempted.extend(w.attempted);
+        ledger.acked.extend(w.acked);
+        latency.add(&w.latency).expect("same bounds");
+        f.retries += w.retries;
+        f.recovered_on_retry += w.recovered_on_retry;
+        f.duplicate_deliveries += w.duplicate_deliveries;
+        f.replay_failures += w.replay_failures;
+        f.replay_body_differences += w.replay_body_differences;
+        f.replay_full_body_differences += w.replay_full_body_differences;
+        f.unresolved += w.unresolved;
+        for (k, v) in w.rejected {
+            *f.rejected.entry(k).or_default() += v;
+        }
+        for (k, v) in w.transient {
+            *f.transient.entry(k).or_default() += v;
+        }
+        for e in w.examples {
+            f.example(e);
+        }
+    }
+    let (stored, journal) = match engine {
+        Engine::Sqlite { db, .. } => {
+            let journal = {
+                let conn = rusqlite::Connection::open(db)?;
+                conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?
+            };
+            (verify::read_sqlite(db)?, journal)
+        }
+        Engine::Postgres { db_url, .. } => (verify::read_postgres(db_url).await?, "postgres".to_string()),
+    };
+    let verdict: Verdict = verify::compare(&ledger, &stored);
+    let mut failures: Vec<String> = verdict.examples.clone();
+    if f.replay_body_differences > 0 {
+        failures.push(format!("{} replays answered a different registration object", f.replay_body_differences));
+    }
+    if f.replay_failures > 0 {
+        failures.push(format!("{} deliberate replays were not answered 200 with the original id", f.replay_failures));
+    }
+    if !f.rejected.is_empty() {
+        failures.push(format!("registrations refused: {:?}", f.rejected));
+    }
+    if f.unresolved > 0 {
+        failures.push(format!("{} keys still unanswered after the drain time", f.unresolved));
+    }
+    failures.extend(f.examples.iter().cloned());
+    let passed = verdict.passed()
+        && f.replay_failures == 0
+        && f.replay_body_differences == 0
+        && f.rejected.is_empty()
+        && f.unresolved == 0;
+
+    let restarts = shared.restart_to_first_write.lock().expect("lock").clone();
+    let restart_to_first_write_ms = (!restarts.is_empty()).then(|| {
+        let mut ms: Vec<f64> = restarts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        RestartFigures {
+            count: ms.len(),
+            p50: round(ms[ms.len() / 2]),
+            mean: round(ms.iter().sum::<f64>() / ms.len() as f64),
+            max: round(*ms.last().expect("not empty")),
+        }
+    });
+    let acked = ledger.acked.len() as u64;
+    Ok(Figures {
+        procedure: "a",
+        mode: if options.power_loss { "P" } else { "K" },
+        engine: if matches!(engine, Engine::Sqlite { .. }) { "sqlite" } else { "postgres" },
+        seed: options.seed,
+        workers: options.workers,
+        kills,
+        server_starts: server.starts,
+        server_early_exits: server.early_exits,
+        attempted: ledger.attempted.len() as u64,
+        acked,
+        present: verdict.present,
+        lost: verdict.lost,
+        unexpected: verdict.unexpected,
+        duplicates: verdict.duplicate_keys,
+        duplicate_triples: verdict.duplicate_triples,
+        id_mismatches: verdict.id_mismatches,
+        retries: f.retries,
+        recovered_on_retry: f.recovered_on_retry,
+        recovered_unacked: verdict.recovered_unacked,
+        duplicate_deliveries: f.duplicate_deliveries,
+        replay_failures: f.replay_failures,
+        replay_body_differences: f.replay_body_differences,
+        replay_full_body_differences: f.replay_full_body_differences,
+        unresolved: f.unresolved,
+        rejected: f.rejected,
+        transient: f.transient,
+        load_seconds: (load_seconds * 100.0).round() / 100.0,
+        acked_per_s: ((acked as f64 / load_seconds) * 10.0).round() / 10.0,
+        ack_latency: Latency::of(&latency),
+        restart_to_first_write_ms,
+        integrity: verdict.integrity,
+        journal,
+        lossy: lossy_stats,
+        passed,
+        failures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_replaced_in_urls() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+
+    #[test]
+    fn registration_ids_are_read_from_the_answer() {
+        assert_eq!(registration_id(br#"{"registration":{"id":42,"key":"k"},"tube":{}}"#).as_deref(), Some("42"));
+        assert_eq!(registration_id(br#"{"registration":{"id":"r-1"}}"#).as_deref(), Some("r-1"));
+        assert_eq!(registration_id(br#"{"code":"x"}"#), None);
+    }
+}
