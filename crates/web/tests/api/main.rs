@@ -18,3 +18,4 @@ mod sessions;
 mod smoke;
 mod testing;
 mod testing_matrix;
+mod testing_pages;
