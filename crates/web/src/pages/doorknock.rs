@@ -53,8 +53,7 @@ pub(crate) struct ListQuery {
     after: Option<i64>,
 }
 
-/// A door-knock outcome as the page offers it: its code, its label, and whether the person then
-/// leaves the round's target.
+/// A door-knock outcome as the page offers it: its code and its label.
 pub(crate) struct OutcomeChoice {
     pub code: &'static str,
     pub label: String,
