@@ -96,6 +96,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let events = state.events.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never finish by themselves: end them, or the shutdown waits for ever.
+        events.close();
+    };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

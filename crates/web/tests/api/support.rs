@@ -312,6 +312,18 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/transport/pack", "tubes_seal"),
     ("POST", "/transport/seal", "tubes_seal"),
     ("POST", "/transport/handover", "tubes_seal"),
+    ("GET", "/rounds", "rounds_read"),
+    ("POST", "/rounds", "rounds_manage"),
+    ("GET", "/rounds/{id}", "rounds_read"),
+    ("GET", "/rounds/{id}/live", "rounds_read"),
+    ("GET", "/rounds/{id}/events", "rounds_read"),
+    ("GET", "/rounds/{id}/doorknock", "untested_list"),
+    ("GET", "/rounds/{id}/home-visits", "home_sampling_read"),
+    ("GET", "/rounds/{id}/abnormal-pools", "abnormal_pools_read"),
+    ("GET", "/sites", "sites_read"),
+    ("POST", "/sites/{id}/queue", "sites_manage"),
+    ("GET", "/print/qr", "printables_read"),
+    ("GET", "/print/tubes", "printables_read"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).
