@@ -147,17 +147,25 @@ fn failed_login(account: Option<&Account>, detail: Option<&str>, now: Millis) ->
 /// Resolves a session token into an actor, or `Unauthenticated` when it is unknown, expired or
 /// its account is disabled.
 pub async fn authenticate(store: &dyn Store, token: &str, request_id: String, now: Millis) -> AppResult<Actor> {
-    let hash = token_hash(token);
-    let (times, account) = store.session(&hash).await?.ok_or(AppError::Unauthenticated)?;
+    let (_, account, scope) = resolve(store, &token_hash(token), now).await?;
+    Ok(Actor { scope, account, request_id })
+}
+
+async fn resolve(
+    store: &dyn Store,
+    hash: &str,
+    now: Millis,
+) -> AppResult<(bulwark_domain::access::SessionTimes, Account, Scope)> {
+    let (times, account) = store.session(hash).await?.ok_or(AppError::Unauthenticated)?;
     if !times.is_alive(now) {
-        store.delete_session(&hash).await?;
+        store.delete_session(hash).await?;
         return Err(AppError::Unauthenticated);
     }
     if times.should_touch(now) {
-        store.touch_session(&hash, now).await?;
+        store.touch_session(hash, now).await?;
     }
     let area = store.area(account.scope).await?.ok_or(AppError::Unauthenticated)?;
-    Ok(Actor { scope: Scope::of(&area), account, request_id })
+    Ok((times, account, Scope::of(&area)))
 }
 
 pub async fn logout(store: &dyn Store, token: &str) -> AppResult<()> {
@@ -224,4 +232,58 @@ pub async fn set_disabled(store: &dyn Store, actor: &Actor, id: i64, disabled: b
     actor
         .record_change(store, Operation::UsersManage, format!("{verb} account {}", target.username.as_str()), now)
         .await
+}
+
+/// Sessions recently resolved by this server: a scan at a lane should not cost two database
+/// reads before it starts. An entry lives [`SessionCache::TTL`] at most; logout, disabling an
+/// account and moving account scopes (grid merges) forget entries at once on this server.
+/// (Another server behind the same balancer may honour a disabled account for up to the TTL.)
+#[derive(Default)]
+pub struct SessionCache {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (Millis, bulwark_domain::access::SessionTimes, Account, Scope)>,
+    >,
+}
+
+impl SessionCache {
+    pub const TTL: Millis = 2_000;
+    const MAX_ENTRIES: usize = 50_000;
+
+    pub fn forget_token(&self, token: &str) {
+        self.entries.lock().expect("session cache").remove(&token_hash(token));
+    }
+
+    pub fn forget_account(&self, account: bulwark_domain::access::UserId) {
+        self.entries.lock().expect("session cache").retain(|_, (_, _, a, _)| a.id != account);
+    }
+
+    pub fn clear(&self) {
+        self.entries.lock().expect("session cache").clear();
+    }
+}
+
+/// [`authenticate`], answered from `cache` when the session was resolved less than a TTL ago.
+pub async fn authenticate_cached(
+    store: &dyn Store,
+    cache: &SessionCache,
+    token: &str,
+    request_id: String,
+    now: Millis,
+) -> AppResult<Actor> {
+    let hash = token_hash(token);
+    let hit = cache.entries.lock().expect("session cache").get(&hash).cloned();
+    if let Some((fetched, times, account, scope)) = hit
+        && now >= fetched
+        && now - fetched < SessionCache::TTL
+        && times.is_alive(now)
+    {
+        return Ok(Actor { scope, account, request_id });
+    }
+    let (times, account, scope) = resolve(store, &hash, now).await?;
+    let mut entries = cache.entries.lock().expect("session cache");
+    if entries.len() >= SessionCache::MAX_ENTRIES {
+        entries.clear();
+    }
+    entries.insert(hash, (now, times, account.clone(), scope.clone()));
+    Ok(Actor { scope, account, request_id })
 }

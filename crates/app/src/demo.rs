@@ -64,6 +64,18 @@ pub async fn load(
         n
     };
     let accounts = upsert_accounts(store, &town, &areas, password, now).await?;
+    if !person_ids.is_empty() {
+        let id_of = async |username: &str| -> AppResult<i64> {
+            let name = Username::parse(username).map_err(|e| AppError::Internal(e.to_string()))?;
+            let (account, _) = store
+                .account_by_username(&name)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("demo account {username} is missing")))?;
+            Ok(account.id)
+        };
+        let (sampler, lab, grid_worker) = (id_of("sampler").await?, id_of("lab").await?, id_of("gridworker").await?);
+        crate::demo_testing::load(store, &town, &areas, &person_ids, sampler, lab, grid_worker).await?;
+    }
     Ok(DemoSummary {
         created_residents: !person_ids.is_empty(),
         areas: town.areas.len(),

@@ -17,6 +17,7 @@ mod mass_testing;
 mod migrate;
 mod people;
 pub mod testing;
+mod transport;
 
 use async_trait::async_trait;
 use bulwark_store::{Store, StoreError, StoreResult};

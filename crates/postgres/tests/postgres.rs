@@ -68,7 +68,15 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let client = raw(&db.url).await;
     let rows = client.query("SELECT version, name FROM schema_migrations ORDER BY version", &[]).await.unwrap();
     let applied: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    assert_eq!(applied, vec![(1, "foundation".to_string()), (2, "testing".to_string())]);
+    assert_eq!(
+        applied,
+        vec![
+            (1, "foundation".to_string()),
+            (2, "testing".to_string()),
+            (3, "lab_mappings".to_string()),
+            (4, "transport".to_string())
+        ]
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod people;
 mod readers;
 mod staff;
 mod testing;
+mod transport;
 pub mod writer;
 
 use async_trait::async_trait;
@@ -26,6 +27,9 @@ pub struct SqliteStore {
     writer: writer::Writer,
     readers: readers::Readers,
     path: PathBuf,
+    /// Rounds and sites as read last: every scan needs both, and only this process writes the
+    /// file, so a copy is invalidated exactly when it changes (rounds never do).
+    testing_cache: testing::Cache,
 }
 
 impl SqliteStore {
@@ -35,7 +39,12 @@ impl SqliteStore {
         configure(&conn, false)?;
         migrations::run(&mut conn)?;
         let readers = readers::Readers::new(path.to_path_buf());
-        Ok(SqliteStore { writer: writer::Writer::start(conn), readers, path: path.to_path_buf() })
+        Ok(SqliteStore {
+            writer: writer::Writer::start(conn),
+            readers,
+            path: path.to_path_buf(),
+            testing_cache: testing::Cache::default(),
+        })
     }
 
     /// The database file.

@@ -39,6 +39,8 @@ pub use bulwark_store;
 
 mod testing;
 pub use testing::*;
+mod transport;
+pub use transport::*;
 
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
@@ -92,6 +94,10 @@ macro_rules! contract_tests {
             testing_people_by_document_and_qr,
             testing_resident_counters_follow_moves,
             testing_lab_mappings_are_saved,
+            transport_box_lifecycle,
+            transport_codes_and_references,
+            transport_physical_facts_are_flagged,
+            transport_boxes_by_scope_and_overdue,
         }
     };
     ($factory:expr) => {

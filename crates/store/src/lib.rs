@@ -14,6 +14,7 @@
 
 mod error;
 pub mod testing;
+pub mod transport;
 
 use async_trait::async_trait;
 use bulwark_domain::{
@@ -28,6 +29,7 @@ use bulwark_domain::{
 pub use bulwark_domain::access::SessionKind;
 pub use error::{StoreError, StoreResult};
 pub use testing::TestingStore;
+pub use transport::TransportStore;
 
 /// The area tree.
 #[async_trait]
@@ -191,7 +193,7 @@ pub trait StaffStore: Send + Sync {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore + TestingStore
+    AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore + TestingStore + TransportStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;

@@ -47,7 +47,14 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = token_of(&parts.headers).ok_or(ApiError(AppError::Unauthenticated))?;
-        let actor = accounts::authenticate(state.store.as_ref(), &token, request_id(), state.clock.now()).await?;
+        let actor = accounts::authenticate_cached(
+            state.store.as_ref(),
+            &state.sessions,
+            &token,
+            request_id(),
+            state.clock.now(),
+        )
+        .await?;
         Ok(Caller(actor))
     }
 }

@@ -2,7 +2,7 @@
 //! Events and re-read the figures. Events carry no personal data, only which round changed.
 
 use bulwark_domain::testing::RoundId;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -24,11 +24,14 @@ impl Event {
 /// have coalesced anyway (it re-reads the figures on the next one).
 pub struct Events {
     tx: broadcast::Sender<Event>,
+    /// Set when the server shuts down: open streams end, so that the graceful shutdown (which
+    /// waits for every response to finish) is not held up by pages left open.
+    closing: watch::Sender<bool>,
 }
 
 impl Default for Events {
     fn default() -> Self {
-        Events { tx: broadcast::channel(1024).0 }
+        Events { tx: broadcast::channel(1024).0, closing: watch::channel(false).0 }
     }
 }
 
@@ -40,5 +43,18 @@ impl Events {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
+    }
+
+    /// Tells every open stream to end (the server is shutting down).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Events::close`] has been called (at once if it already was).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
     }
 }

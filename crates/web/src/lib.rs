@@ -33,6 +33,8 @@ pub struct AppState {
     pub pending_imports: Arc<pages::imports::PendingImports>,
     /// Live updates for open pages (SSE).
     pub events: Arc<events::Events>,
+    /// Sessions resolved in the last two seconds.
+    pub sessions: Arc<bulwark_app::accounts::SessionCache>,
     /// Set the `Secure` flag on cookies (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
 }
@@ -45,6 +47,7 @@ impl AppState {
             login_guard: Arc::new(LoginGuard::default()),
             pending_imports: Arc::default(),
             events: Arc::default(),
+            sessions: Arc::default(),
             secure_cookies: false,
         }
     }
@@ -93,6 +96,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let events = state.events.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never finish by themselves: end them, or the shutdown waits for ever.
+        events.close();
+    };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -142,3 +142,26 @@ pub async fn abnormal_pools(
 }
 
 pub use bulwark_store::testing::HomeVisitReason;
+
+/// How many abnormal pools the round has inside the actor's scope, and how many of them are not
+/// closed yet: the figures behind the warning on the round's page. Nobody is shown, so nothing is
+/// audited; the members themselves are read through [`abnormal_pools`].
+pub async fn abnormal_pool_counts(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    now: Millis,
+) -> AppResult<AbnormalPoolCounts> {
+    actor.authorize(store, Operation::RoundsRead, now).await?;
+    existing_round(store, round).await?;
+    let pools = store.abnormal_pools(round, &actor.scope).await?;
+    Ok(AbnormalPoolCounts { total: pools.len(), open: pools.iter().filter(|p| !p.state.is_closed()).count() })
+}
+
+/// Abnormal pools of a round, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AbnormalPoolCounts {
+    pub total: usize,
+    /// Held or re-sampling.
+    pub open: usize,
+}

@@ -10,6 +10,7 @@ pub mod printables;
 pub mod registrations;
 pub mod results;
 pub mod rounds;
+pub mod transport;
 
 use crate::{AppError, AppResult};
 use bulwark_domain::Millis;

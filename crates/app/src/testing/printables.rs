@@ -2,7 +2,6 @@
 
 use super::coverage::scope_of;
 use crate::{Actor, AppResult, people::audit_reads};
-use base64::Engine;
 use bulwark_domain::{Millis, access::Operation, people::Person, testing::RoundId};
 use bulwark_store::{
     Store,
@@ -13,12 +12,14 @@ use rand::RngCore;
 /// What every personal QR token starts with, so the scan page tells it from an ID number.
 pub const QR_PREFIX: &str = "BWQ1";
 
-/// A new token: the prefix and 16 random bytes. It says nothing about the person: a lost
-/// sheet leaks no ID number, and a token can be replaced.
+/// A new token: the prefix and 16 random bytes in upper-case hex. It says nothing about the
+/// person: a lost sheet leaks no ID number, and a token can be replaced. Upper-case hex survives
+/// a keyboard-wedge scanner with Caps Lock on or a non-US layout (lookups upper-case the input).
 pub fn new_qr_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{QR_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!("{QR_PREFIX}{hex}")
 }
 
 /// The residents of `area` with their QR tokens (made for those who have none), for a printed

@@ -113,7 +113,7 @@ async fn resolve_person(
             Ok((found.ok_or_else(|| unknown("person.person_id"))?, vec![]))
         }
         PersonRefInput::Qr { qr } => {
-            let found = store.person_by_qr(qr.trim()).await?;
+            let found = store.person_by_qr(&qr.trim().to_ascii_uppercase()).await?;
             Ok((found.ok_or_else(|| AppError::invalid("person.qr", "a Bulwark personal QR code"))?, vec![]))
         }
         PersonRefInput::Document { document_type, document_number, name, phone } => {

@@ -191,3 +191,10 @@ pub async fn set_queue(store: &dyn Store, actor: &Actor, site: SiteId, queue: u3
         _ => Err(actor.deny(store, op, None, now).await),
     }
 }
+
+/// The public board of waiting times: every site with its estimated wait in the newest running
+/// round. Open to anyone, so there is no actor; it reads sites and counters only, never a person.
+pub async fn public_site_waits(store: &dyn Store, now: Millis, local_minute: u16) -> AppResult<Vec<SiteStatus>> {
+    let round = store.rounds().await?.into_iter().find(|r| r.is_running_at(now)).map(|r| r.id);
+    site_statuses(store, None, round, now, local_minute).await
+}

@@ -12,6 +12,7 @@ mod pool;
 mod registration;
 mod round;
 mod site;
+mod transport;
 mod tube;
 
 pub use doorknock::{DoorKnock, DoorKnockOutcome};
@@ -23,5 +24,10 @@ pub use registration::{
 pub use round::{NewRound, PoolOverride, PoolSize, Round, RoundError, RoundId};
 pub use site::{
     Lane, LaneId, LaneKind, NewLane, NewSite, OpeningHours, Site, SiteId, green_channel_reasons, wait_minutes,
+};
+pub use transport::{
+    BoxCode, BoxCodeError, BoxId, BoxState, Handover, HandoverDecision, HandoverId, HandoverStage, NewBox, NewHandover,
+    PackDecision, PackedTube, SealDecision, TransportBox, TransportError, TransportFlag, TransportLimits,
+    TransportTimer, TransportWarning, TubeHolder, decide_handover, decide_pack, decide_seal, transport_timer,
 };
 pub use tube::{TubeCode, TubeCodeError, TubeFormat, TubeId, TubeState};

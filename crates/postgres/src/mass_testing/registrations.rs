@@ -323,9 +323,15 @@ async fn attempt_batch(
     let p_keys: Params = &[&keys];
     let p_people: Params = &[&pair_rounds, &pair_people];
     let p_ids: Params = &[&wanted];
-    let (key_rows, people_rows, id_rows) =
-        tokio::try_join!(tx.query(&s_keys, p_keys), tx.query(&s_people, p_people), tx.query(&s_ids, p_ids),)
-            .map_err(failure)?;
+    // Plans made for these arrays and the tables as they are now: a plan cached while the tables
+    // were nearly empty (a new database) would scan them whole for as long as it is cached.
+    let (_, key_rows, people_rows, id_rows) = tokio::try_join!(
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan"),
+        tx.query(&s_keys, p_keys),
+        tx.query(&s_people, p_people),
+        tx.query(&s_ids, p_ids),
+    )
+    .map_err(failure)?;
     let mut keyed: HashMap<String, Keyed> = HashMap::with_capacity(live.len());
     for row in &key_rows {
         let reg = registration_from(row, 0)?;

@@ -258,8 +258,9 @@ async fn apply_in(
                 fresh.entry(code).or_insert(i);
             }
         }
+        // By code: the tubes are visited in index (and mostly physical) order.
         let mut firsts: Vec<usize> = fresh.values().copied().collect();
-        firsts.sort_unstable();
+        firsts.sort_unstable_by_key(|&i| chunk[i].tube.as_str());
         let codes: Vec<&str> = firsts.iter().map(|&i| chunk[i].tube.as_str()).collect();
         let outcomes: Vec<&str> = firsts.iter().map(|&i| chunk[i].outcome.as_str()).collect();
         let ct1: Vec<Option<f32>> = firsts.iter().map(|&i| chunk[i].ct_orf1ab).collect();
@@ -278,19 +279,24 @@ async fn apply_in(
             .collect();
         rest.sort_unstable();
         rest.dedup();
-        let mut found: HashSet<&str> = HashSet::new();
         if !rest.is_empty() {
+            let mut found: HashMap<String, Known> = HashMap::with_capacity(rest.len());
             for row in tx.query(&lock_stmt, &[&rest]).await? {
-                let code: String = row.get(1);
                 let outcome: Option<String> = row.get(3);
                 let outcome = outcome_of(outcome.as_deref()).ok().flatten();
-                if let Some(c) = rest.iter().find(|c| **c == code) {
-                    found.insert(c);
-                    known.insert(c, Known { id: row.get(0), round: row.get(2), outcome });
+                found.insert(row.get(1), Known { id: row.get(0), round: row.get(2), outcome });
+            }
+            for c in rest {
+                match found.get(c) {
+                    Some(k) => {
+                        known.insert(c, *k);
+                    }
+                    None => {
+                        unknown.insert(c);
+                    }
                 }
             }
         }
-        unknown.extend(rest.iter().filter(|c| !found.contains(*c)));
 
         let mut changes: Vec<Change> = Vec::new();
         let mut cases: Vec<(TubeId, RoundId)> = Vec::new();

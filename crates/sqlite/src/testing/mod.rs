@@ -27,6 +27,13 @@ use bulwark_store::{
 };
 use rusqlite::{OptionalExtension, params};
 
+/// Copies of rounds and sites (see [`SqliteStore`]'s field).
+#[derive(Default)]
+pub(crate) struct Cache {
+    rounds: std::sync::Mutex<std::collections::HashMap<RoundId, Round>>,
+    sites: std::sync::Mutex<std::collections::HashMap<SiteId, Site>>,
+}
+
 /// Lab results applied per transaction: large files commit in steps instead of holding the
 /// writer (and every registration queued behind it) for the whole file.
 const RESULTS_PER_COMMIT: usize = 20_000;
@@ -39,7 +46,14 @@ impl TestingStore for SqliteStore {
     }
 
     async fn round(&self, id: RoundId) -> StoreResult<Option<Round>> {
-        self.read(move |c| rounds::round(c, id)).await
+        if let Some(r) = self.testing_cache.rounds.lock().expect("cache").get(&id) {
+            return Ok(Some(r.clone()));
+        }
+        let round = self.read(move |c| rounds::round(c, id)).await?;
+        if let Some(r) = &round {
+            self.testing_cache.rounds.lock().expect("cache").insert(id, r.clone());
+        }
+        Ok(round)
     }
 
     async fn rounds(&self) -> StoreResult<Vec<Round>> {
@@ -53,7 +67,14 @@ impl TestingStore for SqliteStore {
     }
 
     async fn site(&self, id: SiteId) -> StoreResult<Option<Site>> {
-        self.read(move |c| rounds::site(c, id)).await
+        if let Some(s) = self.testing_cache.sites.lock().expect("cache").get(&id) {
+            return Ok(Some(s.clone()));
+        }
+        let site = self.read(move |c| rounds::site(c, id)).await?;
+        if let Some(s) = &site {
+            self.testing_cache.sites.lock().expect("cache").insert(id, s.clone());
+        }
+        Ok(site)
     }
 
     async fn sites(&self, scope: &Scope) -> StoreResult<Vec<Site>> {
@@ -74,6 +95,7 @@ impl TestingStore for SqliteStore {
                 .map_err(error::map)
             })
             .await?;
+        self.testing_cache.sites.lock().expect("cache").remove(&site);
         if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 

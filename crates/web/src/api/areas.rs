@@ -119,5 +119,7 @@ pub(crate) async fn merge(
     Json(req): Json<MergeRequest>,
 ) -> Result<Json<MergeResponse>, ApiError> {
     let moved = areas::merge(state.store.as_ref(), &actor, &code, &req.into, state.clock.now()).await?;
+    // Account scopes inside the merged grid moved.
+    state.sessions.clear();
     Ok(Json(MergeResponse { moved }))
 }

@@ -61,6 +61,7 @@ pub(crate) async fn logout(
 ) -> Result<StatusCode, ApiError> {
     if let Some(token) = crate::auth::token_of(&headers) {
         accounts::logout(state.store.as_ref(), &token).await?;
+        state.sessions.forget_token(&token);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ mod auth;
 mod imports;
 mod persons;
 pub(crate) mod testing;
+pub(crate) mod transport;
 mod users;
 
 use crate::AppState;
@@ -70,6 +71,13 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(testing::abnormal_pools))
         .routes(routes!(testing::qr_codes))
         .routes(routes!(testing::review))
+        .routes(routes!(transport::create))
+        .routes(routes!(transport::detail))
+        .routes(routes!(transport::pack))
+        .routes(routes!(transport::seal))
+        .routes(routes!(transport::hand_over))
+        .routes(routes!(transport::round_boxes))
+        .routes(routes!(transport::overdue))
 }
 
 /// The OpenAPI document of the API.

@@ -501,19 +501,19 @@ pub(crate) async fn coverage_of(
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct UntestedView {
-    person_id: i64,
-    name: String,
-    document: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    grid: Option<i64>,
-    cannot_walk: bool,
+    pub(crate) person_id: i64,
+    pub(crate) name: String,
+    pub(crate) document: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) grid: Option<i64>,
+    pub(crate) cannot_walk: bool,
     /// The last door-knock outcome, if any.
-    knock: Option<&'static str>,
-    knock_note: Option<String>,
+    pub(crate) knock: Option<&'static str>,
+    pub(crate) knock_note: Option<String>,
 }
 
-fn untested_view(u: Untested) -> UntestedView {
+pub(crate) fn untested_view(u: Untested) -> UntestedView {
     UntestedView {
         person_id: u.person.id,
         document: u.person.masked_document(),
@@ -622,29 +622,29 @@ pub(crate) async fn home_visits(
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct PoolMemberView {
-    person_id: i64,
-    name: String,
-    document: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    grid: Option<i64>,
-    registered_at: String,
-    flags: Vec<&'static str>,
+    pub(crate) person_id: i64,
+    pub(crate) name: String,
+    pub(crate) document: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) grid: Option<i64>,
+    pub(crate) registered_at: String,
+    pub(crate) flags: Vec<&'static str>,
     /// Hold in place until the single-tube re-test is negative.
-    hold: bool,
-    retest_tube: Option<String>,
-    retest_result: Option<&'static str>,
+    pub(crate) hold: bool,
+    pub(crate) retest_tube: Option<String>,
+    pub(crate) retest_result: Option<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AbnormalPoolView {
-    tube: String,
-    result: Option<&'static str>,
-    resulted_at: Option<String>,
-    site: i64,
+    pub(crate) tube: String,
+    pub(crate) result: Option<&'static str>,
+    pub(crate) resulted_at: Option<String>,
+    pub(crate) site: i64,
     /// held, resampling, released or case_follow_up.
-    state: &'static str,
-    members: Vec<PoolMemberView>,
+    pub(crate) state: &'static str,
+    pub(crate) members: Vec<PoolMemberView>,
 }
 
 pub(crate) fn pool_view(p: AbnormalPool) -> AbnormalPoolView {

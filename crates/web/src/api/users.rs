@@ -85,5 +85,6 @@ pub(crate) async fn disable(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     accounts::set_disabled(state.store.as_ref(), &actor, id, true, state.clock.now()).await?;
+    state.sessions.forget_account(id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -173,5 +173,7 @@ pub(crate) async fn merge(
     areas::merge(state.store.as_ref(), &caller.actor, &code, &form.into, state.clock.now())
         .await
         .or_page(caller.lang)?;
+    // Account scopes inside the merged grid moved.
+    state.sessions.clear();
     Ok(Redirect::to(&format!("/areas/{}", form.into)).into_response())
 }

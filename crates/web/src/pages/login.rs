@@ -73,6 +73,7 @@ pub(crate) async fn submit(
 pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = auth::token_of(&headers) {
         let _ = accounts::logout(state.store.as_ref(), &token).await;
+        state.sessions.forget_token(&token);
     }
     ([(header::SET_COOKIE, session_cookie(None, state.secure_cookies))], Redirect::to("/login")).into_response()
 }

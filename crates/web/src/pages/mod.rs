@@ -3,9 +3,15 @@
 
 mod areas;
 mod audit;
+mod doorknock;
 pub(crate) mod imports;
 mod login;
 mod persons;
+mod print;
+mod rounds;
+mod scan;
+mod sites;
+mod transport;
 mod users;
 
 use crate::{
@@ -44,6 +50,26 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}/disable", post(users::disable))
         .route("/audit", get(audit::list))
+        .merge(scan::routes())
+        .route("/transport", get(transport::page))
+        .route("/transport/boxes", get(transport::boxes).post(transport::create))
+        .route("/transport/pack", post(transport::pack))
+        .route("/transport/seal", post(transport::seal))
+        .route("/transport/handover", post(transport::hand_over))
+        // Mass testing.
+        .route("/rounds", get(rounds::list).post(rounds::create))
+        .route("/rounds/{id}", get(rounds::page))
+        .route("/rounds/{id}/live", get(rounds::live))
+        .route("/rounds/{id}/events", get(rounds::events))
+        .route("/rounds/{id}/doorknock", get(doorknock::page))
+        .route("/rounds/{id}/home-visits", get(doorknock::home_visits))
+        .route("/rounds/{id}/abnormal-pools", get(doorknock::abnormal_pools))
+        .route("/sites", get(sites::list))
+        .route("/sites/{id}/queue", post(sites::set_queue))
+        .route("/print/qr", get(print::qr))
+        .route("/print/tubes", get(print::tubes))
+        // Open to anyone, without a session: the public board of waiting times (no personal data).
+        .route("/sites/waits", get(sites::waits))
 }
 
 /// What every page's frame needs: the translator, the signed-in account and which menu entries
@@ -56,6 +82,8 @@ pub(crate) struct Chrome {
     pub can_users: bool,
     pub can_audit: bool,
     pub can_areas: bool,
+    pub can_rounds: bool,
+    pub can_sites: bool,
 }
 
 impl Chrome {
@@ -70,6 +98,8 @@ impl Chrome {
             can_users: can(Operation::UsersList),
             can_audit: can(Operation::AuditRead),
             can_areas: can(Operation::AreasRead),
+            can_rounds: can(Operation::RoundsRead),
+            can_sites: can(Operation::SitesRead),
         }
     }
 }

@@ -71,5 +71,6 @@ pub(crate) async fn disable(
     accounts::set_disabled(state.store.as_ref(), &caller.actor, id, true, state.clock.now())
         .await
         .or_page(caller.lang)?;
+    state.sessions.forget_account(id);
     Ok(Redirect::to("/users").into_response())
 }

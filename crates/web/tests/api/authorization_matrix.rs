@@ -98,6 +98,9 @@ pub async fn cases(server: &TestServer, op: &ApiOp, scope: &Area, login_as: &str
     let foreign = foreign_grids(server, scope);
     let path_of = |g: &str| f.area(g).path.clone();
     let code = |g: &str| f.code(g);
+    if let Some(transport) = crate::transport::matrix_cases(server, op, scope).await {
+        return Some(transport);
+    }
     let mut out = Vec::new();
     match op.operation_id.as_str() {
         "login" => out.push(Case::new(

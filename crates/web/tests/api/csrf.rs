@@ -139,8 +139,27 @@ async fn csrf(engine: Engine) {
     let victim = fresh_account(&server, &format!("cv{}", fresh()), Role::Sampler, f.area("A")).await;
     let form = |pairs: &[(&str, &str)]| Body::Form(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let person = f.people["A"][0];
+    // A sampling site for the queue form (mass testing), made directly in storage.
+    let site = server
+        .store
+        .create_site(
+            bulwark_domain::testing::NewSite {
+                name: "跨站检查采样点".into(),
+                area: f.area("village1").id,
+                serves: vec![f.area("village1").id],
+                hours: bulwark_domain::testing::OpeningHours::ALWAYS,
+                lanes: vec![bulwark_domain::testing::NewLane {
+                    name: "1号".into(),
+                    kind: bulwark_domain::testing::LaneKind::Normal,
+                }],
+            },
+            bulwark_testkit::START,
+        )
+        .await
+        .expect("create a site")
+        .id;
     let csv = format!("name,id_number,grid\n{},{},{}\n", fresh_name(n), fresh_id_number(n), f.code("A")).into_bytes();
-    let page_targets: Vec<(&str, &str, String, Body, &String)> = vec![
+    let mut page_targets: Vec<(&str, &str, String, Body, &String)> = vec![
         (
             "POST",
             "/areas/{code}/grids",
@@ -207,7 +226,18 @@ async fn csrf(engine: Engine) {
         ),
         ("POST", "/users/{id}/disable", format!("/users/{victim}/disable"), Body::Empty, &admin),
         ("POST", "/login", "/login".into(), form(&[("username", "commander"), ("password", PASSWORD)]), &commander),
+        (
+            "POST",
+            "/rounds",
+            "/rounds".into(),
+            form(&[("name", "跨站检查轮次"), ("areas", &f.code("village1")), ("pool_size", "10")]),
+            &commander,
+        ),
+        ("POST", "/sites/{id}/queue", format!("/sites/{site}/queue"), form(&[("queue_length", "17")]), &commander),
     ];
+    for (template, path, body) in crate::transport::csrf_page_targets(&server).await {
+        page_targets.push(("POST", template, path, body, &commander));
+    }
     for (_, template, path, body, cookie) in page_targets.iter().cloned() {
         targets.push(Target {
             name: format!("page {template}"),
@@ -358,6 +388,21 @@ async fn csrf(engine: Engine) {
         "/users".into(),
         "/audit".into(),
         "/lang/en".into(),
+    ]);
+    // The mass-testing pages, on a round made above (the event stream `/rounds/{id}/events` never
+    // ends, so it is left out: it reads, and tests of its own cover it).
+    let round = server.store.rounds().await.expect("rounds").first().expect("a round made above").id;
+    gets.extend([
+        "/rounds".into(),
+        format!("/rounds/{round}"),
+        format!("/rounds/{round}/live"),
+        format!("/rounds/{round}/doorknock?area={}", f.code("A")),
+        format!("/rounds/{round}/home-visits"),
+        format!("/rounds/{round}/abnormal-pools"),
+        "/sites".into(),
+        "/sites/waits".into(),
+        format!("/print/qr?area={}", f.code("A")),
+        "/print/tubes?prefix=EP&start=1&count=40".into(),
     ]);
     for path in &gets {
         let before = state(&server, &sessions[..2], false).await;

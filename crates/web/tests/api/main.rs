@@ -18,3 +18,5 @@ mod sessions;
 mod smoke;
 mod testing;
 mod testing_matrix;
+mod testing_pages;
+mod transport;

@@ -9,3 +9,5 @@
 
 mod harness;
 mod journey;
+mod progress;
+mod scan_offline;
