@@ -53,6 +53,8 @@ pub struct Options {
     pub keep: bool,
     /// How long a single request may take before it counts as "no answer".
     pub request_timeout: Duration,
+    /// The back-off cap: the n-th retry of a key waits U(1 ms, min(10 ms·2ⁿ, cap)).
+    pub backoff_max: Duration,
     /// How long the clients get to finish their last items once the kills are over.
     pub drain_timeout: Duration,
     /// How long the first start (the demo load) may take.
@@ -78,6 +80,7 @@ impl Options {
             power_loss: false,
             keep: false,
             request_timeout: Duration::from_secs(10),
+            backoff_max: Duration::from_millis(500),
             drain_timeout: Duration::from_secs(120),
             start_timeout: Duration::from_secs(300),
             persons: None,
@@ -163,6 +166,7 @@ struct Shared {
     restart_to_first_write: Mutex<Vec<Duration>>,
     replay_rate: f64,
     request_timeout: Duration,
+    backoff_max: Duration,
 }
 
 /// One client task's record.
@@ -281,7 +285,7 @@ impl Worker {
             }
             attempt += 1;
             self.retries += 1;
-            let cap = Duration::from_millis(10).saturating_mul(1 << attempt.min(6)).min(Duration::from_millis(500));
+            let cap = Duration::from_millis(10).saturating_mul(1 << attempt.min(6)).min(shared.backoff_max);
             let pause = rng.random_range(Duration::from_millis(1)..=cap);
             tokio::time::sleep(pause).await;
         }
@@ -559,6 +563,7 @@ async fn drive(
         restart_to_first_write: Mutex::new(Vec::new()),
         replay_rate: options.replay_rate,
         request_timeout: options.request_timeout,
+        backoff_max: options.backoff_max,
     });
     let load_started = Instant::now();
     let tasks: Vec<_> =
@@ -638,9 +643,9 @@ async fn drive(
                 let conn = rusqlite::Connection::open(db)?;
                 conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?
             };
-            (verify::read_sqlite(db)?, journal)
+            (verify::read_sqlite(db, target.round)?, journal)
         }
-        Engine::Postgres { db_url, .. } => (verify::read_postgres(db_url).await?, "postgres".to_string()),
+        Engine::Postgres { db_url, .. } => (verify::read_postgres(db_url, target.round).await?, "postgres".to_string()),
     };
     let verdict: Verdict = verify::compare(&ledger, &stored);
     let mut failures: Vec<String> = verdict.examples.clone();

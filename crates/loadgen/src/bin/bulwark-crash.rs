@@ -53,6 +53,9 @@ struct Args {
     /// Per-request timeout (no answer in time = unknown outcome, retried).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     request_timeout: Duration,
+    /// The retry back-off cap (the n-th retry of a key waits U(1 ms, min(10 ms·2ⁿ, cap))).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    backoff_max: Duration,
     /// How long the demo load on the first start may take.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     start_timeout: Duration,
@@ -79,6 +82,7 @@ fn main() -> anyhow::Result<()> {
     options.power_loss = args.power_loss;
     options.persons = args.persons;
     options.request_timeout = args.request_timeout;
+    options.backoff_max = args.backoff_max.max(Duration::from_millis(2));
     options.start_timeout = args.start_timeout;
     options.keep = args.keep;
     options.no_fault_duration = args.no_fault_duration;
