@@ -638,9 +638,9 @@ async fn drive(
                 let conn = rusqlite::Connection::open(db)?;
                 conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?
             };
-            (verify::read_sqlite(db)?, journal)
+            (verify::read_sqlite(db, target.round)?, journal)
         }
-        Engine::Postgres { db_url, .. } => (verify::read_postgres(db_url).await?, "postgres".to_string()),
+        Engine::Postgres { db_url, .. } => (verify::read_postgres(db_url, target.round).await?, "postgres".to_string()),
     };
     let verdict: Verdict = verify::compare(&ledger, &stored);
     let mut failures: Vec<String> = verdict.examples.clone();

@@ -102,8 +102,9 @@ pub fn compare(ledger: &Ledger, stored: &Stored) -> Verdict {
     }
 }
 
-/// Reads the registrations of a SQLite database file (the server must be stopped).
-pub fn read_sqlite(path: &std::path::Path) -> anyhow::Result<Stored> {
+/// Reads the registrations of the run's round from a SQLite database file (the server must be
+/// stopped). Other rounds (the demo's own) are not the run's business.
+pub fn read_sqlite(path: &std::path::Path, round: i64) -> anyhow::Result<Stored> {
     use rusqlite::{Connection, OpenFlags};
     // Read-write, so that SQLite can recover the WAL left by a killed writer.
     let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
@@ -112,21 +113,23 @@ pub fn read_sqlite(path: &std::path::Path) -> anyhow::Result<Stored> {
         db.prepare("PRAGMA integrity_check")?.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?;
     let integrity = if problems == ["ok"] { "ok".to_string() } else { problems.join("; ") };
     let mut rows = HashMap::new();
-    let mut statement = db.prepare("SELECT idem_key, CAST(id AS TEXT) FROM registrations ORDER BY id")?;
-    let mut query = statement.query([])?;
+    let mut statement =
+        db.prepare("SELECT idem_key, CAST(id AS TEXT) FROM registrations WHERE round_id = ?1 ORDER BY id")?;
+    let mut query = statement.query([round])?;
     while let Some(row) = query.next()? {
         let key: String = row.get(0)?;
         let id: String = row.get(1)?;
         // With a duplicated key (counted below), the first row is the one compared.
         rows.entry(key.to_ascii_lowercase()).or_insert(id);
     }
-    let (count, distinct_keys): (i64, i64) =
-        db.query_row("SELECT count(*), count(DISTINCT idem_key) FROM registrations", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (count, distinct_keys): (i64, i64) = db.query_row(
+        "SELECT count(*), count(DISTINCT idem_key) FROM registrations WHERE round_id = ?1",
+        [round],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let distinct_triples: i64 = db.query_row(
-        "SELECT count(*) FROM (SELECT DISTINCT round_id, person_id, tube_id FROM registrations)",
-        [],
+        "SELECT count(*) FROM (SELECT DISTINCT round_id, person_id, tube_id FROM registrations WHERE round_id = ?1)",
+        [round],
         |r| r.get(0),
     )?;
     Ok(Stored {
@@ -140,18 +143,22 @@ pub fn read_sqlite(path: &std::path::Path) -> anyhow::Result<Stored> {
 
 /// Reads the registrations of a PostgreSQL database. The integrity check is amcheck's
 /// `bt_index_check` on the table's indexes when the extension can be created, else "not checked".
-pub async fn read_postgres(url: &str) -> anyhow::Result<Stored> {
+pub async fn read_postgres(url: &str, round: i64) -> anyhow::Result<Stored> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let driver = tokio::spawn(connection);
     let mut rows = HashMap::new();
-    for row in client.query("SELECT idem_key::text, id::text FROM registrations ORDER BY id", &[]).await? {
+    for row in client
+        .query("SELECT idem_key::text, id::text FROM registrations WHERE round_id = $1 ORDER BY id", &[&round])
+        .await?
+    {
         let key: String = row.get(0);
         rows.entry(key.to_ascii_lowercase()).or_insert_with(|| row.get::<_, String>(1));
     }
     let row = client
         .query_one(
-            "SELECT count(*), count(DISTINCT idem_key), count(DISTINCT (round_id, person_id, tube_id)) FROM registrations",
-            &[],
+            "SELECT count(*), count(DISTINCT idem_key), count(DISTINCT (round_id, person_id, tube_id)) FROM registrations \
+             WHERE round_id = $1",
+            &[&round],
         )
         .await?;
     let (count, distinct_keys, distinct_triples): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
@@ -218,8 +225,9 @@ mod tests {
 
     #[test]
     fn a_clean_run_passes() {
-        let (_dir, path) = database(&[("a", 1, 1, 1), ("b", 1, 2, 1), ("C", 1, 3, 1)]);
-        let stored = read_sqlite(&path).unwrap();
+        // Round 2 is someone else's (the demo's): not counted.
+        let (_dir, path) = database(&[("a", 1, 1, 1), ("b", 1, 2, 1), ("C", 1, 3, 1), ("z", 2, 1, 7)]);
+        let stored = read_sqlite(&path, 1).unwrap();
         // Key case does not matter; "c" was sent, committed, and its answer lost.
         let verdict = compare(&ledger(&["a", "b", "c", "d"], &[("a", "1"), ("b", "2")]), &stored);
         assert!(verdict.passed(), "{verdict:?}");
@@ -231,7 +239,7 @@ mod tests {
     #[test]
     fn lost_unexpected_duplicate_and_mismatched_rows_fail() {
         let (_dir, path) = database(&[("a", 1, 1, 1), ("a", 1, 2, 1), ("x", 1, 2, 1), ("b", 1, 4, 1)]);
-        let stored = read_sqlite(&path).unwrap();
+        let stored = read_sqlite(&path, 1).unwrap();
         let verdict = compare(&ledger(&["a", "b", "c"], &[("a", "1"), ("b", "9"), ("c", "5")]), &stored);
         assert!(!verdict.passed());
         assert_eq!(verdict.lost, 1, "c");
