@@ -3,8 +3,8 @@
 //! Registrations are stored in batches, one transaction per batch, with set-based statements
 //! (each statement takes arrays and handles every item of the batch):
 //!
-//! 1. the idempotency keys, the people's earlier registrations in their rounds and fresh ids,
-//!    read in one pipelined round trip;
+//! 1. the idempotency keys and the people's earlier registrations in their rounds, read in one
+//!    pipelined round trip;
 //! 2. the tubes, created when new and locked in code order with one `INSERT … ON CONFLICT DO
 //!    UPDATE … WHERE false` (which locks an existing row without writing it), then read;
 //! 3. [`decide`] for each item in input order, in memory, as if they came one by one;
@@ -23,7 +23,8 @@
 //! lanes scanning at once share commits instead of queueing for the disk one by one.
 
 use super::{
-    REG_COLS, REG_WIDTH, TUBE_COLS, outcome_of, path_ids, pool_size_of, registration_from, state_of, tube_from,
+    HOUSEHOLDS_SQL, REG_COLS, REG_WIDTH, TUBE_COLS, counted_areas, outcome_of, path_ids, pool_size_of,
+    registration_from, state_of, tube_from,
 };
 use crate::{PgStore, error::db, get};
 use bulwark_domain::{
@@ -38,7 +39,7 @@ use bulwark_domain::{
 use bulwark_store::{StoreError, StoreResult, testing::Registered, testing::Tube};
 use deadpool_postgres::Object;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio_postgres::{error::SqlState, types::ToSql};
 
@@ -52,6 +53,10 @@ pub(crate) struct Pending {
 
 /// The most queued registrations one transaction takes.
 const QUEUE_BATCH: usize = 512;
+/// A batch smaller than this waits a moment for more when other callers are waiting.
+const LINGER_BELOW: usize = 32;
+/// How long that moment is at most, in yields to the other tasks.
+const LINGER_YIELDS: usize = 64;
 /// Registrations per transaction in `register_many`.
 const CHUNK: usize = 5000;
 /// How often a batch is tried when it keeps losing races to concurrent ones.
@@ -107,7 +112,6 @@ struct Keyed {
 /// The registrations to insert, column by column.
 #[derive(Default)]
 struct Rows {
-    id: Vec<i64>,
     key: Vec<String>,
     body_hash: Vec<i64>,
     round: Vec<RoundId>,
@@ -130,8 +134,6 @@ const KEYS_SQL: &str = "SELECT {REG_COLS}, r.body_hash FROM registrations r JOIN
 const PEOPLE_SQL: &str = "SELECT {REG_COLS}, r.body_hash, r.seq, t.outcome FROM registrations r \
      JOIN tubes t ON t.id = r.tube_id \
      WHERE (r.round_id, r.person_id) IN (SELECT u.r, u.p FROM UNNEST($1::bigint[], $2::bigint[]) AS u(r, p))";
-const IDS_SQL: &str =
-    "SELECT nextval(pg_get_serial_sequence('registrations', 'id')) FROM generate_series(1, $1::bigint)";
 /// Creates the tubes that are new and locks the others, in the order given (by code), without
 /// writing them: `DO UPDATE … WHERE false` locks the existing row and updates nothing.
 const TUBES_LOCK_SQL: &str =
@@ -150,12 +152,13 @@ const TUBES_UPDATE_SQL: &str = "UPDATE tubes AS t SET members = u.members, state
 const TUBES_DROP_SQL: &str = "DELETE FROM tubes WHERE id = ANY($1) AND members = 0";
 /// `ON CONFLICT DO NOTHING`: a row that loses a race on its key or on (round, person, seq) is
 /// not inserted, and the batch is redone.
-const INSERT_SQL: &str = "INSERT INTO registrations (id, idem_key, body_hash, round_id, site_id, lane_id, tube_id,
+const INSERT_SQL: &str = "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id,
          person_id, seq, at, device_time, account_id, home, flags, tube_state, tube_members)
-     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-         $7::bigint[], $8::bigint[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bool[],
-         $14::bigint[], $15::text[], $16::int[])
-     ON CONFLICT DO NOTHING";
+     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+         $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bool[], $13::bigint[],
+         $14::text[], $15::int[])
+     ON CONFLICT DO NOTHING
+     RETURNING idem_key, id";
 const COUNTS_SQL: &str = "INSERT INTO round_counts AS c (round_id, area_id, shard, sampled)
      SELECT u.r, u.a, u.s, u.n FROM UNNEST($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[]) WITH ORDINALITY
           AS u(r, a, s, n, o)
@@ -176,22 +179,47 @@ impl PgStore {
     /// Queues one registration and waits for the transaction that stores it.
     pub(super) async fn register_queued(&self, item: NewRegistration) -> StoreResult<Registered> {
         let (reply, answer) = oneshot::channel();
+        self.mass.waiting.fetch_add(1, Ordering::Relaxed);
         self.mass.queue.lock().expect("registration queue").push_back(Pending { item, reply });
         if let Ok(permit) = self.mass.workers.clone().try_acquire_owned() {
             // A task of its own: a caller that goes away must not take others' answers with it.
             tokio::spawn(self.clone().drain_queue(permit));
         }
-        answer.await.unwrap_or_else(|_| Err(StoreError::Unavailable("the registration was not answered".into())))
+        let answer = answer.await;
+        self.mass.waiting.fetch_sub(1, Ordering::Relaxed);
+        answer.unwrap_or_else(|_| Err(StoreError::Unavailable("the registration was not answered".into())))
+    }
+
+    /// Takes up to [`QUEUE_BATCH`] queued registrations. When few are queued but more callers are
+    /// waiting (their registrations are in another batch, or about to be queued by callers just
+    /// answered), lets them run a moment first: a batch of one followed by a batch of sixty-three
+    /// costs nearly twice as much as one batch of sixty-four. Without other callers it takes what
+    /// is there at once.
+    async fn take_batch(&self) -> Vec<Pending> {
+        let queued = || self.mass.queue.lock().expect("registration queue").len();
+        let waiting = self.mass.waiting.load(Ordering::Relaxed);
+        let mut seen = queued();
+        if seen > 0 && seen < LINGER_BELOW && waiting > seen {
+            let mut unchanged = 0;
+            for _ in 0..LINGER_YIELDS {
+                tokio::task::yield_now().await;
+                let now = queued();
+                unchanged = if now == seen { unchanged + 1 } else { 0 };
+                seen = now;
+                if unchanged >= 3 || now >= LINGER_BELOW {
+                    break;
+                }
+            }
+        }
+        let mut queue = self.mass.queue.lock().expect("registration queue");
+        let n = queue.len().min(QUEUE_BATCH);
+        queue.drain(..n).collect()
     }
 
     /// Stores what is queued, batch after batch, until the queue is empty.
     async fn drain_queue(self, mut permit: OwnedSemaphorePermit) {
         loop {
-            let batch: Vec<Pending> = {
-                let mut queue = self.mass.queue.lock().expect("registration queue");
-                let n = queue.len().min(QUEUE_BATCH);
-                queue.drain(..n).collect()
-            };
+            let batch = self.take_batch().await;
             if batch.is_empty() {
                 // Release, then look again: an item queued while every worker was busy (its
                 // caller found no permit) is seen here or by the worker it starts.
@@ -244,7 +272,20 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             match attempt_batch(&mut client, items, &refusals, shard).await {
-                Ok(answers) => return Ok(answers),
+                Ok(answers) => {
+                    let created = answers.iter().filter(|a| matches!(a, Ok(Registered::Created(_)))).count();
+                    if self.mass.grown(created as u64) {
+                        let store = self.clone();
+                        tokio::spawn(async move {
+                            if let Ok(client) = store.client().await {
+                                let _ = client
+                                    .batch_execute("ANALYZE registrations, tubes, round_counts, lane_minutes")
+                                    .await;
+                            }
+                        });
+                    }
+                    return Ok(answers);
+                }
                 Err(Failure::Error(e)) => return Err(e),
                 Err(Failure::Retry) if attempt + 1 < ATTEMPTS => {
                     attempt += 1;
@@ -304,34 +345,31 @@ async fn attempt_batch(
     }
     let tx = client.transaction().await.map_err(failure)?;
 
-    // 1. Keys, the people's earlier registrations, ids.
+    // 1. Keys and the people's earlier registrations.
     let keys: Vec<&str> = live.iter().map(|i| i.key.as_str()).collect();
     let mut pairs: Vec<(RoundId, PersonId)> = live.iter().map(|i| (i.round, i.person)).collect();
     pairs.sort_unstable();
     pairs.dedup();
     let (pair_rounds, pair_people): (Vec<RoundId>, Vec<PersonId>) = pairs.into_iter().unzip();
-    let wanted = live.len() as i64;
+    let mut leaves: Vec<AreaId> = live.iter().filter_map(|i| path_ids(&i.person_area_path).last()).collect();
+    leaves.sort_unstable();
+    leaves.dedup();
     let (keys_sql, people_sql) = (sql(KEYS_SQL), sql(PEOPLE_SQL));
-    let (s_keys, s_people, s_ids, s_lock, s_read) = tokio::try_join!(
+    let (s_keys, s_people, s_households, s_lock, s_read) = tokio::try_join!(
         tx.prepare_cached(&keys_sql),
         tx.prepare_cached(&people_sql),
-        tx.prepare_cached(IDS_SQL),
+        tx.prepare_cached(HOUSEHOLDS_SQL),
         tx.prepare_cached(TUBES_LOCK_SQL),
         tx.prepare_cached(TUBES_READ_SQL),
     )
     .map_err(failure)?;
     let p_keys: Params = &[&keys];
     let p_people: Params = &[&pair_rounds, &pair_people];
-    let p_ids: Params = &[&wanted];
-    // Plans made for these arrays and the tables as they are now: a plan cached while the tables
-    // were nearly empty (a new database) would scan them whole for as long as it is cached.
-    let (_, key_rows, people_rows, id_rows) = tokio::try_join!(
-        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan"),
-        tx.query(&s_keys, p_keys),
-        tx.query(&s_people, p_people),
-        tx.query(&s_ids, p_ids),
-    )
-    .map_err(failure)?;
+    let p_leaves: Params = &[&leaves];
+    let (key_rows, people_rows, household_rows) =
+        tokio::try_join!(tx.query(&s_keys, p_keys), tx.query(&s_people, p_people), tx.query(&s_households, p_leaves))
+            .map_err(failure)?;
+    let households: HashSet<AreaId> = household_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
     let mut keyed: HashMap<String, Keyed> = HashMap::with_capacity(live.len());
     for row in &key_rows {
         let reg = registration_from(row, 0)?;
@@ -350,9 +388,6 @@ async fn attempt_batch(
             reg,
         });
     }
-    let mut ids: Vec<i64> = id_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
-    ids.sort_unstable();
-    let mut ids = ids.into_iter();
 
     // 2. The tubes, created or locked by code, then read.
     let mut first_use: BTreeMap<&str, &NewRegistration> = BTreeMap::new();
@@ -432,9 +467,9 @@ async fn attempt_batch(
             tube.members = members;
             tube.changed = true;
             let seq = earlier.iter().map(|p| p.seq + 1).max().unwrap_or(0);
-            let id = ids.next().ok_or_else(|| StoreError::Internal("ran out of registration ids".into()))?;
+            // The id comes back from the insert; until then, 0.
             let reg = Registration {
-                id,
+                id: 0,
                 key: item.key.clone(),
                 round: item.round,
                 site: item.site,
@@ -452,18 +487,12 @@ async fn attempt_batch(
                 tube_members: members,
             };
             if seq == 0 {
-                *sampled.entry((item.round, 0, shard)).or_default() += 1;
-                let areas: Vec<AreaId> = path_ids(&item.person_area_path).collect();
-                for (n, area) in areas.iter().enumerate() {
-                    // The person's own area (a household) is rarely written at once by two
-                    // transactions: one row is enough for it.
-                    let s = if n + 1 == areas.len() { 0 } else { shard };
-                    *sampled.entry((item.round, *area, s)).or_default() += 1;
+                for area in counted_areas(&item.person_area_path, &households) {
+                    *sampled.entry((item.round, area, shard)).or_default() += 1;
                 }
             }
             *minutes.entry((item.round, item.site, item.lane.unwrap_or(0), item.at.div_euclid(60_000))).or_default() +=
                 1;
-            rows.id.push(id);
             rows.key.push(item.key.clone());
             rows.body_hash.push(item.body_hash);
             rows.round.push(item.round);
@@ -527,7 +556,6 @@ async fn attempt_batch(
     let p_counts: Params = &[&c_rounds, &c_areas, &c_shards, &c_n];
     let p_minutes: Params = &[&m_rounds, &m_sites, &m_lanes, &m_minutes, &shard, &m_n];
     let p_insert: Params = &[
-        &r.id,
         &r.key,
         &r.body_hash,
         &r.round,
@@ -544,23 +572,33 @@ async fn attempt_batch(
         &r.tube_state,
         &r.tube_members,
     ];
+    let drop_unused = async { if unused.is_empty() { Ok(0) } else { tx.execute(&s_drop, p_drop).await } };
     let (_, _, inserted, _, _) = tokio::try_join!(
         tx.execute(&s_update, p_update),
-        tx.execute(&s_drop, p_drop),
-        tx.execute(&s_insert, p_insert),
+        drop_unused,
+        tx.query(&s_insert, p_insert),
         tx.execute(&s_counts, p_counts),
         tx.execute(&s_minutes, p_minutes),
     )
     .map_err(failure)?;
-    if inserted != rows.id.len() as u64 {
+    if inserted.len() != rows.key.len() {
         // Lost a race on a key or on a person's registration number: redo, seeing the winner.
         return Err(Failure::Retry);
     }
     tx.commit().await.map_err(failure)?;
 
+    let ids: HashMap<String, i64> =
+        inserted.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect::<StoreResult<_>>()?;
     let mut computed = computed.into_iter();
     for slot in out.iter_mut().filter(|s| s.is_none()) {
-        *slot = computed.next();
+        let mut answer = computed.next();
+        if let Some(Ok(Registered::Created(reg) | Registered::Replayed(reg) | Registered::AlreadyInTube(reg))) =
+            answer.as_mut()
+            && reg.id == 0
+        {
+            reg.id = ids.get(&reg.key).copied().unwrap_or_default();
+        }
+        *slot = answer;
     }
     Ok(out
         .into_iter()
