@@ -79,6 +79,7 @@ async fn main() {
         .collect();
     let store = Arc::new(town.store.clone());
     let queue = Arc::new(std::sync::Mutex::new(files.into_iter().enumerate().collect::<Vec<_>>()));
+    let cpu = common::cpu(&town.db).await;
     let t = Instant::now();
     let workers: Vec<_> = (0..parallel)
         .map(|_| {
@@ -104,6 +105,7 @@ async fn main() {
         abnormal += b;
     }
     let elapsed = t.elapsed();
+    let used = common::cpu(&town.db).await;
     assert_eq!((applied, unchanged), (tubes as u64, 0));
     let resulted: i64 =
         client.query_one("SELECT count(*) FROM tubes WHERE state = 'resulted'", &[]).await.unwrap().get(0);
@@ -114,6 +116,11 @@ async fn main() {
         "record_results: {tubes} results in files of {file}, {parallel} at a time: {:.2?} = {:.0}/s ({abnormal} abnormal pools)",
         elapsed,
         tubes as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  CPU per result: PostgreSQL {:.1} µs, this process {:.1} µs",
+        (used.1 - cpu.1) * 1e6 / tubes as f64,
+        (used.0 - cpu.0) * 1e6 / tubes as f64
     );
 
     // A file sent again, and a file of codes nobody registered.

@@ -72,9 +72,51 @@ async fn main() {
     let people = Arc::new(town.people.clone());
     let site = common::site(&store, &town.town, tasks).await;
 
+    // 0. The raw limits of this server in this run, for comparison: durable single-row inserts
+    //    (one transaction each) from 16 connections, and 1,000-row inserts from 4.
+    {
+        let client = bulwark_postgres::testing::raw(&town.db.url).await;
+        client.batch_execute("CREATE TABLE bench (id bigserial PRIMARY KEY, k text UNIQUE, v bigint)").await.unwrap();
+        let run = |clients: usize, rows: usize| {
+            let url = town.db.url.clone();
+            async move {
+                let t = Instant::now();
+                let handles: Vec<_> = (0..clients)
+                    .map(|c| {
+                        let url = url.clone();
+                        tokio::spawn(async move {
+                            let client = bulwark_postgres::testing::raw(&url).await;
+                            let mut n = 0;
+                            while t.elapsed() < Duration::from_secs(5) {
+                                let keys: Vec<String> = (0..rows).map(|i| format!("{rows}-{c}-{n}-{i}")).collect();
+                                client
+                                    .execute(
+                                        "INSERT INTO bench (k, v) SELECT k, 1 FROM UNNEST($1::text[]) AS k",
+                                        &[&keys],
+                                    )
+                                    .await
+                                    .unwrap();
+                                n += 1;
+                            }
+                            n * rows
+                        })
+                    })
+                    .collect();
+                let mut total = 0;
+                for h in handles {
+                    total += h.await.unwrap();
+                }
+                total as f64 / t.elapsed().as_secs_f64()
+            }
+        };
+        println!("raw INSERT, one row per transaction, 16 connections: {:.0}/s", run(16, 1).await);
+        println!("raw INSERT, 1,000 rows per transaction, 4 connections: {:.0}/s", run(4, 1000).await);
+    }
+
     // 1. One registration per call, `tasks` at a time.
     if single > 0 {
         let round = common::round(&store, &town.town, "单次登记").await;
+        let cpu = common::cpu(&town.db).await;
         let t = Instant::now();
         let handles: Vec<_> = (0..tasks)
             .map(|k| {
@@ -110,6 +152,7 @@ async fn main() {
             latencies.extend(h.await.unwrap());
         }
         let elapsed = t.elapsed();
+        let used = common::cpu(&town.db).await;
         latencies.sort_unstable();
         let progress = store.progress(round.id).await.unwrap();
         assert_eq!((progress.registrations, progress.sampled), (single as u64, single as u64));
@@ -122,11 +165,17 @@ async fn main() {
             percentile(&latencies, 0.99),
             latencies.last().unwrap()
         );
+        println!(
+            "  CPU per registration: PostgreSQL {:.0} µs, this process {:.0} µs",
+            (used.1 - cpu.1) * 1e6 / single as f64,
+            (used.0 - cpu.0) * 1e6 / single as f64
+        );
     }
 
     // 2. Batches through register_many, `uploaders` at a time.
     if many > 0 {
         let round = common::round(&store, &town.town, "批量上传").await;
+        let cpu = common::cpu(&town.db).await;
         let t = Instant::now();
         let handles: Vec<_> = (0..uploaders)
             .map(|u| {
@@ -164,6 +213,7 @@ async fn main() {
             created += h.await.unwrap();
         }
         let elapsed = t.elapsed();
+        let used = common::cpu(&town.db).await;
         assert_eq!(created, many);
         let progress = store.progress(round.id).await.unwrap();
         assert_eq!((progress.registrations, progress.sampled), (many as u64, many as u64));
@@ -171,6 +221,11 @@ async fn main() {
             "register_many: {many} registrations, {uploaders} uploaders, batches of {batch}: {:.2?} = {:.0}/s",
             elapsed,
             many as f64 / elapsed.as_secs_f64()
+        );
+        println!(
+            "  CPU per registration: PostgreSQL {:.0} µs, this process {:.0} µs",
+            (used.1 - cpu.1) * 1e6 / many as f64,
+            (used.0 - cpu.0) * 1e6 / many as f64
         );
     }
     drop(store);

@@ -169,7 +169,12 @@ INSERT INTO area_residents (area_id, residents)
 SELECT a, count(*) FROM persons, path_area_ids(persons.area_path) AS a GROUP BY a;
 
 -- People sampled (first registration in the round) and excluded (door-knock: away, sampled
--- elsewhere) per round and area; area 0 is the whole round. Sum over `shard`.
+-- elsewhere) per round and area; area 0 is the whole round. Sum over `shard`. Households keep no
+-- rows: coverage lists an area and its children that are not households, so a household's
+-- counters would never be read but would cost a new row for nearly every person sampled; its
+-- figures are counted from its residents when asked for.
+--
+-- (The SQLite engine keeps a row per household too; the figures it reports are the same.)
 CREATE TABLE round_counts (
     round_id bigint NOT NULL,
     area_id  bigint NOT NULL,

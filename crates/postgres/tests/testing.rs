@@ -191,3 +191,37 @@ async fn a_merge_carries_rounds_sites_and_counters() {
     assert!(site.area_path.starts_with(&s.world.grid_a.path));
     assert_eq!(store.sites(&Scope::of(&s.world.grid_a)).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_household_is_counted_from_its_residents() {
+    let (store, s, _db) = setup().await;
+    store.register(s.reg("h-1", "EP0000001", &s.a[0], 1)).await.unwrap();
+    store.register(s.reg("h-2", "EP0000001", &s.a[1], 1)).await.unwrap();
+    store.register(s.reg("h-3", "EP0000002", &s.a[1], 2)).await.unwrap();
+    store
+        .record_door_knock(
+            s.round.id,
+            bulwark_domain::testing::DoorKnock {
+                person: s.a[4].id,
+                outcome: bulwark_domain::testing::DoorKnockOutcome::AwayFromTown,
+                note: None,
+                at: 0,
+            },
+            42,
+        )
+        .await
+        .unwrap();
+    let house = store.coverage(s.round.id, s.world.house_a.id).await.unwrap();
+    let grid = store.coverage(s.round.id, s.world.grid_a.id).await.unwrap();
+    let figures = |c: &bulwark_store::testing::CoverageRow| (c.area.id, c.residents, c.excluded, c.sampled);
+    assert_eq!(house.iter().map(figures).collect::<Vec<_>>(), vec![(s.world.house_a.id, 5, 1, 2)]);
+    assert_eq!(grid.iter().map(figures).collect::<Vec<_>>(), vec![(s.world.grid_a.id, 5, 1, 2)]);
+    // No counter rows for the household itself.
+    let client = common::raw(&_db.url).await;
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM round_counts WHERE area_id = $1", &[&s.world.house_a.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0);
+}

@@ -127,3 +127,24 @@ pub fn finish(store: PgStore, db: TestDb) {
         std::mem::forget(db);
     }
 }
+
+/// CPU seconds used so far by this process and by the PostgreSQL backends connected to the
+/// example's database (from /proc; other work on the machine is not counted).
+pub async fn cpu(db: &TestDb) -> (f64, f64) {
+    fn ticks(pid: &str) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
+        let fields: Vec<&str> = after.split(' ').collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        (field(11) + field(12)) / 100.0
+    }
+    let client = raw(&db.url).await;
+    let pids: Vec<i32> = client
+        .query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    (ticks("self"), pids.iter().map(|p| ticks(&p.to_string())).sum())
+}

@@ -1,7 +1,7 @@
 //! Progress, coverage, the door-knock list, home visits, people by document or QR code: read from
 //! counters kept in the write path (summed over their shards), never by grouping registrations.
 
-use super::{REG_COLS, path_ids, registration_from};
+use super::{HOUSEHOLDS_SQL, REG_COLS, counted_areas, path_ids, registration_from};
 use crate::{
     PgStore,
     areas::{AREA_COLS, area_from},
@@ -21,7 +21,7 @@ use bulwark_store::{
     StoreError, StoreResult,
     testing::{CoverageRow, FlaggedRegistration, HomeVisit, HomeVisitReason, HourCount, Progress, SiteCount, Untested},
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tokio_postgres::types::ToSql;
 
 const HOUR: Millis = 3_600_000;
@@ -93,8 +93,16 @@ impl PgStore {
                      FROM areas a
                      LEFT JOIN area_residents ar ON ar.area_id = a.id
                      LEFT JOIN LATERAL (
-                         SELECT sum(c.sampled)::bigint AS sampled, sum(c.excluded)::bigint AS excluded
-                         FROM round_counts c WHERE c.round_id = $1 AND c.area_id = a.id
+                         SELECT sum(x.sampled)::bigint AS sampled, sum(x.excluded)::bigint AS excluded FROM (
+                             SELECT c.sampled, c.excluded FROM round_counts c
+                             WHERE c.round_id = $1 AND c.area_id = a.id AND a.kind <> 'household'
+                             UNION ALL
+                             -- A household keeps no counters: its few residents are counted here.
+                             SELECT EXISTS (SELECT 1 FROM registrations r WHERE r.round_id = $1 AND r.person_id = p.id)::int,
+                                    coalesce((SELECT k.outcome FROM door_knocks k WHERE k.round_id = $1 AND k.person_id = p.id
+                                              ORDER BY k.id DESC LIMIT 1) IN ('away_from_town', 'sampled_elsewhere'), false)::int
+                             FROM persons p WHERE p.area_id = a.id AND a.kind = 'household'
+                         ) x
                      ) rc ON true
                      WHERE a.id = $2 OR (a.parent_id = $2 AND a.kind <> 'household')
                      ORDER BY a.id <> $2, a.code"
@@ -190,18 +198,22 @@ impl PgStore {
         if before != after {
             let delta: i64 = if after { 1 } else { -1 };
             let shard = self.mass.shard();
-            let areas: Vec<AreaId> = path_ids(&path).collect();
-            let mut keys: Vec<(AreaId, i16)> = std::iter::once((0, shard))
-                .chain(areas.iter().enumerate().map(|(n, a)| (*a, if n + 1 == areas.len() { 0 } else { shard })))
-                .collect();
-            keys.sort_unstable();
-            let (ids, shards): (Vec<AreaId>, Vec<i16>) = keys.into_iter().unzip();
+            let leaf: Vec<AreaId> = path_ids(&path).last().into_iter().collect();
+            let households: HashSet<AreaId> = tx
+                .query(HOUSEHOLDS_SQL, &[&leaf])
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| get(r, 0))
+                .collect::<StoreResult<_>>()?;
+            let mut ids: Vec<AreaId> = counted_areas(&path, &households).collect();
+            ids.sort_unstable();
             tx.execute(
                 "INSERT INTO round_counts AS c (round_id, area_id, shard, excluded)
-                 SELECT $1, u.a, u.s, $4 FROM UNNEST($2::bigint[], $3::smallint[]) WITH ORDINALITY AS u(a, s, o)
+                 SELECT $1, u.a, $3, $4 FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(a, o)
                  ORDER BY u.o
                  ON CONFLICT (round_id, area_id, shard) DO UPDATE SET excluded = c.excluded + EXCLUDED.excluded",
-                &[&round, &ids, &shards, &delta],
+                &[&round, &ids, &shard, &delta],
             )
             .await
             .map_err(db)?;
