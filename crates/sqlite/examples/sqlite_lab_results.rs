@@ -3,7 +3,7 @@
 //! each through `record_results`, in lab files of 100,000; one tube in a thousand is abnormal or
 //! positive. Then the abnormal pools' members are listed, as the command would right afterwards.
 //!
-//! `cargo run --release -p bulwark-sqlite --example lab_results_load [-- --tubes N]`
+//! `cargo run --release -p bulwark-sqlite --example sqlite_lab_results [-- --tubes N]`
 
 use bulwark_domain::{
     access::Scope,
