@@ -4,7 +4,8 @@
 //! one `UPDATE … FROM UNNEST` gives every tube its first result (the common case), the rest (a
 //! tube that already had one, a code seen twice, an unknown code) are read under lock and decided
 //! in memory in input order by [`ResultArrival`], and every result is appended to `lab_results`
-//! with one `COPY`. All of one call is one transaction.
+//! with one `COPY`. All of one call is one transaction. 2,500,000 results against as many tubes
+//! cost the database about 7.5 µs of CPU each (`lab_results_load`).
 
 use super::{REG_COLS, REG_WIDTH, TUBE_COLS, outcome_of, registration_from, tube_from};
 use crate::{
@@ -244,6 +245,10 @@ async fn apply_in(
     // Tubes this call has already read or changed.
     let mut known: HashMap<&str, Known> = HashMap::new();
     let mut unknown: HashSet<&str> = HashSet::new();
+    // Plans for a handful of codes (index probes), whatever the file's size: planned for 100,000
+    // codes, the first-result update would hash-join a scan of the whole tubes table, which
+    // grows with every round, into every file.
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan").await?;
     let first_stmt = tx.prepare(FIRST_SQL).await?;
     let lock_stmt = tx.prepare(LOCK_SQL).await?;
     let change_stmt = tx.prepare(CHANGE_SQL).await?;
