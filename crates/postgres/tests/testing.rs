@@ -225,3 +225,70 @@ async fn a_household_is_counted_from_its_residents() {
         .get(0);
     assert_eq!(rows, 0);
 }
+
+/// A lab file large enough to be split into two transactions keeps every tube's results in order
+/// and the report in input order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_lab_file_is_applied_in_order() {
+    use bulwark_domain::testing::{LabOutcome, LabResult, ReviewReason, TubeCode};
+    let (store, s, db) = setup().await;
+    const N: usize = 110_000;
+    let client = common::raw(&db.url).await;
+    client
+        .execute(
+            "INSERT INTO tubes (code, round_id, site_id, pool_size, state, members, opened_at)
+             SELECT 'Z' || lpad(i::text, 8, '0'), $1, $2, 10, 'sealed', 10, 0 FROM generate_series(0, $3::int - 1) AS i",
+            &[&s.round.id, &s.site.id, &(N as i32)],
+        )
+        .await
+        .unwrap();
+    let result = |i: usize, outcome: LabOutcome| LabResult {
+        tube: TubeCode::from_stored(format!("Z{i:08}")),
+        outcome,
+        ct_orf1ab: None,
+        ct_n: None,
+        sampled_at: None,
+        tested_at: None,
+        reported_at: None,
+        lab: None,
+    };
+    // Every tube negative, then again: the same for even tubes, positive for odd ones; and
+    // codes nobody registered in between.
+    let mut results: Vec<LabResult> = (0..N).map(|i| result(i, LabOutcome::Negative)).collect();
+    for i in 0..N {
+        results.push(result(i, if i % 2 == 0 { LabOutcome::Negative } else { LabOutcome::Positive }));
+        if i % 10_000 == 0 {
+            results.push(result(N + i, LabOutcome::Positive));
+        }
+    }
+    let report = store.record_results(results.clone(), 7, 1).await.unwrap();
+    assert_eq!((report.applied, report.unchanged), ((N + N / 2) as u64, (N / 2) as u64));
+    let expected_review: Vec<(TubeCode, ReviewReason)> = results[N..]
+        .iter()
+        .filter_map(|r| {
+            let i: usize = r.tube.as_str()[1..].parse().unwrap();
+            if i >= N {
+                Some((r.tube.clone(), ReviewReason::UnknownTube))
+            } else {
+                (i % 2 == 1).then(|| (r.tube.clone(), ReviewReason::Conflict))
+            }
+        })
+        .collect();
+    assert_eq!(report.review, expected_review);
+    let expected_abnormal: Vec<TubeCode> =
+        (0..N).filter(|i| i % 2 == 1).map(|i| TubeCode::from_stored(format!("Z{i:08}"))).collect();
+    assert_eq!(report.abnormal, expected_abnormal);
+    let outcomes: Vec<(String, i64)> = client
+        .query("SELECT outcome, count(*) FROM tubes WHERE code LIKE 'Z%' GROUP BY outcome ORDER BY outcome", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(outcomes, vec![("negative".to_string(), (N / 2) as i64), ("positive".to_string(), (N / 2) as i64)]);
+    let logged: i64 = client.query_one("SELECT count(*) FROM lab_results", &[]).await.unwrap().get(0);
+    assert_eq!(logged, results.len() as i64);
+    let cases: i64 = client.query_one("SELECT count(*) FROM pool_cases", &[]).await.unwrap().get(0);
+    assert_eq!(cases, (N / 2) as i64);
+    drop(store);
+}

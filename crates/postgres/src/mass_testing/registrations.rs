@@ -10,8 +10,9 @@
 //! 3. (in memory) [`decide`] for each item in input order, as if they came one by one;
 //! 4. one statement that writes the tubes' new states, the counters and the registrations;
 //!
-//! then the commit. Per registration this costs the database about 22 µs of CPU in batches of
-//! 5,000 and about 65 µs in the small batches of 64 lanes scanning at once (`register_load`).
+//! then the commit. Per registration this costs the database about 19 µs of CPU in batches of
+//! 5,000 and about 60 µs in the batches of 20–60 that 64 lanes scanning at once make
+//! (`register_load`).
 //!
 //! Concurrency: the tube lock serialises scans into one tube, so its member count is exact. A
 //! person's registrations in a round are numbered (`seq`, unique with the round and person), so
@@ -371,8 +372,15 @@ async fn attempt_batch(
     .map_err(failure)?;
     let p_earlier: Params = &[&keys, &pair_rounds, &pair_people];
     let p_leaves: Params = &[&leaves];
-    let (earlier_rows, household_rows) =
-        tokio::try_join!(tx.query(&s_earlier, p_earlier), tx.query(&s_households, p_leaves)).map_err(failure)?;
+    // Plans for a handful of rows (index probes), whatever the batch's size: planned for 5,000
+    // people, the first executions of a statement on a connection (custom plans) may hash-join a
+    // scan of the whole registrations table into the batch.
+    let (_, earlier_rows, household_rows) = tokio::try_join!(
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan"),
+        tx.query(&s_earlier, p_earlier),
+        tx.query(&s_households, p_leaves)
+    )
+    .map_err(failure)?;
     let households: HashSet<AreaId> = household_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
     let wanted_keys: HashSet<&str> = keys.iter().copied().collect();
     let wanted_pairs: HashSet<(RoundId, PersonId)> =
