@@ -1,29 +1,9 @@
 //! The pages through a cookie session: registering a resident from a grid page, editing the needs
 //! set by hand, and the scope of both.
 
-use bulwark_testkit::{Engine, PASSWORD, TestServer};
+use crate::support::browser;
+use bulwark_testkit::{Engine, TestServer};
 use reqwest::{StatusCode, header};
-
-/// Signs in through the login form and returns a client that keeps the session cookie and sends
-/// the page's own Origin, as a browser does.
-async fn browser(server: &TestServer, username: &str) -> reqwest::Client {
-    let mut headers = header::HeaderMap::new();
-    headers.insert(header::ORIGIN, server.url.parse().unwrap());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{}/login", server.url))
-        .form(&[("username", username), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {username}");
-    client
-}
 
 async fn register_and_edit(engine: Engine) {
     let server = TestServer::start(engine).await;

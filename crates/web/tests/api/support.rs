@@ -584,6 +584,42 @@ pub fn area_links(html: &str) -> Vec<String> {
     html.split("href=\"/areas/").skip(1).filter_map(|rest| rest.split(['"', '?']).next()).map(str::to_string).collect()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Shared calls of the mass-testing and page suites.
+
+/// `POST /api/v1/registrations` with an `Idempotency-Key`.
+pub async fn register(client: &Client, key: &str, body: &Value) -> (StatusCode, Value) {
+    let response = client
+        .request(Method::POST, "/api/v1/registrations")
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request reaches the server");
+    bulwark_testkit::decode(response).await
+}
+
+/// Signs in through the login form and returns a client that keeps the session cookie and sends
+/// the page's own Origin, as a browser does.
+pub async fn browser(server: &TestServer, username: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, server.url.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/login", server.url))
+        .form(&[("username", username), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {username}");
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::sensitive_values;

@@ -3,20 +3,10 @@
 //! the outbox batch, sealing, lab results, progress, coverage, the door-knock list and abnormal
 //! pools with their members.
 
-use bulwark_testkit::{Client, Engine, TestServer};
+use crate::support::register;
+use bulwark_testkit::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-async fn register(client: &Client, key: &str, body: &Value) -> (StatusCode, Value) {
-    let response = client
-        .request(Method::POST, "/api/v1/registrations")
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("request reaches the server");
-    bulwark_testkit::decode(response).await
-}
+use serde_json::json;
 
 struct Setup {
     round: i64,

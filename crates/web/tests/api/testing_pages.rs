@@ -17,14 +17,7 @@ use std::{
 };
 
 async fn register(client: &Client, key: u32, body: Value) -> (StatusCode, Value) {
-    let response = client
-        .request(Method::POST, "/api/v1/registrations")
-        .header("Idempotency-Key", format!("0190a5b2-0000-7000-8000-{key:012}"))
-        .json(&body)
-        .send()
-        .await
-        .expect("request reaches the server");
-    bulwark_testkit::decode(response).await
+    crate::support::register(client, &format!("0190a5b2-0000-7000-8000-{key:012}"), &body).await
 }
 
 /// A same-origin form POST from a page, as a browser sends it.

@@ -4,22 +4,12 @@
 //! timer crossing 3 h and 4 h on the server's manual clock and stopping at the lab, the overdue
 //! list, refusals of the wrong roles and of boxes outside the scope, and the phone page.
 
-use bulwark_testkit::{Client, Engine, PASSWORD, TestServer};
-use reqwest::{Method, StatusCode, header};
+use crate::support::{browser, register};
+use bulwark_testkit::{Client, Engine, TestServer};
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
 const MINUTE: i64 = 60_000;
-
-async fn register(client: &Client, key: &str, body: &Value) -> (StatusCode, Value) {
-    let response = client
-        .request(Method::POST, "/api/v1/registrations")
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("request reaches the server");
-    bulwark_testkit::decode(response).await
-}
 
 fn key(n: u32) -> String {
     format!("0190a5b2-0000-7000-8000-{:012}", 900_000 + n)
@@ -242,26 +232,6 @@ async fn api(engine: Engine) {
     assert!(codes(&boxes_of(&two, s.round).await).is_empty());
     let (status, _) = commander.get("/api/v1/rounds/987654/boxes").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-}
-
-/// Signs in through the login form; the client keeps the cookie and sends the page's own Origin.
-async fn browser(server: &TestServer, username: &str) -> reqwest::Client {
-    let mut headers = header::HeaderMap::new();
-    headers.insert(header::ORIGIN, server.url.parse().unwrap());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{}/login", server.url))
-        .form(&[("username", username), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {username}");
-    client
 }
 
 async fn page(engine: Engine) {
