@@ -7,6 +7,7 @@
 pub mod access;
 pub mod areas;
 pub mod audit;
+pub mod command;
 pub mod people;
 pub mod testing;
 pub mod workforce;

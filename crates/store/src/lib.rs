@@ -12,6 +12,7 @@
 //! - A call returns only after its transaction is durably committed.
 //! - The audit table is append-only: the engine itself refuses UPDATE and DELETE on it.
 
+pub mod command;
 mod error;
 pub mod testing;
 pub mod transport;
@@ -27,6 +28,7 @@ use bulwark_domain::{
 };
 
 pub use bulwark_domain::access::SessionKind;
+pub use command::CommandStore;
 pub use error::{StoreError, StoreResult};
 pub use testing::TestingStore;
 pub use transport::TransportStore;

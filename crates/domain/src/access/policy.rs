@@ -65,6 +65,30 @@ pub enum Operation {
     PrintablesRead,
     /// Read the review queue (flagged registrations, unknown or conflicting results).
     ReviewRead,
+    /// Read plan templates and export them as files.
+    PlansRead,
+    /// Edit and import plan templates (each save is a new version).
+    PlansManage,
+    /// Activate a plan: open an incident, its groups and tasks, notify its people.
+    IncidentsActivate,
+    /// Read incidents: the roll-call board, tasks, timeline and the dashboard.
+    IncidentsRead,
+    /// Answer a roll-call (received, on my way, arrived) for oneself or, for a lead, for a member.
+    RollCallAnswer,
+    /// Change a task's status, owner or notes.
+    TasksUpdate,
+    /// Write an entry into an incident's timeline.
+    TimelineWrite,
+    /// Generate the daily report and export lists.
+    ReportsRead,
+    /// Read the notification outbox and its delivery status.
+    NotificationsRead,
+    /// Set up posts and shifts and assign people to them.
+    RostersManage,
+    /// Read posts, shifts and rosters.
+    RostersRead,
+    /// Check in and out of one's post.
+    PostsCheckIn,
 }
 
 use Operation::*;
@@ -101,10 +125,22 @@ pub const POLICY: &[(Operation, &[Role])] = &[
     (HomeSamplingRead, &[Commander, WorkingGroup, GridWorker, Sampler]),
     (PrintablesRead, &[Commander, WorkingGroup, GridWorker]),
     (ReviewRead, &[Commander, WorkingGroup, Lab]),
+    (PlansRead, &[Commander, WorkingGroup]),
+    (PlansManage, &[Commander]),
+    (IncidentsActivate, &[Commander]),
+    (IncidentsRead, &[Commander, WorkingGroup]),
+    (RollCallAnswer, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint, Lab, TransferDispatcher]),
+    (TasksUpdate, &[Commander, WorkingGroup]),
+    (TimelineWrite, &[Commander, WorkingGroup]),
+    (ReportsRead, &[Commander, WorkingGroup]),
+    (NotificationsRead, &[Commander, WorkingGroup]),
+    (RostersManage, &[Commander, WorkingGroup]),
+    (RostersRead, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint]),
+    (PostsCheckIn, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint, Lab, TransferDispatcher]),
 ];
 
 impl Operation {
-    pub const ALL: [Operation; 27] = [
+    pub const ALL: [Operation; 39] = [
         Login,
         Logout,
         Me,
@@ -132,6 +168,18 @@ impl Operation {
         HomeSamplingRead,
         PrintablesRead,
         ReviewRead,
+        PlansRead,
+        PlansManage,
+        IncidentsActivate,
+        IncidentsRead,
+        RollCallAnswer,
+        TasksUpdate,
+        TimelineWrite,
+        ReportsRead,
+        NotificationsRead,
+        RostersManage,
+        RostersRead,
+        PostsCheckIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -163,6 +211,18 @@ impl Operation {
             HomeSamplingRead => "home_sampling_read",
             PrintablesRead => "printables_read",
             ReviewRead => "review_read",
+            PlansRead => "plans_read",
+            PlansManage => "plans_manage",
+            IncidentsActivate => "incidents_activate",
+            IncidentsRead => "incidents_read",
+            RollCallAnswer => "roll_call_answer",
+            TasksUpdate => "tasks_update",
+            TimelineWrite => "timeline_write",
+            ReportsRead => "reports_read",
+            NotificationsRead => "notifications_read",
+            RostersManage => "rosters_manage",
+            RostersRead => "rosters_read",
+            PostsCheckIn => "posts_check_in",
         }
     }
 
