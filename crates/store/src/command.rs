@@ -20,8 +20,8 @@ use bulwark_domain::{
     access::{Scope, UserId},
     areas::AreaId,
     command::{
-        Activation, GroupId, IncidentId, IncidentLevel, MemberState, Plan, PlanKey, RollCallPlace, RollCallStatus, Task,
-        TaskChange, TaskId, TimelineEntry, TimelineKind,
+        Activation, GroupId, IncidentId, IncidentLevel, MemberState, Plan, PlanKey, RollCallPlace, RollCallStatus,
+        Task, TaskChange, TaskId, TimelineEntry, TimelineKind,
     },
     people::PersonId,
 };

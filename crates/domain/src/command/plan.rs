@@ -212,7 +212,7 @@ impl Plan {
             out.extend(group.members.iter().map(|p| (g, *p)));
         }
         let mut sorted: Vec<(PersonId, Team)> = staff.iter().copied().filter(|(p, _)| !named.contains(p)).collect();
-        sorted.sort_unstable();
+        sorted.sort_unstable_by_key(|(p, _)| *p);
         sorted.dedup_by_key(|(p, _)| *p);
         for team in Team::ALL {
             let groups: Vec<usize> =
