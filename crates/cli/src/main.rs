@@ -49,7 +49,15 @@ struct ServeArgs {
     /// Mark cookies `Secure` (set this when users reach the server over HTTPS).
     #[arg(long, env = "BULWARK_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Run the clock from this moment (RFC 3339) instead of now: a replay or an exercise. The demo
+    /// replays the source story from 15:00 on 8 October 2022 unless told otherwise (`now`: the
+    /// real clock).
+    #[arg(long, env = "BULWARK_REPLAY_FROM")]
+    replay_from: Option<String>,
 }
+
+/// The moment the demo stands at: the story's report, "as of 15:00 on 8 October, 28,369 sampled".
+const DEMO_REPLAY_FROM: &str = "2022-10-08T15:00:00+08:00";
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -70,7 +78,16 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     let store = storage::open(&args.storage).await?;
-    let clock: Arc<dyn bulwark_web::Clock> = Arc::new(bulwark_web::SystemClock);
+    let replay = args.replay_from.clone().or_else(|| demo.then(|| DEMO_REPLAY_FROM.to_string()));
+    let clock: Arc<dyn bulwark_web::Clock> = match replay.as_deref() {
+        None | Some("now") => Arc::new(bulwark_web::SystemClock),
+        Some(at) => {
+            let start = chrono::DateTime::parse_from_rfc3339(at)
+                .with_context(|| format!("--replay-from {at}: expected a time such as {DEMO_REPLAY_FROM}"))?;
+            println!("The clock runs from {at} (a replay).");
+            Arc::new(bulwark_web::ReplayClock::starting_at(start.timestamp_millis()))
+        }
+    };
     if demo {
         load_demo(store.as_ref(), clock.as_ref()).await?;
     }

@@ -266,6 +266,16 @@ impl PersonStore for PgStore {
         row.as_ref().map(person_from).transpose()
     }
 
+    async fn people_by_ids(&self, scope: &Scope, ids: &[PersonId]) -> StoreResult<Vec<Person>> {
+        let client = self.client().await?;
+        let (low, high) = scope.path_range();
+        let sql = format!(
+            "SELECT {PERSON_COLS} FROM persons WHERE id = ANY($1) AND area_path >= $2 AND area_path < $3 ORDER BY id"
+        );
+        let rows = client.query(&sql, &[&ids, &low, &high]).await.map_err(db)?;
+        rows.iter().map(person_from).collect()
+    }
+
     async fn people(&self, query: &PersonQuery) -> StoreResult<Vec<Person>> {
         let client = self.client().await?;
         let (low, high) = query.within.path_range();

@@ -175,6 +175,24 @@ impl PersonStore for SqliteStore {
         .await
     }
 
+    async fn people_by_ids(&self, scope: &Scope, ids: &[PersonId]) -> StoreResult<Vec<Person>> {
+        let (low, high) = scope.path_range();
+        // A JSON array of integers, read back by json_each: one statement for any number of ids.
+        let ids = format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM persons
+                     WHERE id IN (SELECT value FROM json_each(?1)) AND area_path >= ?2 AND area_path < ?3
+                     ORDER BY id"
+                ))
+                .map_err(error::map)?;
+            let rows = stmt.query_map(params![ids, low, high], person_from_row).map_err(error::map)?;
+            rows.collect::<Result<_, _>>().map_err(error::map)
+        })
+        .await
+    }
+
     async fn count_people(&self, scope: &Scope) -> StoreResult<u64> {
         let (low, high) = scope.path_range();
         self.read(move |c| {

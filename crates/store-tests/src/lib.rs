@@ -76,6 +76,7 @@ macro_rules! contract_tests {
             people_search,
             person_update_with_audit,
             person_update_outside_scope_is_refused,
+            people_by_ids_stay_in_scope,
             registered_documents,
             accounts_create_and_read,
             accounts_scoped_list,
@@ -937,6 +938,18 @@ pub async fn person_update_outside_scope_is_refused(store: &dyn Store) {
     assert!(store.update_person(&Scope::of(&w.grid_a), p.id, away, &s).await.is_err());
     assert_eq!(store.person(&Scope::of(&w.town), p.id).await.unwrap(), Some(p.clone()));
     assert_eq!(audit_of(store, p.id).await.len(), 1, "only the registration was audited");
+}
+
+pub async fn people_by_ids_stay_in_scope(store: &dyn Store) {
+    let w = world(store).await;
+    let a = insert(store, resident("陈秀英", 1, &w.house_a)).await;
+    let b = insert(store, resident("李伟", 2, &w.house_b)).await;
+    let ids = [b.id, a.id, a.id + b.id + 1000];
+    let town = store.people_by_ids(&Scope::of(&w.town), &ids).await.unwrap();
+    assert_eq!(town.iter().map(|p| p.id).collect::<Vec<_>>(), vec![a.id.min(b.id), a.id.max(b.id)]);
+    let grid = store.people_by_ids(&Scope::of(&w.grid_a), &ids).await.unwrap();
+    assert_eq!(grid, vec![a], "a person outside the scope is left out");
+    assert!(store.people_by_ids(&Scope::of(&w.town), &[]).await.unwrap().is_empty());
 }
 
 pub async fn registered_documents(store: &dyn Store) {

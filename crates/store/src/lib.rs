@@ -127,6 +127,8 @@ pub trait PersonStore: Send + Sync {
     async fn person(&self, scope: &Scope, id: PersonId) -> StoreResult<Option<Person>>;
     /// People matching `query`, by id.
     async fn people(&self, query: &PersonQuery) -> StoreResult<Vec<Person>>;
+    /// These people, those inside `scope` only, by id (ids not found or outside are left out).
+    async fn people_by_ids(&self, scope: &Scope, ids: &[PersonId]) -> StoreResult<Vec<Person>>;
     async fn count_people(&self, scope: &Scope) -> StoreResult<u64>;
     /// Which of these documents are already registered, anywhere (imports reject duplicates).
     async fn registered_documents(&self, documents: &[Document]) -> StoreResult<Vec<Document>>;
@@ -195,7 +197,15 @@ pub trait StaffStore: Send + Sync {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore + TestingStore + TransportStore
+    AreaStore
+    + PersonStore
+    + AccountStore
+    + SessionStore
+    + AuditStore
+    + StaffStore
+    + TestingStore
+    + TransportStore
+    + CommandStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;

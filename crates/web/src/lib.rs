@@ -8,6 +8,7 @@
 mod api;
 mod assets;
 mod auth;
+mod background;
 pub mod clock;
 mod csrf;
 mod error;
@@ -22,7 +23,7 @@ use bulwark_store::Store;
 use std::sync::Arc;
 
 pub use api::openapi_document;
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ReplayClock, SystemClock};
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -97,6 +98,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let events = state.events.clone();
+    tokio::spawn(background::sweep_overdue(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = async move {
         shutdown.await;

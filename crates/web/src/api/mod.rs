@@ -7,6 +7,7 @@
 mod areas;
 mod audit;
 mod auth;
+pub(crate) mod command;
 mod imports;
 mod persons;
 pub(crate) mod testing;
@@ -78,6 +79,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(transport::hand_over))
         .routes(routes!(transport::round_boxes))
         .routes(routes!(transport::overdue))
+        .routes(routes!(command::list_plans, command::import_plan))
+        .routes(routes!(command::export_plan))
+        .routes(routes!(command::activate, command::list_incidents))
+        .routes(routes!(command::incident))
+        .routes(routes!(command::answer, command::board))
+        .routes(routes!(command::missing))
+        .routes(routes!(command::list_tasks))
+        .routes(routes!(command::update_task))
+        .routes(routes!(command::list_timeline, command::add_timeline))
+        .routes(routes!(command::dashboard))
 }
 
 /// The OpenAPI document of the API.

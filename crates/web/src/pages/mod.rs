@@ -3,6 +3,7 @@
 
 mod areas;
 mod audit;
+mod command;
 mod doorknock;
 pub(crate) mod imports;
 mod login;
@@ -68,6 +69,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sites/{id}/queue", post(sites::set_queue))
         .route("/print/qr", get(print::qr))
         .route("/print/tubes", get(print::tubes))
+        // Command.
+        .route("/incidents", get(command::list).post(command::activate))
+        .route("/incidents/{id}", get(command::page))
+        .route("/incidents/{id}/live", get(command::live))
+        .route("/incidents/{id}/events", get(command::events))
+        .route("/incidents/{id}/timeline", post(command::add_timeline))
+        .route("/tasks/{id}", post(command::update_task))
+        .route("/plans", get(command::plans).post(command::save_plan))
+        .route("/plans/import", post(command::import_plan))
+        .route("/plans/{key}", get(command::plan))
+        // The one-tap roll-call link: the token in the path is the credential, no session.
+        .route("/r/{token}", get(command::rollcall_link).post(command::rollcall_answer))
         // Open to anyone, without a session: the public board of waiting times (no personal data).
         .route("/sites/waits", get(sites::waits))
 }
@@ -84,6 +97,7 @@ pub(crate) struct Chrome {
     pub can_areas: bool,
     pub can_rounds: bool,
     pub can_sites: bool,
+    pub can_incidents: bool,
 }
 
 impl Chrome {
@@ -100,6 +114,7 @@ impl Chrome {
             can_areas: can(Operation::AreasRead),
             can_rounds: can(Operation::RoundsRead),
             can_sites: can(Operation::SitesRead),
+            can_incidents: can(Operation::IncidentsRead),
         }
     }
 }

@@ -13,10 +13,7 @@ use axum::{
     Form,
     extract::{Path, Query, State},
     http::HeaderMap,
-    response::{
-        IntoResponse, Redirect, Response,
-        sse::{Event as SseEvent, KeepAlive, Sse},
-    },
+    response::{IntoResponse, Redirect, Response},
 };
 use bulwark_app::{
     AppError, areas,
@@ -34,8 +31,7 @@ use bulwark_domain::{
 use bulwark_store::testing::CoverageRow;
 use chrono::{DateTime, FixedOffset, Timelike};
 use serde::Deserialize;
-use std::{collections::HashMap, convert::Infallible, time::Duration};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use std::collections::HashMap;
 
 /// China Standard Time, where the users are (no daylight saving).
 fn china() -> FixedOffset {
@@ -330,10 +326,6 @@ pub(crate) async fn live(
     Ok(response)
 }
 
-/// The shortest time between two events of one stream: a burst of registrations makes one
-/// event now and one a second later, not one per registration.
-const COALESCE: Duration = Duration::from_secs(1);
-
 /// `GET /rounds/{id}/events`: Server-Sent Events for one round's page. Needs a session whose role
 /// may read rounds (checked at the start, and again before every event, so a stream ends with
 /// its session). Each event is `progress` or `abnormal` (a new abnormal pool) with the round's id
@@ -346,66 +338,11 @@ pub(crate) async fn events(
 ) -> Result<Response, PageError> {
     rounds::round(state.store.as_ref(), &caller.actor, id, state.clock.now()).await.or_page(caller.lang)?;
     let token = auth::token_of(&headers).unwrap_or_default();
-    let rx = state.events.subscribe();
-    let stream = futures_util::stream::unfold((rx, None::<tokio::time::Instant>), move |(mut rx, last)| {
-        let state = state.clone();
-        let token = token.clone();
-        async move {
-            let mut abnormal = false;
-            // Wait for an event of this round (a lagging receiver missed some: count it as one),
-            // then for the rest of the second since the last one; end when the server stops.
-            let wait = async {
-                loop {
-                    match rx.recv().await {
-                        Ok(e) if e.round() == id => {
-                            abnormal |= matches!(e, Event::AbnormalPool(_));
-                            break true;
-                        }
-                        Ok(_) => {}
-                        Err(RecvError::Lagged(_)) => break true,
-                        Err(RecvError::Closed) => break false,
-                    }
-                }
-            };
-            let go = tokio::select! {
-                go = wait => go,
-                () = state.events.closed() => false,
-            };
-            if !go {
-                return None;
-            }
-            if let Some(last) = last {
-                tokio::select! {
-                    () = tokio::time::sleep_until(last + COALESCE) => {}
-                    () = state.events.closed() => return None,
-                }
-            }
-            // Fold in what arrived meanwhile.
-            loop {
-                match rx.try_recv() {
-                    Ok(e) if e.round() == id => abnormal |= matches!(e, Event::AbnormalPool(_)),
-                    Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-                    Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
-                }
-            }
-            // The session may have ended (signed out, timed out, account disabled) since the
-            // stream began: then the stream ends too.
-            let alive = bulwark_app::accounts::authenticate(
-                state.store.as_ref(),
-                &token,
-                auth::request_id(),
-                state.clock.now(),
-            )
-            .await
-            .is_ok_and(|a| allows(a.account.role, Operation::RoundsRead));
-            if !alive {
-                return None;
-            }
-            let event = SseEvent::default().event(if abnormal { "abnormal" } else { "progress" }).data(id.to_string());
-            Some((Ok::<_, Infallible>(event), (rx, Some(tokio::time::Instant::now()))))
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    Ok(crate::events::stream(state, token, Operation::RoundsRead, id.to_string(), move |e| match e {
+        Event::AbnormalPool(r) if r == id => Some((2, "abnormal")),
+        Event::Progress(r) if r == id => Some((1, "progress")),
+        _ => None,
+    }))
 }
 
 #[cfg(test)]

@@ -238,6 +238,9 @@ async fn csrf(engine: Engine) {
     for (template, path, body) in crate::transport::csrf_page_targets(&server).await {
         page_targets.push(("POST", template, path, body, &commander));
     }
+    for (template, path, body) in crate::command_matrix::csrf_page_targets(&server).await {
+        page_targets.push(("POST", template, path, body, &commander));
+    }
     for (_, template, path, body, cookie) in page_targets.iter().cloned() {
         targets.push(Target {
             name: format!("page {template}"),

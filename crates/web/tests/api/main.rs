@@ -5,6 +5,8 @@ mod support;
 
 mod audit_completeness;
 mod authorization_matrix;
+mod command;
+mod command_matrix;
 mod csrf;
 mod fail_closed;
 mod imports;

@@ -324,6 +324,17 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/sites/{id}/queue", "sites_manage"),
     ("GET", "/print/qr", "printables_read"),
     ("GET", "/print/tubes", "printables_read"),
+    ("GET", "/incidents", "incidents_read"),
+    ("POST", "/incidents", "incidents_activate"),
+    ("GET", "/incidents/{id}", "incidents_read"),
+    ("GET", "/incidents/{id}/live", "incidents_read"),
+    ("GET", "/incidents/{id}/events", "incidents_read"),
+    ("POST", "/incidents/{id}/timeline", "timeline_write"),
+    ("POST", "/tasks/{id}", "tasks_update"),
+    ("GET", "/plans", "plans_read"),
+    ("POST", "/plans", "plans_manage"),
+    ("POST", "/plans/import", "plans_manage"),
+    ("GET", "/plans/{key}", "plans_read"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).

@@ -1,0 +1,86 @@
+//! Tasks of the working groups: the list with overdue flags, changes, and the overdue sweep.
+
+use super::incident_in_scope;
+use crate::{Actor, AppError, AppResult};
+use bulwark_domain::{
+    Millis,
+    access::{Operation, Scope},
+    command::{IncidentId, Task, TaskChange, TaskId, TaskStatus},
+    people::PersonId,
+};
+use bulwark_store::{Store, command::NewTaskChange};
+use serde::{Deserialize, Deserializer};
+
+/// Reads a present field as `Some(value)`, where `null` is `Some(None)`: "clear the owner".
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<PersonId>>, D::Error> {
+    Option::<PersonId>::deserialize(d).map(Some)
+}
+
+/// `PATCH /api/v1/tasks/{id}`: the fields to change.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct TaskPatch {
+    /// open, in_progress, done or cancelled (cancelling needs notes saying why).
+    pub status: Option<String>,
+    /// A person's id; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub owner: Option<Option<PersonId>>,
+    pub notes: Option<String>,
+}
+
+pub async fn list(store: &dyn Store, actor: &Actor, incident: IncidentId, now: Millis) -> AppResult<Vec<Task>> {
+    incident_in_scope(store, actor, Operation::IncidentsRead, incident, now).await?;
+    Ok(store.tasks(incident).await?)
+}
+
+/// Changes a task of an incident inside the actor's scope; the change and its timeline entry are
+/// one transaction.
+pub async fn update(store: &dyn Store, actor: &Actor, id: TaskId, patch: TaskPatch, now: Millis) -> AppResult<Task> {
+    let op = Operation::TasksUpdate;
+    actor.authorize(store, op, now).await?;
+    let Some(current) = store.task(id).await? else {
+        return Err(actor.deny(store, op, None, now).await);
+    };
+    let incident = incident_in_scope(store, actor, op, current.incident, now).await?;
+    let status = match patch.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            TaskStatus::parse(s.trim())
+                .ok_or_else(|| AppError::invalid("status", "open, in_progress, done or cancelled"))?,
+        ),
+    };
+    if let Some(Some(owner)) = patch.owner {
+        let scope = Scope { area: incident.area, path: incident.area_path.clone() };
+        if store.people_by_ids(&scope, &[owner]).await?.is_empty() {
+            return Err(AppError::invalid("owner", "no such person in this incident's area"));
+        }
+    }
+    let change = TaskChange { status, owner: patch.owner, notes: patch.notes.map(|n| n.trim().to_owned()) };
+    change.validate(&current).map_err(|e| {
+        let field = match e {
+            bulwark_domain::command::TaskError::Empty => "status",
+            _ => "notes",
+        };
+        AppError::invalid(field, e)
+    })?;
+    let verb = match status {
+        Some(TaskStatus::Done) => "完成",
+        Some(TaskStatus::Cancelled) => "取消",
+        Some(TaskStatus::InProgress) => "开始",
+        Some(TaskStatus::Open) => "重新打开",
+        None => "更新",
+    };
+    let timeline_text = format!("{}{}：{}", actor.account.display_name, verb, current.title);
+    let task =
+        store.update_task(NewTaskChange { task: id, change, at: now, by: actor.account.id, timeline_text }).await?;
+    actor
+        .record_change(store, op, format!("task {id} of incident {}: {}", task.incident, task.status.as_str()), now)
+        .await?;
+    Ok(task)
+}
+
+/// Marks the tasks that went overdue since the last sweep (each once, across servers) and
+/// returns them; the caller alerts the group leads and the commander.
+pub async fn sweep_overdue(store: &dyn Store, now: Millis) -> AppResult<Vec<Task>> {
+    Ok(store.mark_overdue(now).await?)
+}

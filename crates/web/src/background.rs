@@ -1,0 +1,33 @@
+//! Work the server does on its own while it serves: the overdue sweep of command tasks.
+
+use crate::{AppState, events::Event};
+use std::time::Duration;
+
+/// How often tasks are checked for having gone overdue: an alert is at most this late.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Marks tasks that went overdue (each once, even with several servers: the store decides) and
+/// tells the open dashboards; the timeline entry is written by the store with the mark. Runs
+/// until the server shuts down.
+pub(crate) async fn sweep_overdue(state: AppState) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.events.closed() => return,
+        }
+        match bulwark_app::command::tasks::sweep_overdue(state.store.as_ref(), state.clock.now()).await {
+            Ok(tasks) => {
+                let mut incidents: Vec<_> = tasks.iter().map(|t| t.incident).collect();
+                incidents.sort_unstable();
+                incidents.dedup();
+                for id in incidents {
+                    state.events.publish(Event::Incident(id));
+                }
+            }
+            // The next tick tries again; nothing is lost (the marks are in the database).
+            Err(e) => tracing::warn!(error.detail = %e, "overdue sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Command through the API, on both engines: the shipped plan, activation at 07:00 with the
+//! staff dealt into the 10 groups, roll-call answers (by a signed-in account for a member), the
+//! board at 07:31 (who arrived within 30 minutes), who has not answered (with phones, audited),
+//! tasks going overdue (flags, the server's sweep writing the timeline), task changes, manual
+//! timeline entries (numbers masked), plans exported, edited and imported as new versions, the
+//! dashboard's figures, and the pages; another town's commander sees none of it.
+
+use crate::support::{Agent, Log, audit_log};
+use bulwark_domain::workforce::{StaffMember, Team};
+use bulwark_testkit::{Client, Engine, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const MINUTE: i64 = 60_000;
+
+/// Grid A's six residents are grid workers, grid B's six are cadres (all of town one); grid C's
+/// (town two) are cadres of the other town.
+pub async fn add_staff(server: &TestServer) {
+    let f = &server.fixture;
+    let mut staff = Vec::new();
+    for (grid, team, area) in
+        [("A", Team::GridWorker, "A"), ("B", Team::Cadre, "village1"), ("C", Team::Cadre, "village2")]
+    {
+        for p in &f.people[grid] {
+            staff.push(StaffMember { person: *p, team, area: f.area(area).id });
+        }
+    }
+    server.store.add_staff(staff).await.expect("add staff");
+}
+
+pub async fn activate(client: &Client) -> Value {
+    let (status, incident) = client
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "golden-24h", "trigger": "有两名核酸检测异常人员到过太子农庄吃饭", "level": "II",
+                   "activated_at": "2022-10-06T07:00:00+08:00", "forward_post": "太子农庄"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    incident
+}
+
+fn group<'a>(board: &'a Value, key: &str) -> &'a Value {
+    board["groups"].as_array().unwrap().iter().find(|g| g["key"] == key).unwrap_or_else(|| panic!("group {key}"))
+}
+
+async fn timeline_kinds(client: &Client, id: i64) -> Vec<String> {
+    let (status, list) = client.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+async fn command(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let f = &server.fixture;
+    add_staff(&server).await;
+    let commander = server.login("commander").await;
+    let working = server.login("working_group").await;
+    let other = server.login("commander_two").await;
+
+    // The shipped plan is there before anyone saved one.
+    let (status, plans) = commander.get("/api/v1/plans").await;
+    assert_eq!(status, StatusCode::OK, "{plans}");
+    let shipped = plans.as_array().unwrap().iter().find(|p| p["key"] == "golden-24h").expect("golden-24h");
+    assert_eq!((shipped["version"].as_u64(), shipped["groups"].as_u64()), (Some(0), Some(10)));
+
+    // Activation at 07:00: the twelve staff of town one, none of town two.
+    let incident = activate(&commander).await;
+    let id = incident["id"].as_i64().unwrap();
+    assert_eq!(incident["notified"], 12, "{incident}");
+    assert_eq!(incident["groups"].as_array().unwrap().len(), 10);
+    assert_eq!(group(&incident, "grid-control")["members"], 6, "grid workers staff grid control");
+    assert_eq!(incident["assembly_deadline"], "2022-10-05T23:30:00.000Z");
+    assert_eq!(incident["plan_version"], 1, "activating the shipped plan stores it");
+    let deadlines: Vec<&str> =
+        incident["tasks"].as_array().unwrap().iter().map(|t| t["deadline"].as_str().unwrap()).collect();
+    assert!(deadlines.windows(2).all(|w| w[0] <= w[1]), "tasks by deadline: {deadlines:?}");
+    let risk = incident["tasks"].as_array().unwrap().iter().find(|t| t["key"] == "risk-areas").unwrap();
+    assert_eq!(risk["deadline"], "2022-10-06T04:00:00.000Z", "5 h after 07:00 China time");
+
+    // Answers: a grid worker arrives at 07:10, a cadre is on the way, then arrives at 07:31.
+    let a = &f.people["A"];
+    let b = &f.people["B"];
+    server.clock.advance(10 * MINUTE);
+    let rollcall = format!("/api/v1/incidents/{id}/rollcall");
+    let (status, m) =
+        working.post(&rollcall, json!({"person_id": a[0], "status": "arrived", "place": "headquarters"})).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!((m["status"].as_str(), m["place"].as_str()), (Some("arrived"), Some("headquarters")));
+    let (status, _) = working.post(&rollcall, json!({"person_id": b[0], "status": "on_my_way"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = working.post(&rollcall, json!({"person_id": a[1], "status": "received"})).await;
+    assert_eq!(status, StatusCode::OK);
+    server.clock.advance(21 * MINUTE);
+    let (status, _) =
+        working.post(&rollcall, json!({"person_id": b[0], "status": "arrived", "place": "forward_post"})).await;
+    assert_eq!(status, StatusCode::OK);
+    // A late "received" from a phone's queue does not undo an arrival.
+    let (status, m) = working.post(&rollcall, json!({"person_id": a[0], "status": "received"})).await;
+    assert_eq!((status, m["status"].as_str()), (StatusCode::OK, Some("arrived")));
+
+    // Refusals: not a member, a bad token, nobody, a bad status.
+    let c0 = f.people["C"][0];
+    let (status, body) = working.post(&rollcall, json!({"person_id": c0, "status": "arrived"})).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person_id")), "{body}");
+    let (status, _) = server.anonymous().post(&rollcall, json!({"token": "not-a-token", "status": "arrived"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = server.anonymous().post(&rollcall, json!({"person_id": a[2], "status": "arrived"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = working.post(&rollcall, json!({"person_id": a[2], "status": "here"})).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
+
+    // The board at 07:31.
+    let (status, board) = commander.get(&rollcall).await;
+    assert_eq!(status, StatusCode::OK, "{board}");
+    assert_eq!(
+        (&board["notified"], &board["answered"], &board["arrived"], &board["arrived_within_deadline"]),
+        (&json!(12), &json!(3), &json!(2), &json!(1)),
+        "{board}"
+    );
+    let grid = group(&board, "grid-control");
+    assert_eq!(
+        (&grid["notified"], &grid["answered"], &grid["arrived_within_deadline"]),
+        (&json!(6), &json!(2), &json!(1))
+    );
+    assert_eq!(grid["not_answered"], 4);
+
+    // Who has not answered in grid control: names and full phones, each an audited read.
+    let (status, missing) = commander.get(&format!("{rollcall}/missing?group=grid-control")).await;
+    assert_eq!(status, StatusCode::OK, "{missing}");
+    let people = missing[0]["people"].as_array().unwrap();
+    assert_eq!(people.len(), 4);
+    let listed: Vec<i64> = people.iter().map(|p| p["person_id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, a[2..].to_vec());
+    assert_eq!(people[0]["phone"].as_str().unwrap(), f.canaries[&a[2]].1, "the lead calls this number");
+    let log = Log::default();
+    let auditor = Agent::bearer(&server, "auditor", &log).await;
+    let entries = audit_log(&auditor).await;
+    for p in &listed {
+        assert!(
+            entries.iter().any(|e| e["person"] == *p && e["operation"] == "incidents_read"),
+            "person {p} shown without an audit entry"
+        );
+    }
+    let (status, body) = commander.get(&format!("{rollcall}/missing?group=nope")).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group")));
+
+    // Tasks at 07:31: the assembly task is overdue.
+    let (status, tasks) = commander.get(&format!("/api/v1/incidents/{id}/tasks")).await;
+    assert_eq!(status, StatusCode::OK, "{tasks}");
+    let assemble = tasks.as_array().unwrap().iter().find(|t| t["key"] == "assemble").unwrap().clone();
+    assert_eq!((assemble["overdue"].as_bool(), assemble["minutes_left"].as_i64()), (Some(true), Some(-1)));
+    assert!(tasks.as_array().unwrap().iter().filter(|t| t["overdue"] == true).count() == 1);
+    let task_path = format!("/api/v1/tasks/{}", assemble["id"]);
+    let (status, done) =
+        working.send(Method::PATCH, &task_path, Some(json!({"status": "done", "notes": "全员到齐"}))).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        (done["status"].as_str(), done["overdue"].as_bool(), done["late"].as_bool()),
+        (Some("done"), Some(false), Some(true))
+    );
+    let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "cancelled"}))).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("notes")), "{body}");
+    let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "finished"}))).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
+    let (status, _) = working.send(Method::PATCH, &task_path, Some(json!({"owner": a[0]}))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Past 12:00, the 2 h and 4 h tasks are overdue: the server's sweep writes the timeline.
+    server.clock.advance(5 * 60 * MINUTE);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let kinds = timeline_kinds(&commander, id).await;
+        if kinds.iter().filter(|k| *k == "task_overdue").count() >= 10 {
+            assert_eq!(kinds[0], "activated");
+            assert!(kinds.contains(&"arrival".to_string()) && kinds.contains(&"task_done".to_string()), "{kinds:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no overdue entries after 30 s: {kinds:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The sweep marks each task once: the assembly task, done late, is not among them.
+    let (_, timeline) = commander.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    let overdue: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "task_overdue")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    let mut unique = overdue.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), overdue.len(), "{overdue:?}");
+    assert!(!overdue.iter().any(|t| t.contains("集结")), "{overdue:?}");
+
+    // A manual entry: the ID number typed into it is masked.
+    let id_number = &f.canaries[&a[0]].0;
+    let (status, entry) = working
+        .post(&format!("/api/v1/incidents/{id}/timeline"), json!({"text": format!("已联系 {id_number} 的家属")}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    assert!(!entry["text"].as_str().unwrap().contains(id_number.as_str()), "{entry}");
+
+    // The dashboard's figures.
+    let (status, d) = commander.get(&format!("/api/v1/incidents/{id}/dashboard")).await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    assert_eq!(d["minutes_since_activation"], 31 + 300);
+    assert_eq!(d["rollcall"]["arrived_within_deadline"], 1);
+    assert!(d["overdue"].as_u64().unwrap() >= 10);
+    assert_eq!(d["tasks"][0]["overdue"], true, "overdue tasks first");
+
+    // Another town's commander: refused alike, and not listed.
+    for path in [
+        format!("/api/v1/incidents/{id}"),
+        format!("/api/v1/incidents/{id}/rollcall"),
+        format!("/api/v1/incidents/{id}/dashboard"),
+    ] {
+        let (status, _) = other.get(&path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, list) = other.get("/api/v1/incidents").await;
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    let (_, list) = commander.get("/api/v1/incidents").await;
+    assert_eq!(list[0]["id"], id);
+
+    // Plans: export, edit, import as a new version; the same file again stores nothing.
+    let response = commander.request(Method::GET, "/api/v1/plans/golden-24h").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-disposition"].to_str().unwrap().contains("plan-golden-24h-v1.json"));
+    let mut plan: Value = response.json().await.unwrap();
+    plan["assembly_minutes"] = json!(45);
+    plan["groups"][0]["tasks"][0]["title"] = json!("全体工作人员45分钟内集结完毕");
+    let (status, saved) = commander.post("/api/v1/plans", plan.clone()).await;
+    assert_eq!((status, saved["version"].as_u64()), (StatusCode::CREATED, Some(2)), "{saved}");
+    let (status, saved) = commander.post("/api/v1/plans", plan.clone()).await;
+    assert_eq!((status, saved["version"].as_u64()), (StatusCode::OK, Some(2)));
+    plan["groups"][1]["tasks"][0]["due_minutes"] = json!(0);
+    let (status, body) = commander.post("/api/v1/plans", plan).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "groups[1].tasks[0].due_minutes");
+    let (status, _) = working.post("/api/v1/plans", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "working groups read plans, the commander edits them");
+
+    // The pages: the dashboard and the plan, in Chinese.
+    let log = Log::default();
+    let page = Agent::cookie(&server, "commander", &log).await;
+    let r = page.get(&format!("/incidents/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("太子农庄") && r.text.contains("综合协调组") && r.text.contains("id=\"arrival-chart\""));
+    let r = page.get(&format!("/incidents/{id}?missing=grid-control")).await;
+    assert!(r.text.contains(&f.canaries[&a[2]].1), "the lead's call list");
+    let r = page.get("/plans/golden-24h").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("45"));
+    let r = Agent::cookie(&server, "commander_two", &log).await.get(&format!("/incidents/{id}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn command_sqlite() {
+    command(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn command_postgres() {
+    command(Engine::Postgres).await;
+}
