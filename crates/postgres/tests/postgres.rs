@@ -74,7 +74,8 @@ async fn migrations_are_idempotent_and_safe_to_race() {
             (1, "foundation".to_string()),
             (2, "testing".to_string()),
             (3, "lab_mappings".to_string()),
-            (4, "transport".to_string())
+            (4, "transport".to_string()),
+            (5, "command".to_string())
         ]
     );
 }
