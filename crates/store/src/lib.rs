@@ -195,7 +195,15 @@ pub trait StaffStore: Send + Sync {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore + TestingStore + TransportStore
+    AreaStore
+    + PersonStore
+    + AccountStore
+    + SessionStore
+    + AuditStore
+    + StaffStore
+    + TestingStore
+    + TransportStore
+    + CommandStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;
