@@ -12,6 +12,7 @@
 mod accounts;
 mod areas;
 mod audit;
+mod command;
 mod error;
 mod mass_testing;
 mod migrate;

@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "testing", sql: include_str!("../migrations/0002_testing.sql") },
     Migration { version: 3, name: "lab_mappings", sql: include_str!("../migrations/0003_lab_mappings.sql") },
     Migration { version: 4, name: "transport", sql: include_str!("../migrations/0004_transport.sql") },
+    Migration { version: 5, name: "command", sql: include_str!("../migrations/0005_command.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

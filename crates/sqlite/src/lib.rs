@@ -8,6 +8,7 @@
 mod accounts;
 mod areas;
 mod audit;
+mod command;
 mod error;
 mod migrations;
 mod people;

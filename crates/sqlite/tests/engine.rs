@@ -1,5 +1,6 @@
-//! What only the SQLite engine promises: durability settings, an append-only audit table enforced
-//! by the engine itself, and group commit that acknowledges every write exactly once.
+//! What only the SQLite engine promises: durability settings, an append-only audit table (and
+//! roll-call answer log) enforced by the engine itself, and group commit that acknowledges every
+//! write exactly once.
 
 use bulwark_domain::{
     access::{Operation, Scope},
@@ -58,6 +59,31 @@ async fn the_audit_table_refuses_update_and_delete() {
     let entries = store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].username, "t");
+}
+
+#[tokio::test]
+async fn the_rollcall_answer_log_refuses_update_and_delete() {
+    let (store, _dir) = open();
+    store
+        .write(|c| {
+            c.execute(
+                "INSERT INTO rollcall_answers (incident_id, person_id, status, place, at) VALUES (1, 2, 'arrived', 'headquarters', 3)",
+                [],
+            )
+            .unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    for sql in ["UPDATE rollcall_answers SET status = 'received'", "DELETE FROM rollcall_answers"] {
+        let refused = store.write(move |c| Ok(c.execute(sql, []).is_err())).await.unwrap();
+        assert!(refused, "{sql} was allowed");
+    }
+    let status: String = store
+        .read(|c| Ok(c.query_row("SELECT status FROM rollcall_answers", [], |r| r.get(0)).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(status, "arrived");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 #[doc(hidden)]
 pub use bulwark_store;
 
+mod command;
+pub use command::*;
 mod testing;
 pub use testing::*;
 mod transport;
@@ -99,6 +101,15 @@ macro_rules! contract_tests {
             transport_codes_and_references,
             transport_physical_facts_are_flagged,
             transport_boxes_by_scope_and_overdue,
+            command_plans_are_versioned,
+            command_open_incident_stores_everything,
+            command_open_incident_refuses_what_does_not_hold,
+            command_answers_only_move_forward,
+            command_concurrent_answers_of_one_person_serialize,
+            command_task_changes_append_to_the_timeline,
+            command_overdue_is_marked_once,
+            command_incidents_are_scoped_by_area,
+            command_timeline_in_order,
         }
     };
     ($factory:expr) => {

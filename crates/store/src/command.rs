@@ -13,7 +13,7 @@
 //!   timeline entry. The overdue alert of a task is marked once, even with several servers.
 //! - Incidents are scoped by the area path of the area they were opened for, in the query.
 
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use bulwark_domain::{
     Millis,
@@ -25,6 +25,7 @@ use bulwark_domain::{
     },
     people::PersonId,
 };
+use std::collections::HashMap;
 
 /// A saved version of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,36 @@ pub struct NewIncident {
     pub tokens: Vec<(PersonId, String)>,
     /// The text of the `activated` timeline entry.
     pub timeline_text: String,
+}
+
+impl NewIncident {
+    /// Every member as `(group index, person, token hash)`, in group order then person order as
+    /// activation dealt them. A member without a token, a token for someone who is not a member,
+    /// and a person in two groups are [`StoreError::Invalid`], naming the person.
+    pub fn member_rows(&self) -> StoreResult<Vec<(usize, PersonId, &str)>> {
+        let mut tokens: HashMap<PersonId, &str> = HashMap::with_capacity(self.tokens.len());
+        for (person, hash) in &self.tokens {
+            if tokens.insert(*person, hash.as_str()).is_some() {
+                return Err(StoreError::Invalid(format!("tokens: person {person} has two tokens")));
+            }
+        }
+        let mut rows = Vec::with_capacity(self.tokens.len());
+        for (g, group) in self.activation.groups.iter().enumerate() {
+            for person in &group.members {
+                let hash = tokens.remove(person).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "tokens: person {person} of group {} has no token (or is in two groups)",
+                        group.key
+                    ))
+                })?;
+                rows.push((g, *person, hash));
+            }
+        }
+        if let Some(person) = tokens.keys().min() {
+            return Err(StoreError::Invalid(format!("tokens: person {person} is not a member of any group")));
+        }
+        Ok(rows)
+    }
 }
 
 /// A stored incident.
