@@ -5,7 +5,8 @@
 //!   of arrays.
 //! - An answer locks its member's row (`SELECT … FOR UPDATE`), so concurrent answers of one person
 //!   are decided one after the other on what is stored; the state update, the log entry and a
-//!   first arrival's timeline entry are then one statement (data-modifying CTEs).
+//!   first arrival's timeline entry are then one statement (data-modifying CTEs), sent together
+//!   with the `COMMIT`: two round trips per answer.
 //! - A task change locks the task's row the same way. `mark_overdue` claims tasks with
 //!   `UPDATE … WHERE overdue_alerted_at IS NULL … RETURNING`: a concurrent call (from this server
 //!   or another) waits for the row lock, sees the mark on re-checking and skips the task.
@@ -32,7 +33,7 @@ use bulwark_store::{
     command::{Group, Incident, NewAnswer, NewIncident, NewTaskChange, StoredPlan},
 };
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, types::ToSql};
 
 // ---------------------------------------------------------------------------------------------
 // Rows
@@ -280,6 +281,19 @@ impl PgStore {
         }
 
         let people: Vec<PersonId> = members.iter().map(|(_, p, _)| *p).collect();
+        // The members table has no foreign keys (see the migration): one probe per person here.
+        let missing: Option<PersonId> = get(
+            &tx.query_one(
+                "SELECT min(u.p) FROM UNNEST($1::bigint[]) AS u(p) WHERE NOT EXISTS (SELECT 1 FROM persons WHERE id = u.p)",
+                &[&people],
+            )
+            .await
+            .map_err(db)?,
+            0,
+        )?;
+        if let Some(person) = missing {
+            return Err(StoreError::Invalid(format!("members: person {person} does not exist")));
+        }
         let member_groups: Vec<i64> = members.iter().map(|(g, _, _)| groups[*g]).collect();
         let tokens: Vec<&str> = members.iter().map(|(_, _, t)| *t).collect();
         tx.execute(
@@ -289,8 +303,7 @@ impl PgStore {
         )
         .await
         .map_err(db)
-        .conflict(|| "tokens: a member's token is already in use".into())
-        .invalid(|| "members: a member is not a registered person".into())?;
+        .conflict(|| "tokens: a member's token is already in use".into())?;
 
         let mut task_groups = Vec::with_capacity(a.tasks.len());
         for t in &a.tasks {
@@ -323,38 +336,61 @@ impl PgStore {
         Ok(incident)
     }
 
-    async fn record_answer_in(&self, a: &NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
+    /// One answer in two round trips: `BEGIN` and the member's `SELECT … FOR UPDATE` are sent
+    /// together, then the write and `COMMIT` (which PostgreSQL turns into a rollback when the write
+    /// failed). Runs as a task of its own, so that a caller who stops waiting cannot leave the
+    /// connection inside the transaction.
+    async fn record_answer_in(&self, a: NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
+        let this = self.clone();
+        tokio::spawn(async move { this.record_answer_pipelined(&a).await })
+            .await
+            .map_err(|e| StoreError::Internal(format!("roll-call answer task failed: {e}")))?
+    }
+
+    async fn record_answer_pipelined(&self, a: &NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
+        let client = self.client().await?;
         let (select, write) =
-            tokio::try_join!(tx.prepare_cached(MEMBER_FOR_UPDATE), tx.prepare_cached(ANSWER_WRITE)).map_err(db)?;
-        let Some(row) = tx.query_opt(&select, &[&a.incident, &a.person]).await.map_err(db)? else {
-            return Ok(None);
+            tokio::try_join!(client.prepare_cached(MEMBER_FOR_UPDATE), client.prepare_cached(ANSWER_WRITE))
+                .map_err(db)?;
+        let key: [&(dyn ToSql + Sync); 2] = [&a.incident, &a.person];
+        let (begun, row) = tokio::join!(client.batch_execute("BEGIN"), client.query_opt(&select, &key));
+        begun.map_err(db)?;
+        let before = match row.map_err(db).and_then(|row| row.as_ref().map(member_from).transpose()) {
+            Ok(Some(before)) => before,
+            Ok(None) => {
+                client.batch_execute("ROLLBACK").await.map_err(db)?;
+                return Ok(None);
+            }
+            Err(e) => {
+                client.batch_execute("ROLLBACK").await.map_err(db)?;
+                return Err(e);
+            }
         };
-        let before = member_from(&row)?;
         let after = before.answer(a.status, a.place.clone(), a.at);
         let first_arrival = before.arrived_at.is_none() && after.arrived_at.is_some();
-        tx.execute(
-            &write,
-            &[
-                &a.incident,
-                &a.person,
-                &after.status.map(RollCallStatus::as_str),
-                &after.place.as_ref().map(RollCallPlace::as_str),
-                &after.answered_at,
-                &after.arrived_at,
-                &a.at,
-                &a.by,
-                &(after != before),
-                &a.arrival_text,
-                &first_arrival,
-                &a.status.as_str(),
-                &a.place.as_ref().map(RollCallPlace::as_str),
-            ],
-        )
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let status = after.status.map(RollCallStatus::as_str);
+        let place = after.place.as_ref().map(RollCallPlace::as_str);
+        let moved = after != before;
+        let answered_status = a.status.as_str();
+        let answered_place = a.place.as_ref().map(RollCallPlace::as_str);
+        let params: [&(dyn ToSql + Sync); 13] = [
+            &a.incident,
+            &a.person,
+            &status,
+            &place,
+            &after.answered_at,
+            &after.arrived_at,
+            &a.at,
+            &a.by,
+            &moved,
+            &a.arrival_text,
+            &first_arrival,
+            &answered_status,
+            &answered_place,
+        ];
+        let (written, committed) = tokio::join!(client.execute(&write, &params), client.batch_execute("COMMIT"));
+        written.map_err(db)?;
+        committed.map_err(db)?;
         Ok(Some((before, after)))
     }
 
@@ -493,7 +529,7 @@ impl CommandStore for PgStore {
     }
 
     async fn record_answer(&self, answer: NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
-        self.record_answer_in(&answer).await
+        self.record_answer_in(answer).await
     }
 
     async fn tasks(&self, incident: IncidentId) -> StoreResult<Vec<Task>> {
