@@ -160,7 +160,7 @@ async fn command(engine: Engine) {
         (done["status"].as_str(), done["overdue"].as_bool(), done["late"].as_bool()),
         (Some("done"), Some(false), Some(true))
     );
-    let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "cancelled"}))).await;
+    let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "cancelled", "notes": " "}))).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("notes")), "{body}");
     let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "finished"}))).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
