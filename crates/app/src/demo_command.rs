@@ -22,7 +22,8 @@ const MINUTE: Millis = 60_000;
 const HOUR: Millis = 60 * MINUTE;
 
 /// The trigger as the town announced it.
-pub const TRIGGER: &str = "有两名核酸检测异常人员到过我镇太子农庄吃饭，现立即激活应急预案，请所有工作人员30分钟之内集合完毕";
+pub const TRIGGER: &str =
+    "有两名核酸检测异常人员到过我镇太子农庄吃饭，现立即激活应急预案，请所有工作人员30分钟之内集合完毕";
 
 /// A number in 0..1000 fixed for a person: the demo's dice without a generator.
 fn dice(person: PersonId, salt: u64) -> u64 {

@@ -387,3 +387,5 @@ plan-edit = Edit
 plan-save = Save as a new version
 plan-import = Import a plan file (JSON)
 plan-import-button = Import
+rollcall-call = Show the number to call
+rollcall-call-reason = Roll-call: no answer, calling

@@ -387,3 +387,5 @@ plan-edit = 编辑
 plan-save = 保存为新版本
 plan-import = 导入预案文件（JSON）
 plan-import-button = 导入
+rollcall-call = 查看号码并拨打
+rollcall-call-reason = 集结点名未回复，电话联系

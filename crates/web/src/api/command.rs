@@ -395,7 +395,8 @@ pub(crate) struct GroupQuery {
 pub(crate) struct MissingPersonView {
     person_id: i64,
     name: String,
-    /// In full: the lead calls this number. Every person listed is an audited read.
+    /// Masked, like every phone the server sends; the lead reveals it (with a reason, audited) to
+    /// call. Every person listed is an audited read.
     phone: Option<String>,
 }
 
@@ -407,7 +408,7 @@ pub(crate) struct MissingView {
     people: Vec<MissingPersonView>,
 }
 
-/// Who has not answered, per group, with phone numbers for the group lead to call.
+/// Who has not answered, per group, with (masked) phone numbers for the group lead to reveal and call.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/rollcall/missing", operation_id = "incidents_read.missing", tag = "command",
     params(("id" = i64, Path), GroupQuery), responses((status = 200, body = [MissingView]), (status = 403, body = ErrorBody)))]
 pub(crate) async fn missing(
@@ -429,7 +430,7 @@ pub(crate) async fn missing(
                     .map(|p| MissingPersonView {
                         person_id: p.id,
                         name: p.name,
-                        phone: p.phone.map(|ph| ph.as_str().to_owned()),
+                        phone: p.phone.map(|ph| bulwark_domain::people::mask_phone(ph.as_str())),
                     })
                     .collect(),
             })

@@ -312,7 +312,8 @@ struct IncidentPage {
     chrome: Chrome,
     live: Live,
     can_write: bool,
-    missing: Vec<(String, Vec<(String, String)>)>,
+    /// Per group: (person id, name, masked phone) of who has not answered.
+    missing: Vec<(String, Vec<(i64, String, String)>)>,
 }
 
 #[derive(Template)]
@@ -347,7 +348,13 @@ pub(crate) async fn page(
                 let people = m
                     .people
                     .into_iter()
-                    .map(|p| (p.name, p.phone.map(|ph| ph.as_str().to_owned()).unwrap_or_default()))
+                    .map(|p| {
+                        (
+                            p.id,
+                            p.name,
+                            p.phone.map(|ph| bulwark_domain::people::mask_phone(ph.as_str())).unwrap_or_default(),
+                        )
+                    })
                     .collect();
                 (m.group.name, people)
             })

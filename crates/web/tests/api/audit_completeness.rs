@@ -151,6 +151,8 @@ fn read_operation(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/api/v1/rounds/{id}/home-visits", "home_sampling_read"),
         ("GET", "/api/v1/rounds/{id}/abnormal-pools", "abnormal_pools_read"),
         ("GET", "/api/v1/qr-codes", "printables_read"),
+        ("GET", "/api/v1/incidents/{id}/rollcall/missing", "incidents_read"),
+        ("GET", "/incidents/{id}", "incidents_read"),
     ];
     READS.iter().find(|(m, t, _)| *m == method.as_str() && matches_template(t, route)).map(|(_, _, op)| *op)
 }

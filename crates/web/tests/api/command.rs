@@ -1,6 +1,7 @@
 //! Command through the API, on both engines: the shipped plan, activation at 07:00 with the
 //! staff dealt into the 10 groups, roll-call answers (by a signed-in account for a member), the
-//! board at 07:31 (who arrived within 30 minutes), who has not answered (with phones, audited),
+//! board at 07:31 (who arrived within 30 minutes), who has not answered (masked phones to reveal
+//! and call, audited),
 //! tasks going overdue (flags, the server's sweep writing the timeline), task changes, manual
 //! timeline entries (numbers masked), plans exported, edited and imported as new versions, the
 //! dashboard's figures, and the pages; another town's commander sees none of it.
@@ -133,7 +134,12 @@ async fn command(engine: Engine) {
     assert_eq!(people.len(), 4);
     let listed: Vec<i64> = people.iter().map(|p| p["person_id"].as_i64().unwrap()).collect();
     assert_eq!(listed, a[2..].to_vec());
-    assert_eq!(people[0]["phone"].as_str().unwrap(), f.canaries[&a[2]].1, "the lead calls this number");
+    let phone = &f.canaries[&a[2]].1;
+    assert_eq!(
+        people[0]["phone"].as_str().unwrap(),
+        bulwark_domain::people::mask_phone(phone),
+        "masked until revealed"
+    );
     let log = Log::default();
     let auditor = Agent::bearer(&server, "auditor", &log).await;
     let entries = audit_log(&auditor).await;
@@ -160,7 +166,8 @@ async fn command(engine: Engine) {
         (done["status"].as_str(), done["overdue"].as_bool(), done["late"].as_bool()),
         (Some("done"), Some(false), Some(true))
     );
-    let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "cancelled", "notes": " "}))).await;
+    let (status, body) =
+        working.send(Method::PATCH, &task_path, Some(json!({"status": "cancelled", "notes": " "}))).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("notes")), "{body}");
     let (status, body) = working.send(Method::PATCH, &task_path, Some(json!({"status": "finished"}))).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("status")));
@@ -250,7 +257,8 @@ async fn command(engine: Engine) {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("太子农庄") && r.text.contains("综合协调组") && r.text.contains("id=\"arrival-chart\""));
     let r = page.get(&format!("/incidents/{id}?missing=grid-control")).await;
-    assert!(r.text.contains(&f.canaries[&a[2]].1), "the lead's call list");
+    assert!(r.text.contains(&bulwark_domain::people::mask_phone(phone)), "the lead's call list");
+    assert!(r.text.contains(&format!("/persons/{}/reveal", a[2])) && !r.text.contains(phone.as_str()));
     let r = page.get("/plans/golden-24h").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("45"));
