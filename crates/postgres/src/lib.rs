@@ -15,6 +15,7 @@ mod audit;
 mod error;
 mod mass_testing;
 mod migrate;
+mod notify;
 mod people;
 pub mod testing;
 mod transport;

@@ -10,6 +10,7 @@ mod areas;
 mod audit;
 mod error;
 mod migrations;
+mod notify;
 mod people;
 mod readers;
 mod staff;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_testing", include_str!("../migrations/0002_testing.sql")),
     ("0003_lab_mappings", include_str!("../migrations/0003_lab_mappings.sql")),
     ("0004_transport", include_str!("../migrations/0004_transport.sql")),
+    ("0006_notify", include_str!("../migrations/0006_notify.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
