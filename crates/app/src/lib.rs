@@ -13,6 +13,7 @@ pub mod demo;
 pub mod demo_testing;
 pub mod error;
 pub mod imports;
+pub mod notify;
 pub mod people;
 pub mod testing;
 
