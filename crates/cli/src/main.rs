@@ -2,6 +2,7 @@
 //! imports registers. A thin shell over `bulwark-web` and `bulwark-app`.
 
 mod import;
+mod notify;
 mod storage;
 
 use anyhow::Context;
@@ -49,6 +50,8 @@ struct ServeArgs {
     /// Mark cookies `Secure` (set this when users reach the server over HTTPS).
     #[arg(long, env = "BULWARK_SECURE_COOKIES")]
     secure_cookies: bool,
+    #[command(flatten)]
+    notify: notify::NotifyArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,8 +77,22 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     if demo {
         load_demo(store.as_ref(), clock.as_ref()).await?;
     }
-    let mut state = bulwark_web::AppState::new(store, clock);
+    let mut state = bulwark_web::AppState::new(store, clock.clone());
     state.secure_cookies = args.secure_cookies;
+    let notify = args.notify.config();
+    tracing::info!(
+        sms = notify.sms.is_some(),
+        smtp = notify.smtp.is_some(),
+        "notifications: in-app always; SMS and e-mail when configured"
+    );
+    let dispatcher = bulwark_app::notify::Dispatcher::new(
+        state.store.clone(),
+        state.notify.clone(),
+        notify,
+        Arc::new(move || clock.now()),
+    )
+    .map_err(anyhow::Error::msg)?
+    .spawn();
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(listen = %args.listen, "serving");
@@ -84,6 +101,7 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    dispatcher.stop().await;
     Ok(())
 }
 
