@@ -8,6 +8,7 @@ mod areas;
 mod audit;
 mod auth;
 mod imports;
+mod notifications;
 mod persons;
 pub(crate) mod testing;
 pub(crate) mod transport;
@@ -78,6 +79,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(transport::hand_over))
         .routes(routes!(transport::round_boxes))
         .routes(routes!(transport::overdue))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mine))
+        .routes(routes!(notifications::mark_read))
 }
 
 /// The OpenAPI document of the API.

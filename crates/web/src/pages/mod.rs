@@ -6,6 +6,7 @@ mod audit;
 mod doorknock;
 pub(crate) mod imports;
 mod login;
+mod notifications;
 mod persons;
 mod print;
 mod rounds;
@@ -68,6 +69,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sites/{id}/queue", post(sites::set_queue))
         .route("/print/qr", get(print::qr))
         .route("/print/tubes", get(print::tubes))
+        .route("/notifications", get(notifications::page))
+        .route("/notifications/events", get(notifications::events))
         // Open to anyone, without a session: the public board of waiting times (no personal data).
         .route("/sites/waits", get(sites::waits))
 }

@@ -324,6 +324,8 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/sites/{id}/queue", "sites_manage"),
     ("GET", "/print/qr", "printables_read"),
     ("GET", "/print/tubes", "printables_read"),
+    ("GET", "/notifications", "me"),
+    ("GET", "/notifications/events", "me"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).
