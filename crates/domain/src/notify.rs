@@ -544,15 +544,10 @@ mod tests {
         }
         // A receiver down for good: follow the schedule until the policy gives up.
         let (mut now, mut attempts) = (t0, 1);
-        loop {
-            match p.after_failure(FailureKind::Transient, attempts, t0, now, 99) {
-                Retry::At(at) => {
-                    assert!(at > now);
-                    now = at;
-                    attempts += 1;
-                }
-                Retry::GiveUp => break,
-            }
+        while let Retry::At(at) = p.after_failure(FailureKind::Transient, attempts, t0, now, 99) {
+            assert!(at > now);
+            now = at;
+            attempts += 1;
             assert!(attempts < 100, "never gives up");
         }
         assert!(now - t0 >= 30 * MINUTE, "gave up after {} min", (now - t0) / MINUTE);

@@ -162,7 +162,7 @@ pub async fn my_feed(store: &dyn Store, actor: &Actor, limit: u32, now: Millis) 
     };
     let mut feed = store.notifications(&query).await?;
     // Newest first, whatever the delivery state.
-    feed.sort_by(|a, b| b.id.cmp(&a.id));
+    feed.sort_by_key(|n| std::cmp::Reverse(n.id));
     Ok(feed)
 }
 
