@@ -57,7 +57,10 @@ pub async fn load(
         let staff: Vec<StaffMember> = town
             .staff
             .iter()
-            .map(|s| StaffMember { person: person_ids[s.resident_index], team: s.team, area: areas[&s.area].id })
+            .map(|s| StaffMember {
+                email: s.email.clone(),
+                ..StaffMember::new(person_ids[s.resident_index], s.team, areas[&s.area].id)
+            })
             .collect();
         let n = staff.len();
         store.add_staff(staff).await?;

@@ -15,6 +15,7 @@ pub mod demo_command;
 pub mod demo_testing;
 pub mod error;
 pub mod imports;
+pub mod notify;
 pub mod people;
 pub mod testing;
 

@@ -2,6 +2,7 @@
 //! imports registers. A thin shell over `bulwark-web` and `bulwark-app`.
 
 mod import;
+mod notify;
 mod storage;
 
 use anyhow::Context;
@@ -54,6 +55,8 @@ struct ServeArgs {
     /// real clock).
     #[arg(long, env = "BULWARK_REPLAY_FROM")]
     replay_from: Option<String>,
+    #[command(flatten)]
+    notify: notify::NotifyArgs,
 }
 
 /// The moment the demo stands at: the story's report, "as of 15:00 on 8 October, 28,369 sampled".
@@ -91,8 +94,22 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     if demo {
         load_demo(store.as_ref(), clock.as_ref()).await?;
     }
-    let mut state = bulwark_web::AppState::new(store, clock);
+    let mut state = bulwark_web::AppState::new(store, clock.clone());
     state.secure_cookies = args.secure_cookies;
+    let notify = args.notify.config();
+    tracing::info!(
+        sms = notify.sms.is_some(),
+        smtp = notify.smtp.is_some(),
+        "notifications: in-app always; SMS and e-mail when configured"
+    );
+    let dispatcher = bulwark_app::notify::Dispatcher::new(
+        state.store.clone(),
+        state.notify.clone(),
+        notify,
+        Arc::new(move || clock.now()),
+    )
+    .map_err(anyhow::Error::msg)?
+    .spawn();
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(listen = %args.listen, "serving");
@@ -101,6 +118,7 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    dispatcher.stop().await;
     Ok(())
 }
 

@@ -28,6 +28,7 @@ mod units;
 use bulwark_domain::{
     access::Role,
     areas::{AreaCode, AreaKind},
+    notify::Email,
     people::{Document, Phone, Sex, SpecialNeeds, age_on},
     workforce::Team,
 };
@@ -92,6 +93,10 @@ pub struct DemoStaff {
     pub team: Team,
     /// The village or community for a cadre, the grid for a grid worker, the town for a volunteer.
     pub area: AreaCode,
+    /// The first cadre of each village or community (its group lead) has an e-mail address
+    /// (`cadre01@shengtang.example.org`, a reserved domain), so that notifications use all
+    /// three channels.
+    pub email: Option<Email>,
 }
 
 /// A demo login account: one per role. Passwords are the caller's business.
@@ -258,7 +263,12 @@ fn staff(
         let mut candidates: Vec<usize> = grid.residents.clone().filter(|&i| eligible(i, &taken)).collect();
         let chosen = draw(rng, &mut candidates, 1)[0];
         taken[chosen] = true;
-        grid_workers.push(DemoStaff { resident_index: chosen, team: Team::GridWorker, area: grid.code.clone() });
+        grid_workers.push(DemoStaff {
+            resident_index: chosen,
+            team: Team::GridWorker,
+            area: grid.code.clone(),
+            email: None,
+        });
     }
 
     let weights: Vec<u64> = units.iter().map(|u| u64::from(u.population)).collect();
@@ -270,9 +280,17 @@ fn staff(
             .flat_map(|g| g.residents.clone())
             .filter(|&i| eligible(i, &taken))
             .collect();
-        for chosen in draw(rng, &mut candidates, count) {
+        for (k, chosen) in draw(rng, &mut candidates, count).into_iter().enumerate() {
             taken[chosen] = true;
-            cadres.push(DemoStaff { resident_index: chosen, team: Team::Cadre, area: units[unit_index].code.clone() });
+            let email = (k == 0).then(|| {
+                Email::parse(&format!("cadre{:02}@shengtang.example.org", unit_index + 1)).expect("a valid address")
+            });
+            cadres.push(DemoStaff {
+                resident_index: chosen,
+                team: Team::Cadre,
+                area: units[unit_index].code.clone(),
+                email,
+            });
         }
     }
 
@@ -281,6 +299,7 @@ fn staff(
         resident_index: i,
         team: Team::Volunteer,
         area: town.clone(),
+        email: None,
     });
 
     cadres.into_iter().chain(grid_workers).chain(volunteers).collect()

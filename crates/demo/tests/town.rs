@@ -286,3 +286,16 @@ fn deterministic_in_seed_and_day() {
     // The real areas do not depend on the seed.
     assert_eq!(other.areas[..14], town().areas[..14]);
 }
+
+#[test]
+fn the_first_cadre_of_each_unit_has_an_email_address() {
+    let t = town();
+    let with_email: Vec<_> = t.staff.iter().filter(|s| s.email.is_some()).collect();
+    assert!(with_email.iter().all(|s| s.team == Team::Cadre));
+    let units: BTreeSet<&AreaCode> = with_email.iter().map(|s| &s.area).collect();
+    let all_units = t.areas.iter().filter(|a| matches!(a.kind, AreaKind::Village | AreaKind::Community)).count();
+    assert_eq!((with_email.len(), units.len()), (all_units, all_units), "one address per village or community");
+    let addresses: BTreeSet<&str> = with_email.iter().filter_map(|s| s.email.as_ref()).map(|e| e.as_str()).collect();
+    assert_eq!(addresses.len(), all_units);
+    assert!(addresses.iter().all(|a| a.ends_with("@shengtang.example.org")), "{addresses:?}");
+}

@@ -8,6 +8,7 @@ pub mod access;
 pub mod areas;
 pub mod audit;
 pub mod command;
+pub mod notify;
 pub mod people;
 pub mod testing;
 pub mod workforce;

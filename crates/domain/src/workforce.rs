@@ -1,7 +1,7 @@
 //! The response workforce: the cadres, grid workers and volunteers who answer roll-calls and staff
 //! posts (定人定岗定责). Staff are people in the register with a team and an area of duty.
 
-use crate::{areas::AreaId, people::PersonId};
+use crate::{areas::AreaId, notify::Email, people::PersonId};
 use serde::{Deserialize, Serialize};
 
 /// The teams of the source story.
@@ -42,4 +42,18 @@ pub struct StaffMember {
     pub team: Team,
     /// The area the person answers for (a grid for a grid worker, a village for a cadre).
     pub area: AreaId,
+    /// Where notifications by e-mail go (the phone is the person's, in the register).
+    pub email: Option<Email>,
+}
+
+impl StaffMember {
+    /// An assignment without an e-mail address.
+    pub fn new(person: PersonId, team: Team, area: AreaId) -> StaffMember {
+        StaffMember { person, team, area, email: None }
+    }
+
+    pub fn with_email(mut self, email: Email) -> StaffMember {
+        self.email = Some(email);
+        self
+    }
 }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use bulwark_domain::{
     access::{Role, Scope},
     audit::{AuditEntry, AuditStamp, NewAuditEntry, Outcome},
+    notify::Email,
     people::PersonId,
     workforce::{StaffMember, Team},
 };
@@ -132,12 +133,16 @@ impl StaffStore for PgStore {
         let people: Vec<i64> = staff.iter().map(|s| s.person).collect();
         let teams: Vec<&str> = staff.iter().map(|s| s.team.as_str()).collect();
         let area_col: Vec<i64> = staff.iter().map(|s| s.area).collect();
+        let emails: Vec<Option<&str>> = staff.iter().map(|s| s.email.as_ref().map(Email::as_str)).collect();
+        // One row per assignment (the last e-mail given wins), so the upsert touches each once.
         tx.execute(
-            "INSERT INTO staff (person_id, team, area_id, area_path)
-             SELECT DISTINCT u.p, u.t, a.id, a.path
-             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[]) AS u(p, t, a) JOIN areas a ON a.id = u.a
-             ON CONFLICT DO NOTHING",
-            &[&people, &teams, &area_col],
+            "INSERT INTO staff (person_id, team, area_id, area_path, email)
+             SELECT DISTINCT ON (u.p, u.t, a.id) u.p, u.t, a.id, a.path, u.e
+             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS u(p, t, a, e, ord)
+             JOIN areas a ON a.id = u.a
+             ORDER BY u.p, u.t, a.id, u.e IS NOT NULL DESC, u.ord DESC
+             ON CONFLICT (person_id, team, area_id) DO UPDATE SET email = COALESCE(EXCLUDED.email, staff.email)",
+            &[&people, &teams, &area_col, &emails],
         )
         .await
         .map_err(|e| match db(e) {
@@ -154,7 +159,7 @@ impl StaffStore for PgStore {
         let team = team.map(Team::as_str);
         let rows = client
             .query(
-                "SELECT person_id, team, area_id FROM staff
+                "SELECT person_id, team, area_id, email FROM staff
                  WHERE area_path >= $1 AND area_path < $2 AND ($3::text IS NULL OR team = $3)
                  ORDER BY area_path, team, person_id",
                 &[&low, &high, &team],
@@ -164,10 +169,16 @@ impl StaffStore for PgStore {
         rows.iter()
             .map(|r| {
                 let team: String = get(r, 1)?;
+                let email: Option<String> = get(r, 3)?;
                 Ok(StaffMember {
                     person: get(r, 0)?,
                     team: Team::parse(&team).ok_or_else(|| crate::error::corrupt("team", &team))?,
                     area: get(r, 2)?,
+                    email: email
+                        .map(|e| {
+                            Email::parse(&e).map_err(|_| crate::error::corrupt("e-mail address", "not an address"))
+                        })
+                        .transpose()?,
                 })
             })
             .collect()

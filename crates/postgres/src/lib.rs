@@ -16,6 +16,7 @@ mod command;
 mod error;
 mod mass_testing;
 mod migrate;
+mod notify;
 mod people;
 pub mod testing;
 mod transport;

@@ -180,9 +180,7 @@ async fn writes_racing_a_merge_keep_paths_consistent() {
                     let person = NewPerson::new("陈秀英", Document::ResidentId(nth_id(i)), area.id);
                     let stamp = stamp(i64::from(i), Operation::PersonsCreate);
                     if let Ok(p) = store.insert_person(person, &stamp).await {
-                        let _ = store
-                            .add_staff(vec![StaffMember { person: p.id, team: Team::Volunteer, area: area.id }])
-                            .await;
+                        let _ = store.add_staff(vec![StaffMember::new(p.id, Team::Volunteer, area.id)]).await;
                     }
                 })
             })

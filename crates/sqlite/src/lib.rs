@@ -11,6 +11,7 @@ mod audit;
 mod command;
 mod error;
 mod migrations;
+mod notify;
 mod people;
 mod readers;
 mod staff;

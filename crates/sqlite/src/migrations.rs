@@ -12,6 +12,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_lab_mappings", include_str!("../migrations/0003_lab_mappings.sql")),
     ("0004_transport", include_str!("../migrations/0004_transport.sql")),
     ("0005_command", include_str!("../migrations/0005_command.sql")),
+    ("0006_notify", include_str!("../migrations/0006_notify.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

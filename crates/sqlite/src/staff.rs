@@ -4,6 +4,7 @@ use crate::{SqliteStore, areas::area_by_id, error, error::corrupt};
 use async_trait::async_trait;
 use bulwark_domain::{
     access::Scope,
+    notify::Email,
     workforce::{StaffMember, Team},
 };
 use bulwark_store::{StaffStore, StoreError, StoreResult};
@@ -15,13 +16,14 @@ impl StaffStore for SqliteStore {
         self.write(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO staff (person_id, team, area_id, area_path) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO staff (person_id, team, area_id, area_path, email) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (person_id, team, area_id) DO UPDATE SET email = COALESCE(excluded.email, staff.email)",
                 )
                 .map_err(error::map)?;
             for s in &staff {
                 let area = area_by_id(c, s.area)?
                     .ok_or_else(|| StoreError::Invalid(format!("area {} does not exist", s.area)))?;
-                stmt.execute(params![s.person, s.team.as_str(), s.area, area.path]).map_err(error::map)?;
+                stmt.execute(params![s.person, s.team.as_str(), s.area, area.path, s.email.as_ref().map(Email::as_str)]).map_err(error::map)?;
             }
             Ok(())
         })
@@ -34,17 +36,20 @@ impl StaffStore for SqliteStore {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT person_id, team, area_id FROM staff WHERE area_path >= ?1 AND area_path < ?2 AND (?3 IS NULL OR team = ?3)
+                    "SELECT person_id, team, area_id, email FROM staff WHERE area_path >= ?1 AND area_path < ?2 AND (?3 IS NULL OR team = ?3)
                      ORDER BY team, area_id, person_id",
                 )
                 .map_err(error::map)?;
             let rows = stmt
-                .query_map(params![low, high, team], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .query_map(params![low, high, team], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?))
+                })
                 .map_err(error::map)?;
             rows.map(|r| {
-                let (person, team, area) = r.map_err(error::map)?;
+                let (person, team, area, email) = r.map_err(error::map)?;
                 let team = Team::parse(&team).ok_or_else(|| corrupt("team", &team))?;
-                Ok(StaffMember { person, team, area })
+                let email = email.map(|e| Email::parse(&e).map_err(|_| corrupt("e-mail address", "not an address")));
+                Ok(StaffMember { person, team, area, email: email.transpose()? })
             })
             .collect()
         })

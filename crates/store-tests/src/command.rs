@@ -48,7 +48,7 @@ pub async fn command_scene(store: &dyn Store) -> CommandScene {
             let home = if n % 2 == 0 { &world.house_a } else { &world.house_b };
             let person = insert(store, resident(&format!("{title}{i}"), 3000 + n, home)).await;
             staff.push((person.id, team));
-            assignments.push(StaffMember { person: person.id, team, area: area.id });
+            assignments.push(StaffMember::new(person.id, team, area.id));
         }
     }
     store.add_staff(assignments).await.expect("add staff");

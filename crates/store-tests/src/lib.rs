@@ -26,6 +26,7 @@ use bulwark_domain::{
     access::{NewAccount, Operation, Role, Scope, SessionKind, UserId, Username},
     areas::{Area, AreaCode, AreaId, AreaKind, NewArea},
     audit::{AuditEntry, AuditStamp, NewAuditEntry, Outcome},
+    notify::Email,
     people::{Document, DocumentType, IdNumber, NewPerson, Person, PersonId, Phone, Sex, SpecialNeeds},
     workforce::{StaffMember, Team},
 };
@@ -43,6 +44,8 @@ mod testing;
 pub use testing::*;
 mod transport;
 pub use transport::*;
+mod notify;
+pub use notify::*;
 
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
@@ -110,6 +113,12 @@ macro_rules! contract_tests {
             command_overdue_is_marked_once,
             command_incidents_are_scoped_by_area,
             command_timeline_in_order,
+            notify_enqueue_is_one_transaction_idempotent_by_key,
+            notify_claim_lease_and_marks,
+            notify_expired_lease_is_claimed_again,
+            notify_concurrent_claimers_never_share_a_row,
+            notify_lists_and_counts_by_scope,
+            notify_in_app_read,
         }
     };
     ($factory:expr) => {
@@ -411,7 +420,7 @@ pub async fn areas_id_prefix_is_not_containment(store: &dyn Store) {
     let (short, long) = pair.expect("two sibling grids whose ids share a prefix");
     let inside = insert(store, resident("梁志强", 1, &short)).await;
     let outside = insert(store, resident("吴美玲", 2, &long)).await;
-    store.add_staff(vec![StaffMember { person: outside.id, team: Team::GridWorker, area: long.id }]).await.unwrap();
+    store.add_staff(vec![StaffMember::new(outside.id, Team::GridWorker, long.id)]).await.unwrap();
     store.create_account(account("wu.grid", "吴美玲", Role::GridWorker, &long), T0).await.unwrap();
 
     let scope = Scope::of(&short);
@@ -443,12 +452,12 @@ pub async fn merge_grid_moves_everything(store: &dyn Store) {
     let over_there = insert(store, resident("李秀英", 3, &w.house_b)).await;
     store
         .add_staff(vec![
-            StaffMember { person: in_grid.id, team: Team::GridWorker, area: w.grid_a.id },
-            StaffMember { person: at_home.id, team: Team::Volunteer, area: w.house_a.id },
-            StaffMember { person: over_there.id, team: Team::GridWorker, area: w.grid_b.id },
+            StaffMember::new(in_grid.id, Team::GridWorker, w.grid_a.id),
+            StaffMember::new(at_home.id, Team::Volunteer, w.house_a.id),
+            StaffMember::new(over_there.id, Team::GridWorker, w.grid_b.id),
             // Serves both grids: one assignment remains after the merge.
-            StaffMember { person: over_there.id, team: Team::GridWorker, area: w.grid_a.id },
-            StaffMember { person: over_there.id, team: Team::Cadre, area: w.village.id },
+            StaffMember::new(over_there.id, Team::GridWorker, w.grid_a.id),
+            StaffMember::new(over_there.id, Team::Cadre, w.village.id),
         ])
         .await
         .unwrap();
@@ -497,10 +506,10 @@ pub async fn merge_grid_moves_everything(store: &dyn Store) {
     assert_eq!(
         sorted_staff(store.staff(&village, None).await.unwrap()),
         sorted_staff(vec![
-            StaffMember { person: in_grid.id, team: Team::GridWorker, area: w.grid_b.id },
-            StaffMember { person: at_home.id, team: Team::Volunteer, area: house_a.id },
-            StaffMember { person: over_there.id, team: Team::GridWorker, area: w.grid_b.id },
-            StaffMember { person: over_there.id, team: Team::Cadre, area: w.village.id },
+            StaffMember::new(in_grid.id, Team::GridWorker, w.grid_b.id),
+            StaffMember::new(at_home.id, Team::Volunteer, house_a.id),
+            StaffMember::new(over_there.id, Team::GridWorker, w.grid_b.id),
+            StaffMember::new(over_there.id, Team::Cadre, w.village.id),
         ])
     );
     assert_eq!(store.staff(&Scope::of(&house_a), None).await.unwrap().len(), 1);
@@ -1163,7 +1172,7 @@ pub async fn staff_assignments(store: &dyn Store) {
     let chen = insert(store, resident("陈大文", 1, &w.house_a)).await;
     let li = insert(store, resident("李秀英", 2, &w.house_b)).await;
     let teacher = insert(store, resident("何老师", 3, &w.village)).await;
-    let s = |person: &Person, team, area: &Area| StaffMember { person: person.id, team, area: area.id };
+    let s = |person: &Person, team, area: &Area| StaffMember::new(person.id, team, area.id);
     store
         .add_staff(vec![
             s(&chen, Team::GridWorker, &w.grid_a),
@@ -1201,9 +1210,19 @@ pub async fn staff_assignments(store: &dyn Store) {
     assert!(store.staff(&Scope::of(&w.grid_b), Some(Team::Sampler)).await.unwrap().is_empty());
 
     // Unknown people or areas are refused, and nothing of that batch is kept.
-    let ghost = StaffMember { person: teacher.id + 1000, team: Team::Sampler, area: w.grid_b.id };
+    let ghost = StaffMember::new(teacher.id + 1000, Team::Sampler, w.grid_b.id);
     assert!(store.add_staff(vec![s(&li, Team::Sampler, &w.grid_b), ghost]).await.is_err());
-    let nowhere = StaffMember { person: li.id, team: Team::Sampler, area: w.house_b.id + 1000 };
+    let nowhere = StaffMember::new(li.id, Team::Sampler, w.house_b.id + 1000);
     assert!(store.add_staff(vec![nowhere]).await.is_err());
     assert_eq!(store.staff(&village, None).await.unwrap().len(), 4);
+
+    // An e-mail address given sets the assignment's; the assignment added again without one
+    // keeps it.
+    let email = Email::parse("chen.dawen@example.org").unwrap();
+    let cadre = s(&chen, Team::Cadre, &w.village).with_email(email);
+    store.add_staff(vec![cadre.clone()]).await.unwrap();
+    store.add_staff(vec![s(&chen, Team::Cadre, &w.village)]).await.unwrap();
+    assert_eq!(store.staff(&village, Some(Team::Cadre)).await.unwrap(), vec![cadre]);
+    assert_eq!(store.staff(&village, None).await.unwrap().len(), 4);
+    assert!(store.staff(&village, None).await.unwrap().iter().filter(|m| m.email.is_some()).count() == 1);
 }

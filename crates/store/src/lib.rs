@@ -14,6 +14,7 @@
 
 pub mod command;
 mod error;
+pub mod notify;
 pub mod testing;
 pub mod transport;
 
@@ -30,6 +31,7 @@ use bulwark_domain::{
 pub use bulwark_domain::access::SessionKind;
 pub use command::CommandStore;
 pub use error::{StoreError, StoreResult};
+pub use notify::NotificationStore;
 pub use testing::TestingStore;
 pub use transport::TransportStore;
 
@@ -188,7 +190,8 @@ pub trait AuditStore: Send + Sync {
 /// Staff assignments.
 #[async_trait]
 pub trait StaffStore: Send + Sync {
-    /// Adds assignments; a person may serve in one team per area once (duplicates are ignored).
+    /// Adds assignments; a person may serve in one team per area once (duplicates are ignored,
+    /// except that an e-mail address given sets the assignment's).
     async fn add_staff(&self, staff: Vec<StaffMember>) -> StoreResult<()>;
     /// Assignments whose area lies inside `scope`.
     async fn staff(&self, scope: &Scope, team: Option<Team>) -> StoreResult<Vec<StaffMember>>;
@@ -206,6 +209,7 @@ pub trait Store:
     + TestingStore
     + TransportStore
     + CommandStore
+    + NotificationStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;

@@ -3,12 +3,14 @@
 //! [`TestServer::start`] runs the real application on `127.0.0.1:0` over a fresh database of the
 //! chosen [`Engine`] (a temporary SQLite file, or a new PostgreSQL database dropped afterwards),
 //! with a manual clock standing at 07:00 on 6 October 2022 (China time) and the [`fixture`]
-//! loaded. [`Client`] speaks to it over HTTP like any other client.
+//! loaded, and the notification dispatcher running on that clock ([`TestServer::start_with`]
+//! configures its channels). [`Client`] speaks to it over HTTP like any other client.
 
 pub mod fixture;
 
+use bulwark_app::notify::{Dispatcher, DispatcherHandle, Hub, NotifyConfig};
 use bulwark_store::Store;
-use bulwark_web::{AppState, clock::ManualClock};
+use bulwark_web::{AppState, Clock, clock::ManualClock};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::sync::Arc;
@@ -38,13 +40,22 @@ pub struct TestServer {
     pub raw: RawDatabase,
     pub clock: Arc<ManualClock>,
     pub fixture: Fixture,
+    /// The server's notification hub (enqueue through it to wake the dispatcher).
+    pub notify: Arc<Hub>,
+    _dispatcher: DispatcherHandle,
     _database: Box<dyn std::any::Any + Send>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl TestServer {
-    /// Starts a server over a fresh database with the fixture loaded.
+    /// Starts a server over a fresh database with the fixture loaded; no SMS gateway or SMTP
+    /// server is configured.
     pub async fn start(engine: Engine) -> TestServer {
+        Self::start_with(engine, NotifyConfig::default()).await
+    }
+
+    /// Starts a server whose notification dispatcher uses `notify` (e.g. receivers the test runs).
+    pub async fn start_with(engine: Engine, notify: NotifyConfig) -> TestServer {
         let (store, database, raw): (Arc<dyn Store>, Box<dyn std::any::Any + Send>, RawDatabase) = match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -60,7 +71,7 @@ impl TestServer {
             }
         };
         let fixture = Fixture::load(store.as_ref(), START).await;
-        Self::serve(store, database, raw, fixture).await
+        Self::serve_with(store, database, raw, fixture, notify).await
     }
 
     /// Serves `store` (already filled) on a loopback port.
@@ -70,8 +81,24 @@ impl TestServer {
         raw: RawDatabase,
         fixture: Fixture,
     ) -> TestServer {
+        Self::serve_with(store, database, raw, fixture, NotifyConfig::default()).await
+    }
+
+    /// Serves `store` with the notification dispatcher configured by `notify`.
+    pub async fn serve_with(
+        store: Arc<dyn Store>,
+        database: Box<dyn std::any::Any + Send>,
+        raw: RawDatabase,
+        fixture: Fixture,
+        notify: NotifyConfig,
+    ) -> TestServer {
         let clock = Arc::new(ManualClock::new(START));
         let state = AppState::new(store.clone(), clock.clone());
+        let hub = state.notify.clone();
+        let now_clock = clock.clone();
+        let dispatcher = Dispatcher::new(store.clone(), hub.clone(), notify, Arc::new(move || now_clock.now()))
+            .expect("notification settings")
+            .spawn();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -81,7 +108,17 @@ impl TestServer {
             })
             .await;
         });
-        TestServer { url, store, raw, clock, fixture, _database: database, _shutdown: tx }
+        TestServer {
+            url,
+            store,
+            raw,
+            clock,
+            fixture,
+            notify: hub,
+            _dispatcher: dispatcher,
+            _database: database,
+            _shutdown: tx,
+        }
     }
 
     /// A client without a session.

@@ -81,7 +81,7 @@ async fn main() {
     while existing.len() + extra.len() < STAFF {
         for p in &page {
             if existing.len() + extra.len() < STAFF && !taken.contains(&p.id) {
-                extra.push(StaffMember { person: p.id, team: Team::Volunteer, area: p.grid.unwrap_or(p.area) });
+                extra.push(StaffMember::new(p.id, Team::Volunteer, p.grid.unwrap_or(p.area)));
             }
             after = Some(p.id);
         }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub pending_imports: Arc<pages::imports::PendingImports>,
     /// Live updates for open pages (SSE).
     pub events: Arc<events::Events>,
+    /// Notifications: wakes the dispatcher on enqueue; in-app messages for open pages.
+    pub notify: Arc<bulwark_app::notify::Hub>,
     /// Sessions resolved in the last two seconds.
     pub sessions: Arc<bulwark_app::accounts::SessionCache>,
     /// Set the `Secure` flag on cookies (when served over HTTPS, directly or behind a proxy).
@@ -48,6 +50,7 @@ impl AppState {
             login_guard: Arc::new(LoginGuard::default()),
             pending_imports: Arc::default(),
             events: Arc::default(),
+            notify: Arc::default(),
             sessions: Arc::default(),
             secure_cookies: false,
         }

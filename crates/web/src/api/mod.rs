@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 pub(crate) mod command;
 mod imports;
+mod notifications;
 mod persons;
 pub(crate) mod testing;
 pub(crate) mod transport;
@@ -89,6 +90,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(command::update_task))
         .routes(routes!(command::list_timeline, command::add_timeline))
         .routes(routes!(command::dashboard))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mine))
+        .routes(routes!(notifications::mark_read))
 }
 
 /// The OpenAPI document of the API.

@@ -7,6 +7,7 @@ mod command;
 mod doorknock;
 pub(crate) mod imports;
 mod login;
+mod notifications;
 mod persons;
 mod print;
 mod rounds;
@@ -81,6 +82,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/plans/{key}", get(command::plan))
         // The one-tap roll-call link: the token in the path is the credential, no session.
         .route("/r/{token}", get(command::rollcall_link).post(command::rollcall_answer))
+        .route("/notifications", get(notifications::page))
+        .route("/notifications/events", get(notifications::events))
         // Open to anyone, without a session: the public board of waiting times (no personal data).
         .route("/sites/waits", get(sites::waits))
 }

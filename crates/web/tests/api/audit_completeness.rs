@@ -52,12 +52,15 @@ pub async fn read_workload(server: &TestServer, log: &Log) -> Workload {
     commander.get(&format!("/api/v1/persons?area={}", f.code("A"))).await;
     commander.get(&format!("/api/v1/persons/{}", a[0])).await;
     commander.post(&format!("/api/v1/persons/{}/reveal", a[0]), json!({"reason": "流调核实"})).await;
+    commander.get("/api/v1/notifications").await;
 
     let commander_page = Agent::cookie(server, "commander", log).await;
     commander_page.get(&format!("/areas/{}", f.code("A"))).await;
     commander_page.get(&format!("/areas/{}?after={}", f.code("B"), b[2])).await;
     commander_page.get(&format!("/areas/{}", f.code("village1"))).await;
     commander_page.get(&format!("/persons/{}", a[1])).await;
+    // The delivery board shows the people notified (the matrix filled the outbox).
+    commander_page.get("/notifications").await;
     commander_page
         .send(
             Method::POST,
@@ -153,6 +156,8 @@ fn read_operation(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/api/v1/qr-codes", "printables_read"),
         ("GET", "/api/v1/incidents/{id}/rollcall/missing", "incidents_read"),
         ("GET", "/incidents/{id}", "incidents_read"),
+        ("GET", "/api/v1/notifications", "notifications_read"),
+        ("GET", "/notifications", "notifications_read"),
     ];
     READS.iter().find(|(m, t, _)| *m == method.as_str() && matches_template(t, route)).map(|(_, _, op)| *op)
 }

@@ -104,6 +104,9 @@ pub async fn cases(server: &TestServer, op: &ApiOp, scope: &Area, login_as: &str
     if let Some(command) = crate::command_matrix::matrix_cases(server, op, scope).await {
         return Some(command);
     }
+    if let Some(notify) = crate::notify::matrix_cases(server, op, login_as).await {
+        return Some(notify);
+    }
     let mut out = Vec::new();
     match op.operation_id.as_str() {
         "login" => out.push(Case::new(

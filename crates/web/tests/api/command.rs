@@ -24,7 +24,7 @@ pub async fn add_staff(server: &TestServer) {
         [("A", Team::GridWorker, "A"), ("B", Team::Cadre, "village1"), ("C", Team::Cadre, "village2")]
     {
         for p in &f.people[grid] {
-            staff.push(StaffMember { person: *p, team, area: f.area(area).id });
+            staff.push(StaffMember::new(*p, team, f.area(area).id));
         }
     }
     server.store.add_staff(staff).await.expect("add staff");

@@ -48,6 +48,14 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
         testing.push(format!("{:?}", server.store.untested(round.id, &root, None, 10_000).await.expect("untested")));
     }
     testing.push(format!("{:?}", server.store.review_queue(10_000).await.expect("review")));
+    // Notifications: which are marked read (their delivery moves on in the background).
+    let outbox = server
+        .store
+        .notifications(&bulwark_store::notify::NotificationQuery::within(root.clone(), 1000))
+        .await
+        .expect("notifications");
+    let read: Vec<(i64, Option<i64>)> = outbox.iter().map(|n| (n.id, n.read_at)).collect();
+    testing.push(format!("{read:?}"));
     let mut alive = Vec::new();
     for s in sessions {
         alive.push(server.store.session(&token_hash(s)).await.expect("session").is_some());

@@ -14,6 +14,7 @@ mod list_scoping;
 mod login_throttle;
 mod masking;
 mod mass_assignment;
+mod notify;
 mod pages;
 mod policy_completeness;
 mod sessions;

@@ -335,6 +335,8 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/plans", "plans_manage"),
     ("POST", "/plans/import", "plans_manage"),
     ("GET", "/plans/{key}", "plans_read"),
+    ("GET", "/notifications", "me"),
+    ("GET", "/notifications/events", "me"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).
