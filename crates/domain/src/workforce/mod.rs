@@ -43,3 +43,12 @@ pub struct StaffMember {
     /// The area the person answers for (a grid for a grid worker, a village for a cadre).
     pub area: AreaId,
 }
+
+pub mod post;
+pub mod roster;
+
+pub use post::{Duty, NewPost, Post, PostError, PostId, PostKind};
+pub use roster::{
+    Assignment, AssignmentId, Attendance, CheckIn, CheckOut, Clash, NewAssignment, RosterError, RosterRules, Shift,
+    ShiftId, ShiftPattern, ShiftTimes, check_in, check_out, day_bounds, find_clash, shortfall,
+};
