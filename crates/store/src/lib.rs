@@ -1,7 +1,7 @@
 //! Storage contracts of Bulwark.
 //!
 //! One trait per capability ([`AreaStore`], [`PersonStore`], [`AccountStore`], [`SessionStore`],
-//! [`AuditStore`], [`StaffStore`]); [`Store`] is all of them, as the server holds it. Two engines implement them:
+//! [`AuditStore`], [`StaffStore`], [`RosterStore`] and the others); [`Store`] is all of them, as the server holds it. Two engines implement them:
 //! `bulwark-sqlite` (embedded, the default) and `bulwark-postgres`. The contract tests in
 //! `bulwark-store-tests` run unchanged against both.
 //!
@@ -14,6 +14,7 @@
 
 pub mod command;
 mod error;
+pub mod rosters;
 pub mod testing;
 pub mod transport;
 
@@ -30,6 +31,7 @@ use bulwark_domain::{
 pub use bulwark_domain::access::SessionKind;
 pub use command::CommandStore;
 pub use error::{StoreError, StoreResult};
+pub use rosters::RosterStore;
 pub use testing::TestingStore;
 pub use transport::TransportStore;
 
@@ -195,7 +197,15 @@ pub trait StaffStore: Send + Sync {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    AreaStore + PersonStore + AccountStore + SessionStore + AuditStore + StaffStore + TestingStore + TransportStore
+    AreaStore
+    + PersonStore
+    + AccountStore
+    + SessionStore
+    + AuditStore
+    + StaffStore
+    + TestingStore
+    + TransportStore
+    + RosterStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;
