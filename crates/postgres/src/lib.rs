@@ -16,6 +16,7 @@ mod error;
 mod mass_testing;
 mod migrate;
 mod people;
+mod rosters;
 pub mod testing;
 mod transport;
 

@@ -12,6 +12,7 @@ mod error;
 mod migrations;
 mod people;
 mod readers;
+mod rosters;
 mod staff;
 mod testing;
 mod transport;

@@ -41,6 +41,8 @@ mod testing;
 pub use testing::*;
 mod transport;
 pub use transport::*;
+mod rosters;
+pub use rosters::*;
 
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
@@ -98,6 +100,11 @@ macro_rules! contract_tests {
             transport_codes_and_references,
             transport_physical_facts_are_flagged,
             transport_boxes_by_scope_and_overdue,
+            rosters_posts_and_shifts_round_trip,
+            rosters_overlapping_assignments_are_refused_naming_the_clash,
+            rosters_two_concurrent_overlapping_assignments_one_wins,
+            rosters_check_in_and_out_are_idempotent,
+            rosters_day_roster_and_summary,
         }
     };
     ($factory:expr) => {
