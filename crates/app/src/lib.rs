@@ -14,6 +14,7 @@ pub mod demo_testing;
 pub mod error;
 pub mod imports;
 pub mod people;
+pub mod rosters;
 pub mod testing;
 
 pub use actor::Actor;

@@ -14,7 +14,7 @@ use bulwark_domain::{
     access::Scope,
     workforce::{
         Assignment, AssignmentId, CheckIn, CheckOut, Clash, Duty, NewAssignment, NewPost, Post, PostId, PostKind,
-        RosterRules, Shift, ShiftTimes, check_in, check_out, find_clash, roster::MAX_SHIFT,
+        RosterRules, Shift, ShiftId, ShiftTimes, check_in, check_out, find_clash, roster::MAX_SHIFT,
     },
 };
 use bulwark_store::{
@@ -259,6 +259,13 @@ impl RosterStore for PgStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(out)
+    }
+
+    async fn shift(&self, id: ShiftId) -> StoreResult<Option<(Shift, Post)>> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT id, post_id, starts, ends FROM shifts WHERE id = $1", &[&id]).await.map_err(db)?;
+        let Some(shift) = row.as_ref().map(shift_from).transpose()? else { return Ok(None) };
+        Ok(post_by_id(&client, shift.post).await?.map(|post| (shift, post)))
     }
 
     async fn shifts(&self, post: PostId, from: Millis, to: Millis) -> StoreResult<Vec<Shift>> {

@@ -13,7 +13,7 @@ use bulwark_domain::{
     access::Scope,
     workforce::{
         Assignment, AssignmentId, CheckIn, CheckOut, Clash, Duty, NewAssignment, NewPost, Post, PostId, PostKind,
-        RosterRules, Shift, ShiftTimes, check_in, check_out, find_clash,
+        RosterRules, Shift, ShiftId, ShiftTimes, check_in, check_out, find_clash,
     },
 };
 use bulwark_store::{
@@ -267,6 +267,20 @@ impl RosterStore for SqliteStore {
                 out.push(Shift { id: c.last_insert_rowid(), post, starts: t.starts, ends: t.ends });
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn shift(&self, id: ShiftId) -> StoreResult<Option<(Shift, Post)>> {
+        self.read(move |c| {
+            let shift = c
+                .prepare_cached("SELECT id, post_id, starts, ends FROM shifts WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], shift_from_row).optional())
+                .map_err(error::map)?;
+            match shift {
+                Some(shift) => Ok(post_by_id(c, shift.post)?.map(|post| (shift, post))),
+                None => Ok(None),
+            }
         })
         .await
     }

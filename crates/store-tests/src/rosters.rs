@@ -91,6 +91,8 @@ pub async fn rosters_posts_and_shifts_round_trip(store: &dyn Store) {
     let listed = store.shifts(r.checkpoint.id, DAY + 7 * HOUR, DAY + 9 * HOUR).await.unwrap();
     assert_eq!(listed, r.shifts[..2].to_vec());
     assert_eq!(store.shifts(r.checkpoint.id, DAY, DAY + 24 * HOUR).await.unwrap(), r.shifts);
+    assert_eq!(store.shift(r.shifts[1].id).await.unwrap(), Some((r.shifts[1], r.checkpoint.clone())));
+    assert_eq!(store.shift(9_999_999).await.unwrap(), None);
 
     // Unknown references and repeated shifts are refused, all or nothing.
     let bad = NewPost::new("无处", PostKind::Other, vec![Duty::Other], 9_999_999, None, 1).unwrap();

@@ -18,7 +18,7 @@ use bulwark_domain::{
     access::Scope,
     workforce::{
         Assignment, AssignmentId, Clash, NewAssignment, NewPost, Post, PostId, RosterError, RosterRules, Shift,
-        ShiftTimes,
+        ShiftId, ShiftTimes,
     },
 };
 
@@ -94,6 +94,8 @@ pub trait RosterStore: Send + Sync {
     /// [`crate::StoreError::Invalid`]; a shift with the same start and end as one the post has is
     /// [`crate::StoreError::Conflict`].
     async fn create_shifts(&self, post: PostId, shifts: Vec<ShiftTimes>) -> StoreResult<Vec<Shift>>;
+    /// A shift with its post.
+    async fn shift(&self, id: ShiftId) -> StoreResult<Option<(Shift, Post)>>;
     /// The post's shifts that overlap `[from, to)`, by start.
     async fn shifts(&self, post: PostId, from: Millis, to: Millis) -> StoreResult<Vec<Shift>>;
     /// Assigns a person to a shift, unless the person holds an overlapping assignment. An unknown

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod imports;
 mod persons;
+pub(crate) mod rosters;
 pub(crate) mod testing;
 pub(crate) mod transport;
 mod users;
@@ -78,6 +79,15 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(transport::hand_over))
         .routes(routes!(transport::round_boxes))
         .routes(routes!(transport::overdue))
+        .routes(routes!(rosters::create_post, rosters::list_posts))
+        .routes(routes!(rosters::create_shifts))
+        .routes(routes!(rosters::assign))
+        .routes(routes!(rosters::unassign))
+        .routes(routes!(rosters::check_in))
+        .routes(routes!(rosters::check_out))
+        .routes(routes!(rosters::roster))
+        .routes(routes!(rosters::export))
+        .routes(routes!(rosters::summary))
 }
 
 /// The OpenAPI document of the API.

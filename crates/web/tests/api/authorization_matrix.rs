@@ -101,6 +101,9 @@ pub async fn cases(server: &TestServer, op: &ApiOp, scope: &Area, login_as: &str
     if let Some(transport) = crate::transport::matrix_cases(server, op, scope).await {
         return Some(transport);
     }
+    if let Some(rosters) = crate::rosters::matrix_cases(server, op, scope).await {
+        return Some(rosters);
+    }
     let mut out = Vec::new();
     match op.operation_id.as_str() {
         "login" => out.push(Case::new(

@@ -48,6 +48,8 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
         testing.push(format!("{:?}", server.store.untested(round.id, &root, None, 10_000).await.expect("untested")));
     }
     testing.push(format!("{:?}", server.store.review_queue(10_000).await.expect("review")));
+    // Workforce: posts, shifts, assignments and their check-ins.
+    testing.push(format!("{:?}", server.store.roster(&root, 0, i64::MAX / 4).await.expect("roster")));
     let mut alive = Vec::new();
     for s in sessions {
         alive.push(server.store.session(&token_hash(s)).await.expect("session").is_some());

@@ -14,6 +14,7 @@ mod masking;
 mod mass_assignment;
 mod pages;
 mod policy_completeness;
+mod rosters;
 mod sessions;
 mod smoke;
 mod testing;
