@@ -22,7 +22,7 @@ use bulwark_domain::{
 };
 use bulwark_store::{
     Store,
-    rosters::{AssignmentDetail, Assigned, Attended, PostRoster, RosterSummary},
+    rosters::{Assigned, AssignmentDetail, Attended, PostRoster, RosterSummary},
 };
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Deserialize;
@@ -94,7 +94,8 @@ fn instant(field: &str, raw: &str) -> AppResult<Millis> {
 
 /// Parses a roster day (YYYY-MM-DD).
 pub fn parse_day(field: &str, raw: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| AppError::invalid(field, "expected a date YYYY-MM-DD"))
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid(field, "expected a date YYYY-MM-DD"))
 }
 
 fn roster_error(e: RosterError) -> AppError {
@@ -158,7 +159,12 @@ pub async fn create_post(store: &dyn Store, actor: &Actor, input: PostInput, now
         .iter()
         .map(|d| {
             Duty::parse(d.trim()).ok_or_else(|| {
-                AppError::invalid("duties", format!("unknown duty {d:?}: expected swab, registration, temperature, queue_order, guard or other"))
+                AppError::invalid(
+                    "duties",
+                    format!(
+                        "unknown duty {d:?}: expected swab, registration, temperature, queue_order, guard or other"
+                    ),
+                )
             })
         })
         .collect::<AppResult<Vec<_>>>()?;
@@ -169,8 +175,9 @@ pub async fn create_post(store: &dyn Store, actor: &Actor, input: PostInput, now
             _ => return Err(actor.deny(store, op, None, now).await),
         }
     }
-    let new = NewPost::new(&input.name, kind, duties, area.id, input.site, input.needed)
-        .map_err(|e| AppError::invalid(e.field(), e.to_string().split_once(": ").map_or(e.to_string(), |(_, m)| m.into())))?;
+    let new = NewPost::new(&input.name, kind, duties, area.id, input.site, input.needed).map_err(|e| {
+        AppError::invalid(e.field(), e.to_string().split_once(": ").map_or(e.to_string(), |(_, m)| m.into()))
+    })?;
     let post = store.create_post(new, now).await?;
     actor.record_change(store, op, format!("post {} created in area {}", post.id, area.code), now).await?;
     Ok(post)
@@ -216,7 +223,10 @@ pub async fn create_shifts(
         let starts = instant(&format!("shifts[{i}].starts"), &s.starts)?;
         let ends = instant(&format!("shifts[{i}].ends"), &s.ends)?;
         times.push(ShiftTimes::new(starts, ends).map_err(|e| {
-            AppError::invalid(format!("shifts[{i}].ends"), e.to_string().split_once(": ").map_or(e.to_string(), |(_, m)| m.into()))
+            AppError::invalid(
+                format!("shifts[{i}].ends"),
+                e.to_string().split_once(": ").map_or(e.to_string(), |(_, m)| m.into()),
+            )
         })?);
     }
     match (&input.date, &input.pattern) {
@@ -257,8 +267,8 @@ pub async fn assign(
     let Some(person) = store.person(&actor.scope, input.person).await? else {
         return Err(actor.deny(store, op, Some(input.person), now).await);
     };
-    let new = NewAssignment::new(shift.id, person.id, &input.responsibility, now, actor.account.id)
-        .map_err(roster_error)?;
+    let new =
+        NewAssignment::new(shift.id, person.id, &input.responsibility, now, actor.account.id).map_err(roster_error)?;
     match store.assign(new).await? {
         Assigned::Stored(a) => {
             let detail = format!("assigned to post {} shift {} (assignment {})", post.id, shift.id, a.id);
@@ -287,12 +297,17 @@ pub struct Attendance {
     pub recorded: bool,
 }
 
-async fn attend(store: &dyn Store, actor: &Actor, id: AssignmentId, check_in: bool, now: Millis) -> AppResult<Attendance> {
+async fn attend(
+    store: &dyn Store,
+    actor: &Actor,
+    id: AssignmentId,
+    check_in: bool,
+    now: Millis,
+) -> AppResult<Attendance> {
     let op = Operation::PostsCheckIn;
     actor.authorize(store, op, now).await?;
     let mut detail = assignment_in_scope(store, actor, op, id, now).await?;
-    let answer =
-        if check_in { store.check_in(id, now, RULES).await? } else { store.check_out(id, now).await? };
+    let answer = if check_in { store.check_in(id, now, RULES).await? } else { store.check_out(id, now).await? };
     let (assignment, recorded) = match answer {
         Attended::Recorded(a) => (a, true),
         Attended::Repeated(a) => (a, false),
@@ -327,6 +342,9 @@ pub struct DayRoster {
     pub people: HashMap<PersonId, Person>,
     /// Whether the actor's role may see full phones (the reveal permission).
     pub may_reveal: bool,
+    /// Staff who may be assigned (the post page, for an actor who manages rosters): their ids
+    /// and teams, by team then name; their records are in `people`.
+    pub staff: Vec<(PersonId, bulwark_domain::workforce::Team)>,
 }
 
 /// The roster of `day` (local time) for the posts inside `area` (the actor's scope when absent).
@@ -341,8 +359,7 @@ pub async fn roster(
     roster_as(store, actor, Operation::RostersRead, day, area, now).await
 }
 
-/// [`roster`] checked and audited as `op` (the roster's pages and export read as `RostersRead`;
-/// the check-in page reads as `PostsCheckIn`).
+/// [`roster`] checked and audited as `op`.
 pub async fn roster_as(
     store: &dyn Store,
     actor: &Actor,
@@ -355,8 +372,25 @@ pub async fn roster_as(
     let scope = within(store, actor, op, area, now).await?;
     let (from, to) = day_bounds(day, local_offset());
     let posts = store.roster(&scope, from, to).await?;
+    shown(store, actor, op, day, scope, posts, vec![], now).await
+}
+
+/// Looks up the people of `posts` (and the `staff`) inside the actor's scope and audits each read
+/// once before returning.
+#[allow(clippy::too_many_arguments)]
+async fn shown(
+    store: &dyn Store,
+    actor: &Actor,
+    op: Operation,
+    day: NaiveDate,
+    scope: Scope,
+    posts: Vec<PostRoster>,
+    staff: Vec<(PersonId, bulwark_domain::workforce::Team)>,
+    now: Millis,
+) -> AppResult<DayRoster> {
     let mut ids: Vec<PersonId> =
         posts.iter().flat_map(|p| &p.shifts).flat_map(|s| &s.assignments).map(|a| a.person).collect();
+    ids.extend(staff.iter().map(|(p, _)| *p));
     ids.sort_unstable();
     ids.dedup();
     let mut people = HashMap::with_capacity(ids.len());
@@ -365,11 +399,57 @@ pub async fn roster_as(
             people.insert(id, p);
         }
     }
-    let mut shown: Vec<Person> = people.values().cloned().collect();
-    shown.sort_by_key(|p| p.id);
-    audit_reads(store, actor, op, &shown, now).await?;
+    let mut read: Vec<Person> = people.values().cloned().collect();
+    read.sort_by_key(|p| p.id);
+    audit_reads(store, actor, op, &read, now).await?;
     let may_reveal = allows(actor.account.role, Operation::PersonsReveal);
-    Ok(DayRoster { day, within: scope, posts, people, may_reveal })
+    let mut staff: Vec<_> = staff.into_iter().filter(|(p, _)| people.contains_key(p)).collect();
+    staff.sort_by(|a, b| (a.1.as_str(), &people[&a.0].name).cmp(&(b.1.as_str(), &people[&b.0].name)));
+    Ok(DayRoster { day, within: scope, posts, people, may_reveal, staff })
+}
+
+/// One post inside the actor's scope with its shifts of `day`, their assignments and the people;
+/// for an actor who manages rosters, also the staff of the post's area who may be assigned. All
+/// people shown are audited reads (`RostersRead`), one entry each.
+pub async fn post_roster(
+    store: &dyn Store,
+    actor: &Actor,
+    id: PostId,
+    day: NaiveDate,
+    now: Millis,
+) -> AppResult<DayRoster> {
+    let op = Operation::RostersRead;
+    actor.authorize(store, op, now).await?;
+    let post = post_in_scope(store, actor, op, id, now).await?;
+    let scope = Scope { area: post.area, path: post.area_path.clone() };
+    let (from, to) = day_bounds(day, local_offset());
+    let posts = store.roster(&scope, from, to).await?.into_iter().filter(|p| p.post.id == id).collect();
+    let mut staff = Vec::new();
+    if allows(actor.account.role, Operation::RostersManage) {
+        let mut seen = std::collections::HashSet::new();
+        for member in store.staff(&scope, None).await? {
+            if seen.insert(member.person) {
+                staff.push((member.person, member.team));
+            }
+        }
+    }
+    shown(store, actor, op, day, scope, posts, staff, now).await
+}
+
+/// What can be checked in to or out of now inside the actor's scope: the shifts running now or
+/// opening for check-in (30 minutes ahead), with their assignments and people (audited reads, as
+/// `PostsCheckIn`).
+pub async fn check_in_list(store: &dyn Store, actor: &Actor, now: Millis) -> AppResult<DayRoster> {
+    let op = Operation::PostsCheckIn;
+    actor.authorize(store, op, now).await?;
+    let posts = store
+        .roster(&actor.scope, now, now + RULES.early_check_in + 1)
+        .await?
+        .into_iter()
+        .filter(|p| p.shifts.iter().any(|s| !s.assignments.is_empty()))
+        .collect();
+    let day = DateTime::from_timestamp_millis(now).unwrap_or_default().with_timezone(&local_offset()).date_naive();
+    shown(store, actor, op, day, actor.scope.clone(), posts, vec![], now).await
 }
 
 /// The staffing picture inside `area` (the actor's scope when absent) at `now`, for the

@@ -263,7 +263,8 @@ impl RosterStore for PgStore {
 
     async fn shift(&self, id: ShiftId) -> StoreResult<Option<(Shift, Post)>> {
         let client = self.client().await?;
-        let row = client.query_opt("SELECT id, post_id, starts, ends FROM shifts WHERE id = $1", &[&id]).await.map_err(db)?;
+        let row =
+            client.query_opt("SELECT id, post_id, starts, ends FROM shifts WHERE id = $1", &[&id]).await.map_err(db)?;
         let Some(shift) = row.as_ref().map(shift_from).transpose()? else { return Ok(None) };
         Ok(post_by_id(&client, shift.post).await?.map(|post| (shift, post)))
     }

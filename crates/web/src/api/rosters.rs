@@ -282,7 +282,8 @@ pub(crate) fn roster_view(r: &DayRoster, now: Millis) -> RosterView {
                         .iter()
                         .map(|a| assignment_view(a, &s.shift, r.people.get(&a.person), now))
                         .collect();
-                    no_shows += assignments.iter().filter(|a| matches!(a.attendance, "no_show" | "missed")).count() as u32;
+                    no_shows +=
+                        assignments.iter().filter(|a| matches!(a.attendance, "no_show" | "missed")).count() as u32;
                     ShiftRosterView { shift: shift_view(&s.shift), assigned, unfilled, assignments }
                 })
                 .collect(),
@@ -406,8 +407,20 @@ pub(crate) fn workbook(r: &DayRoster, now: Millis) -> Result<Vec<u8>, rust_xlsxw
     sheet.set_name(format!("排班表 {}", r.day))?;
     let bold = Format::new().set_bold();
     let text = Format::new().set_num_format("@");
-    let headers =
-        ["岗位", "类型", "岗位职责", "班次开始", "班次结束", "姓名", "身份证号", "电话", "责任", "签到", "签退", "状态"];
+    let headers = [
+        "岗位",
+        "类型",
+        "岗位职责",
+        "班次开始",
+        "班次结束",
+        "姓名",
+        "身份证号",
+        "电话",
+        "责任",
+        "签到",
+        "签退",
+        "状态",
+    ];
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *h, &bold)?;
     }

@@ -8,6 +8,7 @@ pub(crate) mod imports;
 mod login;
 mod persons;
 mod print;
+mod rosters;
 mod rounds;
 mod scan;
 mod sites;
@@ -68,6 +69,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sites/{id}/queue", post(sites::set_queue))
         .route("/print/qr", get(print::qr))
         .route("/print/tubes", get(print::tubes))
+        // Workforce posts and rosters.
+        .route("/rosters", get(rosters::page))
+        .route("/rosters/posts", post(rosters::create_post))
+        .route("/rosters/posts/{id}", get(rosters::post_page))
+        .route("/rosters/posts/{id}/shifts", post(rosters::create_shifts))
+        .route("/rosters/posts/{id}/assign", post(rosters::assign))
+        .route("/rosters/assignments/{id}/remove", post(rosters::remove))
+        .route("/checkin", get(rosters::check_in_page))
+        .route("/checkin/{id}/in", post(rosters::check_in))
+        .route("/checkin/{id}/out", post(rosters::check_out))
         // Open to anyone, without a session: the public board of waiting times (no personal data).
         .route("/sites/waits", get(sites::waits))
 }
@@ -84,6 +95,8 @@ pub(crate) struct Chrome {
     pub can_areas: bool,
     pub can_rounds: bool,
     pub can_sites: bool,
+    pub can_rosters: bool,
+    pub can_checkin: bool,
 }
 
 impl Chrome {
@@ -100,6 +113,8 @@ impl Chrome {
             can_areas: can(Operation::AreasRead),
             can_rounds: can(Operation::RoundsRead),
             can_sites: can(Operation::SitesRead),
+            can_rosters: can(Operation::RostersRead),
+            can_checkin: can(Operation::PostsCheckIn),
         }
     }
 }

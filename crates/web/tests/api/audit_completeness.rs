@@ -151,6 +151,11 @@ fn read_operation(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/api/v1/rounds/{id}/home-visits", "home_sampling_read"),
         ("GET", "/api/v1/rounds/{id}/abnormal-pools", "abnormal_pools_read"),
         ("GET", "/api/v1/qr-codes", "printables_read"),
+        ("GET", "/api/v1/rosters", "rosters_read"),
+        ("POST", "/api/v1/assignments", "rosters_manage"),
+        ("GET", "/rosters", "rosters_read"),
+        ("GET", "/rosters/posts/{id}", "rosters_read"),
+        ("GET", "/checkin", "posts_check_in"),
     ];
     READS.iter().find(|(m, t, _)| *m == method.as_str() && matches_template(t, route)).map(|(_, _, op)| *op)
 }

@@ -240,6 +240,9 @@ async fn csrf(engine: Engine) {
     for (template, path, body) in crate::transport::csrf_page_targets(&server).await {
         page_targets.push(("POST", template, path, body, &commander));
     }
+    for (template, path, body) in crate::rosters::csrf_page_targets(&server).await {
+        page_targets.push(("POST", template, path, body, &commander));
+    }
     for (_, template, path, body, cookie) in page_targets.iter().cloned() {
         targets.push(Target {
             name: format!("page {template}"),
@@ -405,6 +408,8 @@ async fn csrf(engine: Engine) {
         "/sites/waits".into(),
         format!("/print/qr?area={}", f.code("A")),
         "/print/tubes?prefix=EP&start=1&count=40".into(),
+        "/rosters?date=2022-10-06".into(),
+        "/checkin".into(),
     ]);
     for path in &gets {
         let before = state(&server, &sessions[..2], false).await;

@@ -15,6 +15,7 @@ mod mass_assignment;
 mod pages;
 mod policy_completeness;
 mod rosters;
+mod rosters_pages;
 mod sessions;
 mod smoke;
 mod testing;

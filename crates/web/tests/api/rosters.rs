@@ -106,7 +106,8 @@ pub async fn matrix_cases(server: &TestServer, op: &ApiOp, scope: &Area) -> Opti
     match id {
         "rosters_read.posts" | "rosters_read.roster" | "rosters_read.export" | "rosters_read.summary" => {
             let base = op.template.clone();
-            let query = if id == "rosters_read.posts" || id == "rosters_read.summary" { "" } else { "date=2022-10-06&" };
+            let query =
+                if id == "rosters_read.posts" || id == "rosters_read.summary" { "" } else { "date=2022-10-06&" };
             out.push(Case::new(op, format!("{base}?{query}"), Body::Empty, "own scope"));
             for (g, variant) in grids {
                 out.push(
@@ -164,7 +165,9 @@ pub async fn matrix_cases(server: &TestServer, op: &ApiOp, scope: &Area) -> Opti
                     Case::new(op, format!("/api/v1/assignments/{a}{suffix}"), Body::Empty, variant).at(&f.area(g).path),
                 );
             }
-            out.push(Case::new(op, format!("/api/v1/assignments/{NO_ID}{suffix}"), Body::Empty, "nonexistent").missing());
+            out.push(
+                Case::new(op, format!("/api/v1/assignments/{NO_ID}{suffix}"), Body::Empty, "nonexistent").missing(),
+            );
         }
         _ => return None,
     }
@@ -197,7 +200,11 @@ pub async fn csrf_page_targets(server: &TestServer) -> Vec<(&'static str, String
         (
             "/rosters/posts/{id}/shifts",
             format!("/rosters/posts/{post}/shifts"),
-            form(vec![("date", format!("2023-0{}-1{}", 1 + fresh() % 9, fresh() % 10)), ("pattern", "3x8".into()), ("first_hour", "0".into())]),
+            form(vec![
+                ("date", format!("2023-0{}-1{}", 1 + fresh() % 9, fresh() % 10)),
+                ("pattern", "3x8".into()),
+                ("first_hour", "0".into()),
+            ]),
         ),
         (
             "/rosters/posts/{id}/assign",
@@ -229,17 +236,22 @@ async fn rosters_over_http(engine: Engine) {
     assert_eq!(r.json["duties"], json!(["temperature", "guard"]));
     // Bad input names the field.
     let bad = commander
-        .post("/api/v1/posts", json!({"name": "x", "kind": "tent", "duties": ["guard"], "area": f.code("A"), "needed": 1}))
+        .post(
+            "/api/v1/posts",
+            json!({"name": "x", "kind": "tent", "duties": ["guard"], "area": f.code("A"), "needed": 1}),
+        )
         .await;
     assert_eq!((bad.status, bad.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")));
     let bad = commander
-        .post("/api/v1/posts", json!({"name": "x", "kind": "checkpoint", "duties": [], "area": f.code("A"), "needed": 1}))
+        .post(
+            "/api/v1/posts",
+            json!({"name": "x", "kind": "checkpoint", "duties": [], "area": f.code("A"), "needed": 1}),
+        )
         .await;
     assert_eq!(bad.json["field"].as_str(), Some("duties"), "{}", bad.text);
 
-    let r = commander
-        .post(&format!("/api/v1/posts/{post}/shifts"), json!({"date": "2022-10-06", "pattern": "3x8"}))
-        .await;
+    let r =
+        commander.post(&format!("/api/v1/posts/{post}/shifts"), json!({"date": "2022-10-06", "pattern": "3x8"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let shifts: Vec<i64> = r.json.as_array().expect("shifts").iter().map(|s| s["id"].as_i64().unwrap()).collect();
     assert_eq!(shifts.len(), 3);
@@ -264,8 +276,11 @@ async fn rosters_over_http(engine: Engine) {
     let a0 = a0.json["id"].as_i64().unwrap();
     // The same person on the overlapping night shift of another post: refused, naming the clash.
     let other = commander
-        .post("/api/v1/posts", json!({"name": "湴朗采样点", "kind": "sampling_site", "duties": ["queue_order"],
-            "area": f.code("A"), "needed": 1}))
+        .post(
+            "/api/v1/posts",
+            json!({"name": "湴朗采样点", "kind": "sampling_site", "duties": ["queue_order"],
+            "area": f.code("A"), "needed": 1}),
+        )
         .await
         .json["id"]
         .as_i64()
@@ -334,7 +349,10 @@ async fn rosters_over_http(engine: Engine) {
     let gw_a = Agent::bearer(&server, "gridworker_a", &log).await;
     assert_eq!(gw_a.get("/api/v1/posts").await.json.as_array().unwrap().len(), 2);
     let refused = gw_a
-        .post("/api/v1/posts", json!({"name": "x", "kind": "other", "duties": ["other"], "area": f.code("A"), "needed": 1}))
+        .post(
+            "/api/v1/posts",
+            json!({"name": "x", "kind": "other", "duties": ["other"], "area": f.code("A"), "needed": 1}),
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 

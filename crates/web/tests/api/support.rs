@@ -324,6 +324,15 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/sites/{id}/queue", "sites_manage"),
     ("GET", "/print/qr", "printables_read"),
     ("GET", "/print/tubes", "printables_read"),
+    ("GET", "/rosters", "rosters_read"),
+    ("POST", "/rosters/posts", "rosters_manage"),
+    ("GET", "/rosters/posts/{id}", "rosters_read"),
+    ("POST", "/rosters/posts/{id}/shifts", "rosters_manage"),
+    ("POST", "/rosters/posts/{id}/assign", "rosters_manage"),
+    ("POST", "/rosters/assignments/{id}/remove", "rosters_manage"),
+    ("GET", "/checkin", "posts_check_in"),
+    ("POST", "/checkin/{id}/in", "posts_check_in"),
+    ("POST", "/checkin/{id}/out", "posts_check_in"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).
