@@ -376,8 +376,8 @@ impl RosterStore for PgStore {
         let rows = client
             .query(
                 "SELECT s.starts, s.ends, p.needed, count(a.id),
-                     count(a.id) FILTER (WHERE a.checked_in_at IS NOT NULL AND a.checked_out_at IS NULL),
-                     count(a.id) FILTER (WHERE a.checked_in_at IS NULL)
+                     count(a.id) FILTER (WHERE a.checked_in_at <= $3 AND (a.checked_out_at IS NULL OR a.checked_out_at > $3)),
+                     count(a.id) FILTER (WHERE a.checked_in_at IS NULL OR a.checked_in_at > $3)
                  FROM shifts s JOIN posts p ON p.id = s.post_id LEFT JOIN assignments a ON a.shift_id = s.id
                  WHERE s.starts > $1 AND s.starts < $2 AND s.ends > $3 AND p.area_path >= $4 AND p.area_path < $5
                  GROUP BY s.id, p.needed",

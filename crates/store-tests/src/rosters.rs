@@ -292,4 +292,9 @@ pub async fn rosters_day_roster_and_summary(store: &dyn Store) {
     assert!(matches!(store.check_out(guard.id, DAY + 10 * HOUR).await.unwrap(), Attended::Recorded(_)));
     let s = store.roster_summary(&r.scope_b, DAY + 10 * HOUR, rules).await.unwrap();
     assert_eq!(s.checked_in, 0);
+    // The summary of an earlier instant reads the roster as it stood then.
+    let s = store.roster_summary(&r.scope_b, now, rules).await.unwrap();
+    assert_eq!((s.checked_in, s.no_shows), (1, 0));
+    let s = store.roster_summary(&r.scope_b, DAY + 8 * HOUR - MINUTE, rules).await.unwrap();
+    assert_eq!(s.checked_in, 0, "the 07:59 summary: the night shift runs, nobody on it");
 }

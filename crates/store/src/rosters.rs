@@ -72,7 +72,7 @@ pub struct RosterSummary {
     pub shifts_running: u64,
     /// People assigned to the shifts running now.
     pub assigned: u64,
-    /// People checked in and not out, on shifts running now.
+    /// People checked in and not out (as of `now`), on shifts running now.
     pub checked_in: u64,
     /// Shifts running now or starting within the horizon with fewer people than their post needs.
     pub unfilled_shifts: u64,
@@ -112,8 +112,9 @@ pub trait RosterStore: Send + Sync {
     /// The posts inside `scope` with their shifts overlapping `[from, to)` and those shifts'
     /// assignments. Posts without such shifts are included (with none).
     async fn roster(&self, scope: &Scope, from: Millis, to: Millis) -> StoreResult<Vec<PostRoster>>;
-    /// The staffing picture inside `scope` at `now`: a few index range scans over the shifts near
-    /// `now`, never over the whole roster.
+    /// The staffing picture inside `scope` at `now`, as it stood then (check-ins and check-outs
+    /// after `now` do not count yet): a few index range scans over the shifts near `now`, never
+    /// over the whole roster.
     async fn roster_summary(&self, scope: &Scope, now: Millis, rules: RosterRules) -> StoreResult<RosterSummary>;
 }
 

@@ -274,6 +274,9 @@ impl Attendance {
         now: Millis,
         rules: &RosterRules,
     ) -> Attendance {
+        // What had happened by `now` (a roster of the past is read as it stood then).
+        let checked_in = checked_in.filter(|t| *t <= now);
+        let checked_out = checked_out.filter(|t| *t <= now);
         match (checked_in, checked_out) {
             (_, Some(_)) => Self::CheckedOut,
             (Some(_), None) => Self::OnPost,
@@ -455,6 +458,10 @@ mod tests {
         assert!(at(OCT6 + 16 * HOUR).is_no_show());
         assert_eq!(Attendance::of(&s, Some(1), None, OCT6 + 9 * HOUR, &rules), Attendance::OnPost);
         assert_eq!(Attendance::of(&s, Some(1), Some(2), OCT6 + 9 * HOUR, &rules), Attendance::CheckedOut);
+        // Read as it stood then: a check-out after `now` has not happened yet, nor a check-in.
+        let (came, left) = (Some(OCT6 + 8 * HOUR), Some(OCT6 + 16 * HOUR));
+        assert_eq!(Attendance::of(&s, came, left, OCT6 + 9 * HOUR, &rules), Attendance::OnPost);
+        assert_eq!(Attendance::of(&s, came, left, OCT6 + 7 * HOUR, &rules), Attendance::Upcoming);
     }
 
     #[test]
