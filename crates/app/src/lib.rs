@@ -10,6 +10,7 @@ pub mod actor;
 pub mod areas;
 pub mod audit;
 pub mod demo;
+pub mod demo_rosters;
 pub mod demo_testing;
 pub mod error;
 pub mod imports;
