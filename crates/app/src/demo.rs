@@ -79,6 +79,7 @@ pub async fn load(
         let (sampler, lab, grid_worker) = (id_of("sampler").await?, id_of("lab").await?, id_of("gridworker").await?);
         crate::demo_testing::load(store, &town, &areas, &person_ids, sampler, lab, grid_worker).await?;
         crate::demo_command::load(store, town_area, id_of("commander").await?).await?;
+        crate::demo_rosters::load(store, &town, &areas, &person_ids, id_of("commander").await?).await?;
     }
     Ok(DemoSummary {
         created_residents: !person_ids.is_empty(),

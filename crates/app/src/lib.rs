@@ -12,11 +12,13 @@ pub mod audit;
 pub mod command;
 pub mod demo;
 pub mod demo_command;
+pub mod demo_rosters;
 pub mod demo_testing;
 pub mod error;
 pub mod imports;
 pub mod notify;
 pub mod people;
+pub mod rosters;
 pub mod testing;
 
 pub use actor::Actor;

@@ -18,6 +18,7 @@ mod mass_testing;
 mod migrate;
 mod notify;
 mod people;
+mod rosters;
 pub mod testing;
 mod transport;
 

@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "transport", sql: include_str!("../migrations/0004_transport.sql") },
     Migration { version: 5, name: "command", sql: include_str!("../migrations/0005_command.sql") },
     Migration { version: 6, name: "notify", sql: include_str!("../migrations/0006_notify.sql") },
+    Migration { version: 7, name: "rosters", sql: include_str!("../migrations/0007_rosters.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

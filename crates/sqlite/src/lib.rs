@@ -14,6 +14,7 @@ mod migrations;
 mod notify;
 mod people;
 mod readers;
+mod rosters;
 mod staff;
 mod testing;
 mod transport;

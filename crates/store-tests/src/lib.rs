@@ -46,6 +46,8 @@ mod transport;
 pub use transport::*;
 mod notify;
 pub use notify::*;
+mod rosters;
+pub use rosters::*;
 
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
@@ -119,6 +121,11 @@ macro_rules! contract_tests {
             notify_concurrent_claimers_never_share_a_row,
             notify_lists_and_counts_by_scope,
             notify_in_app_read,
+            rosters_posts_and_shifts_round_trip,
+            rosters_overlapping_assignments_are_refused_naming_the_clash,
+            rosters_two_concurrent_overlapping_assignments_one_wins,
+            rosters_check_in_and_out_are_idempotent,
+            rosters_day_roster_and_summary,
         }
     };
     ($factory:expr) => {

@@ -1,7 +1,7 @@
 //! Storage contracts of Bulwark.
 //!
 //! One trait per capability ([`AreaStore`], [`PersonStore`], [`AccountStore`], [`SessionStore`],
-//! [`AuditStore`], [`StaffStore`]); [`Store`] is all of them, as the server holds it. Two engines implement them:
+//! [`AuditStore`], [`StaffStore`], [`RosterStore`] and the others); [`Store`] is all of them, as the server holds it. Two engines implement them:
 //! `bulwark-sqlite` (embedded, the default) and `bulwark-postgres`. The contract tests in
 //! `bulwark-store-tests` run unchanged against both.
 //!
@@ -15,6 +15,7 @@
 pub mod command;
 mod error;
 pub mod notify;
+pub mod rosters;
 pub mod testing;
 pub mod transport;
 
@@ -32,6 +33,7 @@ pub use bulwark_domain::access::SessionKind;
 pub use command::CommandStore;
 pub use error::{StoreError, StoreResult};
 pub use notify::NotificationStore;
+pub use rosters::RosterStore;
 pub use testing::TestingStore;
 pub use transport::TransportStore;
 
@@ -210,6 +212,7 @@ pub trait Store:
     + TransportStore
     + CommandStore
     + NotificationStore
+    + RosterStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;

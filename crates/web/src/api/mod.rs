@@ -11,6 +11,7 @@ pub(crate) mod command;
 mod imports;
 mod notifications;
 mod persons;
+pub(crate) mod rosters;
 pub(crate) mod testing;
 pub(crate) mod transport;
 mod users;
@@ -93,6 +94,15 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::mine))
         .routes(routes!(notifications::mark_read))
+        .routes(routes!(rosters::create_post, rosters::list_posts))
+        .routes(routes!(rosters::create_shifts))
+        .routes(routes!(rosters::assign))
+        .routes(routes!(rosters::unassign))
+        .routes(routes!(rosters::check_in))
+        .routes(routes!(rosters::check_out))
+        .routes(routes!(rosters::roster))
+        .routes(routes!(rosters::export))
+        .routes(routes!(rosters::summary))
 }
 
 /// The OpenAPI document of the API.

@@ -10,6 +10,7 @@ mod login;
 mod notifications;
 mod persons;
 mod print;
+mod rosters;
 mod rounds;
 mod scan;
 mod sites;
@@ -84,6 +85,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/r/{token}", get(command::rollcall_link).post(command::rollcall_answer))
         .route("/notifications", get(notifications::page))
         .route("/notifications/events", get(notifications::events))
+        // Workforce posts and rosters.
+        .route("/rosters", get(rosters::page))
+        .route("/rosters/posts", post(rosters::create_post))
+        .route("/rosters/posts/{id}", get(rosters::post_page))
+        .route("/rosters/posts/{id}/shifts", post(rosters::create_shifts))
+        .route("/rosters/posts/{id}/assign", post(rosters::assign))
+        .route("/rosters/assignments/{id}/remove", post(rosters::remove))
+        .route("/checkin", get(rosters::check_in_page))
+        .route("/checkin/{id}/in", post(rosters::check_in))
+        .route("/checkin/{id}/out", post(rosters::check_out))
         // Open to anyone, without a session: the public board of waiting times (no personal data).
         .route("/sites/waits", get(sites::waits))
 }
@@ -101,6 +112,8 @@ pub(crate) struct Chrome {
     pub can_rounds: bool,
     pub can_sites: bool,
     pub can_incidents: bool,
+    pub can_rosters: bool,
+    pub can_checkin: bool,
 }
 
 impl Chrome {
@@ -118,6 +131,8 @@ impl Chrome {
             can_rounds: can(Operation::RoundsRead),
             can_sites: can(Operation::SitesRead),
             can_incidents: can(Operation::IncidentsRead),
+            can_rosters: can(Operation::RostersRead),
+            can_checkin: can(Operation::PostsCheckIn),
         }
     }
 }

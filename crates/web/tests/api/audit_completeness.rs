@@ -158,6 +158,11 @@ fn read_operation(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/incidents/{id}", "incidents_read"),
         ("GET", "/api/v1/notifications", "notifications_read"),
         ("GET", "/notifications", "notifications_read"),
+        ("GET", "/api/v1/rosters", "rosters_read"),
+        ("POST", "/api/v1/assignments", "rosters_manage"),
+        ("GET", "/rosters", "rosters_read"),
+        ("GET", "/rosters/posts/{id}", "rosters_read"),
+        ("GET", "/checkin", "posts_check_in"),
     ];
     READS.iter().find(|(m, t, _)| *m == method.as_str() && matches_template(t, route)).map(|(_, _, op)| *op)
 }

@@ -56,6 +56,8 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
         .expect("notifications");
     let read: Vec<(i64, Option<i64>)> = outbox.iter().map(|n| (n.id, n.read_at)).collect();
     testing.push(format!("{read:?}"));
+    // Workforce: posts, shifts, assignments and their check-ins.
+    testing.push(format!("{:?}", server.store.roster(&root, 0, i64::MAX / 4).await.expect("roster")));
     let mut alive = Vec::new();
     for s in sessions {
         alive.push(server.store.session(&token_hash(s)).await.expect("session").is_some());
@@ -249,6 +251,9 @@ async fn csrf(engine: Engine) {
     for (template, path, body) in crate::command_matrix::csrf_page_targets(&server).await {
         page_targets.push(("POST", template, path, body, &commander));
     }
+    for (template, path, body) in crate::rosters::csrf_page_targets(&server).await {
+        page_targets.push(("POST", template, path, body, &commander));
+    }
     for (_, template, path, body, cookie) in page_targets.iter().cloned() {
         targets.push(Target {
             name: format!("page {template}"),
@@ -414,6 +419,8 @@ async fn csrf(engine: Engine) {
         "/sites/waits".into(),
         format!("/print/qr?area={}", f.code("A")),
         "/print/tubes?prefix=EP&start=1&count=40".into(),
+        "/rosters?date=2022-10-06".into(),
+        "/checkin".into(),
     ]);
     for path in &gets {
         let before = state(&server, &sessions[..2], false).await;

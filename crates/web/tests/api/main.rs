@@ -17,6 +17,8 @@ mod mass_assignment;
 mod notify;
 mod pages;
 mod policy_completeness;
+mod rosters;
+mod rosters_pages;
 mod sessions;
 mod smoke;
 mod testing;

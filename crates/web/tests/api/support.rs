@@ -337,6 +337,15 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/plans/{key}", "plans_read"),
     ("GET", "/notifications", "me"),
     ("GET", "/notifications/events", "me"),
+    ("GET", "/rosters", "rosters_read"),
+    ("POST", "/rosters/posts", "rosters_manage"),
+    ("GET", "/rosters/posts/{id}", "rosters_read"),
+    ("POST", "/rosters/posts/{id}/shifts", "rosters_manage"),
+    ("POST", "/rosters/posts/{id}/assign", "rosters_manage"),
+    ("POST", "/rosters/assignments/{id}/remove", "rosters_manage"),
+    ("GET", "/checkin", "posts_check_in"),
+    ("POST", "/checkin/{id}/in", "posts_check_in"),
+    ("POST", "/checkin/{id}/out", "posts_check_in"),
 ];
 
 /// The policy row an exchange is checked against (API operations first, then pages).

@@ -57,3 +57,12 @@ impl StaffMember {
         self
     }
 }
+
+pub mod post;
+pub mod roster;
+
+pub use post::{Duty, NewPost, Post, PostError, PostId, PostKind};
+pub use roster::{
+    Assignment, AssignmentId, Attendance, CheckIn, CheckOut, Clash, NewAssignment, RosterError, RosterRules, Shift,
+    ShiftId, ShiftPattern, ShiftTimes, check_in, check_out, day_bounds, find_clash, shortfall,
+};
