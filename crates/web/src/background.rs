@@ -6,9 +6,9 @@ use std::time::Duration;
 /// How often tasks are checked for having gone overdue: an alert is at most this late.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// Marks tasks that went overdue (each once, even with several servers: the store decides) and
-/// tells the open dashboards; the timeline entry is written by the store with the mark. Runs
-/// until the server shuts down.
+/// Marks tasks that went overdue (each once, even with several servers: the store decides),
+/// alerts the group leads and the commander, and tells the open dashboards; the timeline entry is
+/// written by the store with the mark. Runs until the server shuts down.
 pub(crate) async fn sweep_overdue(state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -19,6 +19,18 @@ pub(crate) async fn sweep_overdue(state: AppState) {
         }
         match bulwark_app::command::tasks::sweep_overdue(state.store.as_ref(), state.clock.now()).await {
             Ok(tasks) => {
+                if !tasks.is_empty()
+                    && let Err(e) = bulwark_app::command::tasks::alert_overdue(
+                        state.store.as_ref(),
+                        &state.notify,
+                        &tasks,
+                        state.clock.now(),
+                    )
+                    .await
+                {
+                    // The tasks are marked: their alerts are not sent again by the next sweep.
+                    tracing::error!(error.detail = %e, "overdue alerts could not be enqueued");
+                }
                 let mut incidents: Vec<_> = tasks.iter().map(|t| t.incident).collect();
                 incidents.sort_unstable();
                 incidents.dedup();

@@ -84,3 +84,46 @@ pub async fn update(store: &dyn Store, actor: &Actor, id: TaskId, patch: TaskPat
 pub async fn sweep_overdue(store: &dyn Store, now: Millis) -> AppResult<Vec<Task>> {
     Ok(store.mark_overdue(now).await?)
 }
+
+/// Alerts for tasks that went overdue: an SMS to the group's lead (the phone in the register) and
+/// an in-app message to the account that activated the incident (the commander). Deduplicated
+/// per task and recipient, so a sweep that runs twice alerts once.
+pub async fn alert_overdue(
+    store: &dyn Store,
+    hub: &crate::notify::Hub,
+    overdue: &[Task],
+    now: Millis,
+) -> AppResult<u64> {
+    use bulwark_domain::notify::{Address, DedupKey, NewNotification, Recipient};
+    let mut batch = Vec::new();
+    for task in overdue {
+        let Some(incident) = store.incident(task.incident).await? else { continue };
+        let group = store.groups(incident.id).await?.into_iter().find(|g| g.id == task.group);
+        let group_name = group.as_ref().map_or(String::new(), |g| g.name.clone());
+        let subject = format!("任务超时：{}", task.title);
+        let body = format!("{group_name}任务“{}”已超过时限，请尽快处置并在指挥系统更新状态。", task.title);
+        let key = |who: &str| {
+            DedupKey::parse(&format!("task:{}:overdue:{who}", task.id)).map_err(|e| AppError::Internal(e.to_string()))
+        };
+        let new = |key, recipient, address| {
+            NewNotification::new(key, recipient, address, incident.area, &subject, &body)
+                .map(|mut n| {
+                    n.incident = Some(incident.id);
+                    n
+                })
+                .map_err(|e| AppError::Internal(e.to_string()))
+        };
+        batch.push(new(
+            key("commander:in_app")?,
+            Recipient::Account(incident.activated_by),
+            Address::InApp(incident.activated_by),
+        )?);
+        if let Some(lead) = group.and_then(|g| g.lead_person) {
+            let scope = Scope { area: incident.area, path: incident.area_path.clone() };
+            if let Some(phone) = store.people_by_ids(&scope, &[lead]).await?.pop().and_then(|p| p.phone) {
+                batch.push(new(key("lead:sms")?, Recipient::Person(lead), Address::Sms(phone))?);
+            }
+        }
+    }
+    Ok(crate::notify::enqueue(store, hub, batch, now).await?.created)
+}

@@ -104,6 +104,13 @@ pub(crate) async fn export_plan(
     Ok(plan_file(&stored.plan, stored.version))
 }
 
+/// Where the one-tap links point: the server as the activating browser reached it.
+pub(crate) fn link_base(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if state.secure_cookies { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
 pub(crate) fn plan_file(plan: &Plan, version: u32) -> Response {
     let body = serde_json::to_vec_pretty(plan).unwrap_or_default();
     let name = format!("attachment; filename=\"plan-{}-v{version}.json\"", plan.key);
@@ -236,10 +243,13 @@ fn incident_view(d: &IncidentDetail, now: Millis) -> IncidentView {
 pub(crate) async fn activate(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    headers: HeaderMap,
     Json(input): Json<ActivationInput>,
 ) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
     let now = state.clock.now();
     let activated = incidents::activate(state.store.as_ref(), &actor, input, now).await?;
+    let base = link_base(&state, &headers);
+    incidents::notify_members(state.store.as_ref(), &state.notify, &activated, &base, now).await?;
     state.events.publish(Event::Incident(activated.detail.incident.id));
     Ok((StatusCode::CREATED, Json(incident_view(&activated.detail, now))))
 }

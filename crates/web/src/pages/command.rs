@@ -110,6 +110,7 @@ pub(crate) struct ActivateForm {
 pub(crate) async fn activate(
     State(state): State<AppState>,
     caller: PageCaller,
+    headers: HeaderMap,
     Form(form): Form<ActivateForm>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
@@ -129,6 +130,8 @@ pub(crate) async fn activate(
         forward_post: form.forward_post.filter(|f| !f.trim().is_empty()),
     };
     let activated = incidents::activate(state.store.as_ref(), &caller.actor, input, now).await.or_page(caller.lang)?;
+    let base = crate::api::command::link_base(&state, &headers);
+    incidents::notify_members(state.store.as_ref(), &state.notify, &activated, &base, now).await.or_page(caller.lang)?;
     let id = activated.detail.incident.id;
     state.events.publish(Event::Incident(id));
     Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
