@@ -10,4 +10,5 @@
 mod harness;
 mod journey;
 mod progress;
+mod rosters;
 mod scan_offline;
