@@ -31,6 +31,8 @@ pub struct Dashboard {
     /// Overdue first (most overdue first), then open by deadline, then closed.
     pub tasks: Vec<Task>,
     pub testing: Option<TestingFigures>,
+    /// Staff on post now: posts, shifts running, checked in, unfilled, no-shows.
+    pub posts: bulwark_store::rosters::RosterSummary,
     /// The latest entries, newest first.
     pub recent: Vec<TimelineEntry>,
     pub now: Millis,
@@ -54,7 +56,9 @@ pub async fn dashboard(store: &dyn Store, actor: &Actor, id: IncidentId, now: Mi
     } else {
         None
     };
-    Ok(Dashboard { board, tasks, testing, recent, now })
+    let scope = bulwark_domain::access::Scope { area, path: area_path.clone() };
+    let posts = store.roster_summary(&scope, now, bulwark_domain::workforce::RosterRules::DEFAULT).await?;
+    Ok(Dashboard { board, tasks, testing, posts, recent, now })
 }
 
 async fn testing_figures(

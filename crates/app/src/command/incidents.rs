@@ -196,12 +196,8 @@ pub async fn notify_members(
     let incident = &activated.detail.incident;
     let scope = bulwark_domain::access::Scope { area: incident.area, path: incident.area_path.clone() };
     let ids: Vec<PersonId> = activated.tokens.iter().map(|(p, _)| *p).collect();
-    let phones: std::collections::HashMap<PersonId, bulwark_domain::people::Phone> = store
-        .people_by_ids(&scope, &ids)
-        .await?
-        .into_iter()
-        .filter_map(|p| p.phone.map(|ph| (p.id, ph)))
-        .collect();
+    let phones: std::collections::HashMap<PersonId, bulwark_domain::people::Phone> =
+        store.people_by_ids(&scope, &ids).await?.into_iter().filter_map(|p| p.phone.map(|ph| (p.id, ph))).collect();
     let emails: std::collections::HashMap<PersonId, bulwark_domain::notify::Email> =
         store.staff(&scope, None).await?.into_iter().filter_map(|s| s.email.map(|e| (s.person, e))).collect();
     let subject = format!("紧急集结：{}", incident.title);
@@ -227,9 +223,8 @@ pub async fn notify_members(
         for (channel, address) in addresses {
             let key = DedupKey::parse(&format!("incident:{}:activation:person:{person}:{channel}", incident.id))
                 .map_err(|e| AppError::Internal(e.to_string()))?;
-            let mut n =
-                NewNotification::new(key, Recipient::Person(*person), address, incident.area, &subject, &body)
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
+            let mut n = NewNotification::new(key, Recipient::Person(*person), address, incident.area, &subject, &body)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
             n.incident = Some(incident.id);
             batch.push(n);
         }

@@ -79,8 +79,6 @@ pub enum Operation {
     TasksUpdate,
     /// Write an entry into an incident's timeline.
     TimelineWrite,
-    /// Generate the daily report and export lists.
-    ReportsRead,
     /// Read the notification outbox and its delivery status.
     NotificationsRead,
     /// Set up posts and shifts and assign people to them.
@@ -132,7 +130,6 @@ pub const POLICY: &[(Operation, &[Role])] = &[
     (RollCallAnswer, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint, Lab, TransferDispatcher]),
     (TasksUpdate, &[Commander, WorkingGroup]),
     (TimelineWrite, &[Commander, WorkingGroup]),
-    (ReportsRead, &[Commander, WorkingGroup]),
     (NotificationsRead, &[Commander, WorkingGroup]),
     (RostersManage, &[Commander, WorkingGroup]),
     (RostersRead, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint]),
@@ -140,7 +137,7 @@ pub const POLICY: &[(Operation, &[Role])] = &[
 ];
 
 impl Operation {
-    pub const ALL: [Operation; 39] = [
+    pub const ALL: [Operation; 38] = [
         Login,
         Logout,
         Me,
@@ -175,7 +172,6 @@ impl Operation {
         RollCallAnswer,
         TasksUpdate,
         TimelineWrite,
-        ReportsRead,
         NotificationsRead,
         RostersManage,
         RostersRead,
@@ -218,7 +214,6 @@ impl Operation {
             RollCallAnswer => "roll_call_answer",
             TasksUpdate => "tasks_update",
             TimelineWrite => "timeline_write",
-            ReportsRead => "reports_read",
             NotificationsRead => "notifications_read",
             RostersManage => "rosters_manage",
             RostersRead => "rosters_read",

@@ -548,7 +548,20 @@ pub(crate) struct DashboardView {
     tasks: Vec<TaskView>,
     overdue: usize,
     testing: Option<TestingFiguresView>,
+    /// Staff on post now.
+    posts: PostsView,
     recent: Vec<TimelineView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PostsView {
+    posts: u64,
+    shifts_running: u64,
+    assigned: u64,
+    checked_in: u64,
+    unfilled_shifts: u64,
+    unfilled_places: u64,
+    no_shows: u64,
 }
 
 pub(crate) fn dashboard_view(d: &Dashboard) -> DashboardView {
@@ -574,6 +587,15 @@ pub(crate) fn dashboard_view(d: &Dashboard) -> DashboardView {
         overdue: d.tasks.iter().filter(|t| t.is_overdue(d.now)).count(),
         tasks: d.tasks.iter().map(|t| task_view(t, d.now)).collect(),
         testing,
+        posts: PostsView {
+            posts: d.posts.posts,
+            shifts_running: d.posts.shifts_running,
+            assigned: d.posts.assigned,
+            checked_in: d.posts.checked_in,
+            unfilled_shifts: d.posts.unfilled_shifts,
+            unfilled_places: d.posts.unfilled_places,
+            no_shows: d.posts.no_shows,
+        },
         recent: d.recent.iter().map(timeline_view).collect(),
     }
 }

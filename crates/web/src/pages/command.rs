@@ -131,7 +131,9 @@ pub(crate) async fn activate(
     };
     let activated = incidents::activate(state.store.as_ref(), &caller.actor, input, now).await.or_page(caller.lang)?;
     let base = crate::api::command::link_base(&state, &headers);
-    incidents::notify_members(state.store.as_ref(), &state.notify, &activated, &base, now).await.or_page(caller.lang)?;
+    incidents::notify_members(state.store.as_ref(), &state.notify, &activated, &base, now)
+        .await
+        .or_page(caller.lang)?;
     let id = activated.detail.incident.id;
     state.events.publish(Event::Incident(id));
     Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
@@ -193,6 +195,8 @@ pub(crate) struct Live {
     overdue: usize,
     testing: Option<TestingLine>,
     recent: Vec<(String, &'static str, String)>,
+    /// Staff on post now: (checked in, assigned, unfilled places, no-shows, shifts running).
+    on_post: (u64, u64, u64, u64, u64),
     /// `[[t…],[cumulative arrivals…]]` for the chart.
     arrivals_json: String,
     can_update: bool,
@@ -302,6 +306,13 @@ impl Live {
             tasks,
             testing,
             recent,
+            on_post: (
+                d.posts.checked_in,
+                d.posts.assigned,
+                d.posts.unfilled_places,
+                d.posts.no_shows,
+                d.posts.shifts_running,
+            ),
             arrivals_json: serde_json::to_string(&(xs, ys)).unwrap_or_default(),
             can_update: allows(caller.actor.account.role, Operation::TasksUpdate),
             can_missing: allows(caller.actor.account.role, Operation::IncidentsRead),

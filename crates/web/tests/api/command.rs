@@ -275,3 +275,113 @@ async fn command_sqlite() {
 async fn command_postgres() {
     command(Engine::Postgres).await;
 }
+
+/// An SMS gateway on a loopback port that records every message it is given.
+async fn recording_gateway() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = got.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                let to = body["to"].as_str().unwrap_or_default().to_string();
+                let text = body["text"].as_str().unwrap_or_default().to_string();
+                store.lock().unwrap().push((to, text));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// Waits until the gateway holds at least `n` messages matching `pred` (the dispatcher sends in
+/// the background).
+async fn messages(
+    got: &std::sync::Mutex<Vec<(String, String)>>,
+    n: usize,
+    pred: impl Fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found: Vec<_> = got.lock().unwrap().iter().filter(|(_, t)| pred(t)).cloned().collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{} of {n} messages after 30 s", found.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Activation sends each member an SMS through the gateway with a one-tap link; the link's page
+/// and its answer need no session; the token answers for that incident only; overdue tasks alert
+/// the group lead by SMS.
+async fn one_tap_links(engine: Engine) {
+    let (url, got) = recording_gateway().await;
+    let config = bulwark_app::notify::NotifyConfig {
+        sms: Some(bulwark_app::notify::SmsConfig { url, token: None }),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(engine, config).await;
+    let f = &server.fixture;
+    add_staff(&server).await;
+    let commander = server.login("commander").await;
+    let incident = activate(&commander).await;
+    let id = incident["id"].as_i64().unwrap();
+    let sent = messages(&got, 12, |t| t.contains("/r/")).await;
+    assert_eq!(sent.len(), 12, "one SMS per member, none twice: {sent:?}");
+    let a2 = f.people["A"][2];
+    let (_, text) = sent.iter().find(|(to, _)| *to == f.canaries[&a2].1).expect("an SMS to grid A's third resident");
+    assert!(text.contains("07:30") && text.contains("太子农庄"), "{text}");
+    let link = text.split("/r/").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(text.contains(&format!("{}/r/{link}", server.url)), "the link points at the server: {text}");
+
+    // The page of the link, without a session: the member's own name, no one else's.
+    let anonymous = server.anonymous();
+    let page = anonymous.request(Method::GET, &format!("/r/{link}")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("测试A20") && html.contains("answer-arrived"), "{html}");
+    assert!(!html.contains(&f.canaries[&a2].1), "no phone on the page");
+    // The answer by token (the API) and the board.
+    let path = format!("/api/v1/incidents/{id}/rollcall");
+    let (status, m) = anonymous.post(&path, json!({"token": link, "status": "on_my_way"})).await;
+    assert_eq!((status, m["person_id"].as_i64()), (StatusCode::OK, Some(a2)), "{m}");
+    let form = anonymous
+        .request(Method::POST, &format!("/r/{link}"))
+        .form(&[("status", "arrived"), ("place", "forward_post")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::SEE_OTHER);
+    let (_, board) = commander.get(&path).await;
+    assert_eq!((board["arrived"].as_u64(), board["arrived_within_deadline"].as_u64()), (Some(1), Some(1)), "{board}");
+    // A token answers for its own incident only; a made-up one for none.
+    let (status, _) = anonymous
+        .post(&format!("/api/v1/incidents/{}/rollcall", id + 1), json!({"token": link, "status": "arrived"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let r = anonymous.request(Method::GET, "/r/AAAAAAAAAAAAAAAAAAAAAA").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Past the 2-hour deadlines: the group leads get an SMS for each overdue task of their group.
+    server.clock.advance(130 * MINUTE);
+    let alerts = messages(&got, 1, |t| t.contains("已超过时限")).await;
+    let leads: Vec<&String> = alerts.iter().map(|(to, _)| to).collect();
+    let phones: Vec<&String> = f.people["A"].iter().chain(&f.people["B"]).map(|p| &f.canaries[p].1).collect();
+    assert!(leads.iter().all(|to| phones.contains(to)), "alerts go to members of town one: {leads:?}");
+}
+
+#[tokio::test]
+async fn one_tap_links_sqlite() {
+    one_tap_links(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn one_tap_links_postgres() {
+    one_tap_links(Engine::Postgres).await;
+}
