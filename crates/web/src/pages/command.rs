@@ -326,9 +326,12 @@ struct IncidentPage {
     chrome: Chrome,
     live: Live,
     can_write: bool,
-    /// Per group: (person id, name, masked phone) of who has not answered.
-    missing: Vec<(String, Vec<(i64, String, String)>)>,
+    /// Per group: its name and who has not answered.
+    missing: Vec<(String, CallList)>,
 }
+
+/// (person id, name, masked phone) of each member to call.
+type CallList = Vec<(i64, String, String)>;
 
 #[derive(Template)]
 #[template(path = "incident_live.html")]
@@ -569,18 +572,25 @@ impl PlanPage {
     }
 }
 
+#[derive(Deserialize)]
+pub(crate) struct PlanQuery {
+    version: Option<u32>,
+    /// Present: answer the file itself.
+    download: Option<String>,
+}
+
 /// `GET /plans/{key}`: the plan's groups and tasks, its file, and (for those who may) an editor.
 /// `?download=1` answers the file itself.
 pub(crate) async fn plan(
     State(state): State<AppState>,
     caller: PageCaller,
     Path(key): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    axum::extract::Query(q): axum::extract::Query<PlanQuery>,
 ) -> Result<Response, PageError> {
-    let version = q.get("version").and_then(|v| v.parse().ok());
+    let version = q.version;
     let stored =
         plans::get(state.store.as_ref(), &caller.actor, &key, version, state.clock.now()).await.or_page(caller.lang)?;
-    if q.contains_key("download") {
+    if q.download.is_some() {
         return Ok(crate::api::command::plan_file(&stored.plan, stored.version));
     }
     let json = serde_json::to_string_pretty(&stored.plan).unwrap_or_default();
