@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace, on a developer's machine or in CI (Debian 12, as root):
 #   1. installs what the tests need and is missing: Chromium, ChromeDriver and CJK fonts
-#      for the browser tests (apt-get; skipped when all three are installed);
+#      for the browser tests and the PDF report, poppler-utils (pdftotext) to read the PDF back
+#      (apt-get; skipped when all are installed);
 #   2. starts PostgreSQL when nothing answers on 127.0.0.1:5432 (the suites run on it too);
 #   3. cargo fmt --check, cargo clippy -D warnings, then the tests: doc tests and
 #      `cargo nextest run --workspace` when cargo-nextest is installed, else `cargo test --workspace`.
@@ -40,8 +41,8 @@ esac
 export CARGO_TARGET_DIR="$target"
 say "Workspace $repo, build directory $CARGO_TARGET_DIR"
 
-# --- 1. Browser, driver and fonts for the browser tests ------------------------------------------
-browser_packages=(chromium chromium-driver fonts-noto-cjk)
+# --- 1. Browser, driver, fonts and PDF reader for the tests ------------------------------------------
+browser_packages=(chromium chromium-driver fonts-noto-cjk poppler-utils)
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod imports;
 pub mod notify;
 pub mod people;
+pub mod reports;
 pub mod rosters;
 pub mod testing;
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod command;
 pub mod notify;
 pub mod people;
+pub mod reports;
 pub mod testing;
 pub mod workforce;
 

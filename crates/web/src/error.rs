@@ -26,7 +26,8 @@ impl From<AppError> for ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorBody {
     /// Stable, machine-readable: `unauthenticated`, `forbidden`, `not_found`, `invalid`,
-    /// `conflict`, `too_many_attempts`, `unavailable`, `internal`.
+    /// `conflict`, `too_many_attempts`, `unavailable`, `internal`; `no_cjk_font` (a PDF asked of
+    /// a server without a font that draws Chinese).
     pub code: &'static str,
     pub message: String,
     /// For `invalid`: the field (or file column) at fault.

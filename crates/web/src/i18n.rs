@@ -57,6 +57,17 @@ impl Tr {
         LOCALES.try_lookup_with_args(&self.0.id(), key, &args).unwrap_or_else(|| key.to_string())
     }
 
+    /// The message for `key` with named arguments.
+    pub(crate) fn args(&self, key: &str, args: &[(&'static str, String)]) -> String {
+        let args = args
+            .iter()
+            .map(|(k, v)| {
+                (std::borrow::Cow::Borrowed(*k), fluent_templates::fluent_bundle::FluentValue::from(v.clone()))
+            })
+            .collect();
+        LOCALES.try_lookup_with_args(&self.0.id(), key, &args).unwrap_or_else(|| key.to_string())
+    }
+
     pub(crate) fn lang(&self) -> &'static str {
         self.0.code()
     }
@@ -82,7 +93,7 @@ mod tests {
             }
         }
         let mut used = Vec::new();
-        for call in [".get(\"", ".n(\""] {
+        for call in [".get(\"", ".n(\"", ".args(\""] {
             for (i, _) in sources.match_indices(call) {
                 let rest = &sources[i + call.len()..];
                 let key = &rest[..rest.find('"').unwrap()];

@@ -61,7 +61,7 @@ pub async fn dashboard(store: &dyn Store, actor: &Actor, id: IncidentId, now: Mi
     Ok(Dashboard { board, tasks, testing, posts, recent, now })
 }
 
-async fn testing_figures(
+pub(crate) async fn testing_figures(
     store: &dyn Store,
     actor: &Actor,
     area: bulwark_domain::areas::AreaId,

@@ -79,6 +79,8 @@ pub enum Operation {
     TasksUpdate,
     /// Write an entry into an incident's timeline.
     TimelineWrite,
+    /// Generate the daily report and export lists.
+    ReportsRead,
     /// Read the notification outbox and its delivery status.
     NotificationsRead,
     /// Set up posts and shifts and assign people to them.
@@ -130,6 +132,7 @@ pub const POLICY: &[(Operation, &[Role])] = &[
     (RollCallAnswer, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint, Lab, TransferDispatcher]),
     (TasksUpdate, &[Commander, WorkingGroup]),
     (TimelineWrite, &[Commander, WorkingGroup]),
+    (ReportsRead, &[Commander, WorkingGroup]),
     (NotificationsRead, &[Commander, WorkingGroup]),
     (RostersManage, &[Commander, WorkingGroup]),
     (RostersRead, &[Commander, WorkingGroup, GridWorker, Sampler, Checkpoint]),
@@ -137,7 +140,7 @@ pub const POLICY: &[(Operation, &[Role])] = &[
 ];
 
 impl Operation {
-    pub const ALL: [Operation; 38] = [
+    pub const ALL: [Operation; 39] = [
         Login,
         Logout,
         Me,
@@ -172,6 +175,7 @@ impl Operation {
         RollCallAnswer,
         TasksUpdate,
         TimelineWrite,
+        ReportsRead,
         NotificationsRead,
         RostersManage,
         RostersRead,
@@ -214,6 +218,7 @@ impl Operation {
             RollCallAnswer => "roll_call_answer",
             TasksUpdate => "tasks_update",
             TimelineWrite => "timeline_write",
+            ReportsRead => "reports_read",
             NotificationsRead => "notifications_read",
             RostersManage => "rosters_manage",
             RostersRead => "rosters_read",

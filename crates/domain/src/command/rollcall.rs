@@ -97,6 +97,24 @@ impl MemberState {
     }
 }
 
+impl MemberState {
+    /// The state as it stood at `at` (for a report of an earlier day): answers after it undone.
+    /// Only the first answer's and the first arrival's times are kept, so a member who had
+    /// answered but not yet arrived at `at` counts as answered (on the way).
+    pub fn as_of(&self, at: Millis) -> MemberState {
+        match (self.answered_at, self.arrived_at) {
+            (Some(first), _) if first > at => MemberState::new(self.person, self.group),
+            (_, Some(arrived)) if arrived > at => MemberState {
+                status: self.status.map(|s| s.min(RollCallStatus::OnMyWay)),
+                place: None,
+                arrived_at: None,
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+}
+
 /// One group's line on the board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupRollCall {
@@ -168,6 +186,23 @@ pub fn tally(groups: &[GroupId], members: &[MemberState], assembly_deadline: Mil
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn as_of_undoes_what_came_later() {
+        let m = MemberState::new(7, 1).answer(RollCallStatus::Received, None, 100).answer(
+            RollCallStatus::Arrived,
+            Some(RollCallPlace::Headquarters),
+            300,
+        );
+        assert_eq!(m.as_of(50), MemberState::new(7, 1), "before the first answer: unanswered");
+        let on_the_way = m.as_of(200);
+        assert_eq!(
+            (on_the_way.status, on_the_way.answered_at, on_the_way.arrived_at),
+            (Some(RollCallStatus::OnMyWay), Some(100), None)
+        );
+        assert_eq!(m.as_of(300), m);
+    }
+
     use super::*;
     use RollCallStatus::*;
 

@@ -11,6 +11,7 @@ pub(crate) mod command;
 mod imports;
 mod notifications;
 mod persons;
+mod reports;
 pub(crate) mod rosters;
 pub(crate) mod testing;
 pub(crate) mod transport;
@@ -91,6 +92,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(command::update_task))
         .routes(routes!(command::list_timeline, command::add_timeline))
         .routes(routes!(command::dashboard))
+        .routes(routes!(reports::daily))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::mine))
         .routes(routes!(notifications::mark_read))

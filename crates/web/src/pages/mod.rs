@@ -10,6 +10,7 @@ mod login;
 mod notifications;
 mod persons;
 mod print;
+pub(crate) mod reports;
 mod rosters;
 mod rounds;
 mod scan;
@@ -77,6 +78,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents/{id}/live", get(command::live))
         .route("/incidents/{id}/events", get(command::events))
         .route("/incidents/{id}/timeline", post(command::add_timeline))
+        .route("/incidents/{id}/report", get(reports::page))
         .route("/tasks/{id}", post(command::update_task))
         .route("/plans", get(command::plans).post(command::save_plan))
         .route("/plans/import", post(command::import_plan))

@@ -77,7 +77,7 @@ pub async fn matrix_cases(server: &TestServer, op: &ApiOp, scope: &Area) -> Opti
     let id = op.operation_id.as_str();
     let known = id.starts_with("plans_")
         || id.starts_with("incidents_")
-        || matches!(id, "roll_call_answer" | "tasks_update" | "timeline_write");
+        || matches!(id, "roll_call_answer" | "tasks_update" | "timeline_write" | "reports_read");
     if !known {
         return None;
     }

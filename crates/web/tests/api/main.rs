@@ -17,6 +17,7 @@ mod mass_assignment;
 mod notify;
 mod pages;
 mod policy_completeness;
+mod reports;
 mod rosters;
 mod rosters_pages;
 mod sessions;

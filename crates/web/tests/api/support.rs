@@ -329,6 +329,7 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/incidents/{id}", "incidents_read"),
     ("GET", "/incidents/{id}/live", "incidents_read"),
     ("GET", "/incidents/{id}/events", "incidents_read"),
+    ("GET", "/incidents/{id}/report", "reports_read"),
     ("POST", "/incidents/{id}/timeline", "timeline_write"),
     ("POST", "/tasks/{id}", "tasks_update"),
     ("GET", "/plans", "plans_read"),
