@@ -528,6 +528,21 @@ impl CommandStore for PgStore {
         row.map(|r| Ok((get(&r, 0)?, get(&r, 1)?))).transpose()
     }
 
+    async fn replace_tokens(&self, incident: IncidentId, tokens: Vec<(PersonId, String)>) -> StoreResult<u64> {
+        let client = self.client().await?;
+        // One statement: every token is replaced or none is.
+        let stmt = client
+            .prepare_cached(
+                "UPDATE rollcall_members m SET token_hash = t.hash
+                 FROM UNNEST($2::bigint[], $3::text[]) AS t(person, hash)
+                 WHERE m.incident_id = $1 AND m.person_id = t.person",
+            )
+            .await
+            .map_err(db)?;
+        let (persons, hashes): (Vec<PersonId>, Vec<String>) = tokens.into_iter().unzip();
+        client.execute(&stmt, &[&incident, &persons, &hashes]).await.map_err(db)
+    }
+
     async fn record_answer(&self, answer: NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
         self.record_answer_in(answer).await
     }

@@ -275,6 +275,22 @@ fn insert_timeline(
 // ---------------------------------------------------------------------------------------------
 // Roll-call and tasks
 
+fn replace_tokens(conn: &Connection, incident: IncidentId, tokens: &[(PersonId, String)]) -> StoreResult<u64> {
+    let mut update = conn
+        .prepare_cached("UPDATE rollcall_members SET token_hash = ?3 WHERE incident_id = ?1 AND person_id = ?2")
+        .map_err(error::map)?;
+    let mut replaced = 0;
+    for (person, hash) in tokens {
+        replaced += update.execute(params![incident, person, hash]).map_err(|e| match error::map(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("tokens: the token of person {person} is already in use"))
+            }
+            other => other,
+        })? as u64;
+    }
+    Ok(replaced)
+}
+
 fn record_answer(conn: &Connection, a: &NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
     let Some(before) = one(
         conn,
@@ -465,6 +481,10 @@ impl CommandStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn replace_tokens(&self, incident: IncidentId, tokens: Vec<(PersonId, String)>) -> StoreResult<u64> {
+        self.write(move |c| replace_tokens(c, incident, &tokens)).await
     }
 
     async fn record_answer(&self, answer: NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {

@@ -209,6 +209,31 @@ pub async fn command_open_incident_stores_everything(store: &dyn Store) {
     let (person, _) = s.staff[5];
     assert_eq!(store.member_by_token(&token_hash("a", person)).await.unwrap(), Some((id, person)));
     assert_eq!(store.member_by_token(&token_hash("zz", person)).await.unwrap(), None);
+
+    // New tokens replace the old ones (the links are sent again); a non-member is not counted.
+    let (other, _) = s.staff[6];
+    let stranger = s.staff.iter().map(|(p, _)| *p).max().unwrap() + 1_000_000;
+    let replaced = store
+        .replace_tokens(
+            id,
+            vec![
+                (person, token_hash("b", person)),
+                (other, token_hash("b", other)),
+                (stranger, token_hash("b", stranger)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced, 2);
+    assert_eq!(store.member_by_token(&token_hash("a", person)).await.unwrap(), None, "the old link stops working");
+    assert_eq!(store.member_by_token(&token_hash("b", person)).await.unwrap(), Some((id, person)));
+    assert_eq!(store.member_by_token(&token_hash("b", other)).await.unwrap(), Some((id, other)));
+    // A token already in use (a third member's) is refused, and nothing of the batch is replaced.
+    let (third, _) = s.staff[7];
+    let clash = store.replace_tokens(id, vec![(other, token_hash("d", other)), (person, token_hash("a", third))]).await;
+    assert!(matches!(clash, Err(bulwark_store::StoreError::Conflict(_))), "{clash:?}");
+    assert_eq!(store.member_by_token(&token_hash("b", other)).await.unwrap(), Some((id, other)), "all or nothing");
+    assert_eq!(store.member_by_token(&token_hash("a", third)).await.unwrap(), Some((id, third)));
 }
 
 pub async fn command_open_incident_refuses_what_does_not_hold(store: &dyn Store) {

@@ -168,6 +168,10 @@ pub trait CommandStore: Send + Sync {
     async fn members(&self, incident: IncidentId) -> StoreResult<Vec<MemberState>>;
     /// The incident and member a one-tap token (its SHA-256, hex) belongs to.
     async fn member_by_token(&self, token_hash: &str) -> StoreResult<Option<(IncidentId, PersonId)>>;
+    /// Gives members new one-tap tokens (SHA-256, hex), replacing the old ones, which stop
+    /// working: the links are sent again (lost, or never sent because the server stopped between
+    /// activation and sending). In one transaction; returns how many were members and replaced.
+    async fn replace_tokens(&self, incident: IncidentId, tokens: Vec<(PersonId, String)>) -> StoreResult<u64>;
     /// Appends an answer and moves the member's state; `None` when the person is not a member
     /// of the incident. Returns the state before and after.
     async fn record_answer(&self, answer: NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>>;

@@ -192,17 +192,30 @@ pub async fn notify_members(
     link_base: &str,
     now: Millis,
 ) -> AppResult<u64> {
+    send_links(store, hub, &activated.detail.incident, &activated.tokens, link_base, "activation", now).await
+}
+
+/// Enqueues each member's link by SMS and e-mail; `occasion` makes the deduplication keys (one
+/// message per incident, occasion, person and channel).
+async fn send_links(
+    store: &dyn Store,
+    hub: &crate::notify::Hub,
+    incident: &Incident,
+    tokens: &[(PersonId, String)],
+    link_base: &str,
+    occasion: &str,
+    now: Millis,
+) -> AppResult<u64> {
     use bulwark_domain::notify::{Address, DedupKey, NewNotification, Recipient};
-    let incident = &activated.detail.incident;
     let scope = bulwark_domain::access::Scope { area: incident.area, path: incident.area_path.clone() };
-    let ids: Vec<PersonId> = activated.tokens.iter().map(|(p, _)| *p).collect();
+    let ids: Vec<PersonId> = tokens.iter().map(|(p, _)| *p).collect();
     let phones: std::collections::HashMap<PersonId, bulwark_domain::people::Phone> =
         store.people_by_ids(&scope, &ids).await?.into_iter().filter_map(|p| p.phone.map(|ph| (p.id, ph))).collect();
     let emails: std::collections::HashMap<PersonId, bulwark_domain::notify::Email> =
         store.staff(&scope, None).await?.into_iter().filter_map(|s| s.email.map(|e| (s.person, e))).collect();
     let subject = format!("紧急集结：{}", incident.title);
     let mut batch = Vec::new();
-    for (person, token) in &activated.tokens {
+    for (person, token) in tokens {
         let body = format!(
             "{}。已启动{}（{}级响应），请于{}前到{}集结。收到请点击回复：{}/r/{}",
             incident.trigger,
@@ -221,7 +234,7 @@ pub async fn notify_members(
             addresses.push(("email", Address::Email(email.clone())));
         }
         for (channel, address) in addresses {
-            let key = DedupKey::parse(&format!("incident:{}:activation:person:{person}:{channel}", incident.id))
+            let key = DedupKey::parse(&format!("incident:{}:{occasion}:person:{person}:{channel}", incident.id))
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             let mut n = NewNotification::new(key, Recipient::Person(*person), address, incident.area, &subject, &body)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -231,4 +244,48 @@ pub async fn notify_members(
     }
     let done = crate::notify::enqueue(store, hub, batch, now).await?;
     Ok(done.created)
+}
+
+/// What re-sending links did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resent {
+    /// Members who got a new link.
+    pub members: u64,
+    /// Messages enqueued (SMS and e-mail).
+    pub messages: u64,
+}
+
+/// Sends members new one-tap links, replacing their old ones: the given people, or every member
+/// who has not answered. For a lost message, a changed phone, or links never sent because the
+/// server stopped between committing the activation and enqueuing them (only the tokens' hashes
+/// are stored, so the old links cannot be sent again).
+pub async fn resend_links(
+    store: &dyn Store,
+    hub: &crate::notify::Hub,
+    actor: &Actor,
+    id: IncidentId,
+    persons: Option<Vec<PersonId>>,
+    link_base: &str,
+    now: Millis,
+) -> AppResult<Resent> {
+    let op = Operation::IncidentsActivate;
+    let incident = incident_in_scope(store, actor, op, id, now).await?;
+    let members = store.members(id).await?;
+    let targets: Vec<PersonId> = match persons {
+        Some(list) => {
+            if let Some(p) = list.iter().find(|p| !members.iter().any(|m| m.person == **p)) {
+                return Err(AppError::invalid("persons", format!("person {p} is not a member of incident {id}")));
+            }
+            list
+        }
+        None => members.iter().filter(|m| m.status.is_none()).map(|m| m.person).collect(),
+    };
+    if targets.is_empty() {
+        return Ok(Resent { members: 0, messages: 0 });
+    }
+    let tokens: Vec<(PersonId, String)> = targets.iter().map(|p| (*p, rollcall_token())).collect();
+    let replaced = store.replace_tokens(id, tokens.iter().map(|(p, t)| (*p, token_hash(t))).collect()).await?;
+    actor.record_change(store, op, format!("incident {id}: new roll-call links for {replaced} members"), now).await?;
+    let messages = send_links(store, hub, &incident, &tokens, link_base, &format!("links-{now}"), now).await?;
+    Ok(Resent { members: replaced, messages })
 }

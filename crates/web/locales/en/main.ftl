@@ -389,6 +389,8 @@ plan-import = Import a plan file (JSON)
 plan-import-button = Import
 rollcall-call = Show the number to call
 rollcall-call-reason = Roll-call: no answer, calling
+rollcall-resend = Send the links again
+rollcall-resend-hint = New one-tap links (SMS, e-mail) to everyone who has not answered; the old links stop working
 
 # Notifications
 nav-notifications = Notifications

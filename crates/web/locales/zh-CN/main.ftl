@@ -389,6 +389,8 @@ plan-import = 导入预案文件（JSON）
 plan-import-button = 导入
 rollcall-call = 查看号码并拨打
 rollcall-call-reason = 集结点名未回复，电话联系
+rollcall-resend = 重发集结链接
+rollcall-resend-hint = 给所有未回复人员发送新的一键回复链接（短信、邮件），旧链接随即失效
 
 # Notifications
 nav-notifications = 通知

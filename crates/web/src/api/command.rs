@@ -410,6 +410,39 @@ pub(crate) struct MissingPersonView {
     phone: Option<String>,
 }
 
+#[derive(Deserialize, ToSchema, Default)]
+pub(crate) struct ResendInput {
+    /// The members to send new links to; every member who has not answered when absent.
+    persons: Option<Vec<i64>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ResendView {
+    /// Members who got a new link (their old links stop working).
+    members: u64,
+    /// Messages enqueued (SMS and e-mail).
+    messages: u64,
+}
+
+/// Sends new one-tap roll-call links (SMS and e-mail) to the given members, or to every member who
+/// has not answered; their old links stop working.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/rollcall/resend", operation_id = "incidents_activate.resend", tag = "command",
+    params(("id" = i64, Path)), request_body = ResendInput,
+    responses((status = 200, body = ResendView), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn resend_links(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    Path(id): Path<IncidentId>,
+    body: Option<Json<ResendInput>>,
+) -> Result<Json<ResendView>, ApiError> {
+    let input = body.map(|Json(b)| b).unwrap_or_default();
+    let now = state.clock.now();
+    let base = link_base(&state, &headers);
+    let r = incidents::resend_links(state.store.as_ref(), &state.notify, &actor, id, input.persons, &base, now).await?;
+    Ok(Json(ResendView { members: r.members, messages: r.messages }))
+}
+
 #[derive(Serialize, ToSchema)]
 pub(crate) struct MissingView {
     group: i64,

@@ -326,6 +326,7 @@ struct IncidentPage {
     chrome: Chrome,
     live: Live,
     can_write: bool,
+    can_resend: bool,
     /// Per group: its name and who has not answered.
     missing: Vec<(String, CallList)>,
 }
@@ -379,7 +380,8 @@ pub(crate) async fn page(
         None => Vec::new(),
     };
     let can_write = allows(caller.actor.account.role, Operation::TimelineWrite);
-    Ok(render(&IncidentPage { chrome: caller.chrome(), live: Live::of(d, &caller), can_write, missing }))
+    let can_resend = allows(caller.actor.account.role, Operation::IncidentsActivate);
+    Ok(render(&IncidentPage { chrome: caller.chrome(), live: Live::of(d, &caller), can_write, can_resend, missing }))
 }
 
 /// `GET /incidents/{id}/live`: the live part alone, for the script to swap in.
@@ -409,6 +411,21 @@ pub(crate) async fn events(
         Event::Progress(_) | Event::AbnormalPool(_) => Some((1, "change")),
         _ => None,
     }))
+}
+
+/// `POST /incidents/{id}/rollcall/resend`: new links to everyone who has not answered.
+pub(crate) async fn resend_links(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    headers: HeaderMap,
+    Path(id): Path<IncidentId>,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let base = crate::api::command::link_base(&state, &headers);
+    incidents::resend_links(state.store.as_ref(), &state.notify, &caller.actor, id, None, &base, now)
+        .await
+        .or_page(caller.lang)?;
+    Ok(Redirect::to(&format!("/incidents/{id}#missing")).into_response())
 }
 
 #[derive(Deserialize)]

@@ -79,6 +79,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents/{id}/events", get(command::events))
         .route("/incidents/{id}/timeline", post(command::add_timeline))
         .route("/incidents/{id}/report", get(reports::page))
+        .route("/incidents/{id}/rollcall/resend", post(command::resend_links))
         .route("/tasks/{id}", post(command::update_task))
         .route("/plans", get(command::plans).post(command::save_plan))
         .route("/plans/import", post(command::import_plan))

@@ -368,6 +368,32 @@ async fn one_tap_links(engine: Engine) {
     let r = anonymous.request(Method::GET, "/r/AAAAAAAAAAAAAAAAAAAAAA").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
+    // Links sent again (lost SMS, or never sent): the eleven who have not answered get new ones,
+    // the old links stop working and the new ones answer; the one who answered gets none.
+    let b0 = f.people["B"][0];
+    let (_, old) = sent.iter().find(|(to, _)| *to == f.canaries[&b0].1).expect("an SMS to grid B's first resident");
+    let old_link = old.split("/r/").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let (status, resent) = commander.post(&format!("/api/v1/incidents/{id}/rollcall/resend"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{resent}");
+    assert_eq!((resent["members"].as_u64(), resent["messages"].as_u64()), (Some(11), Some(11)), "{resent}");
+    let all = messages(&got, 23, |t| t.contains("/r/")).await;
+    assert_eq!(all.iter().filter(|(to, _)| *to == f.canaries[&a2].1).count(), 1, "who answered gets no new link");
+    let (_, new) = all.iter().rev().find(|(to, _)| *to == f.canaries[&b0].1).unwrap();
+    let new_link = new.split("/r/").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_ne!(new_link, old_link);
+    let (status, _) = anonymous.post(&path, json!({"token": old_link, "status": "received"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the old link stopped working");
+    let (status, m) = anonymous.post(&path, json!({"token": new_link, "status": "received"})).await;
+    assert_eq!((status, m["person_id"].as_i64()), (StatusCode::OK, Some(b0)), "{m}");
+    // Only members, and only the commander's own town.
+    let (status, body) = commander
+        .post(&format!("/api/v1/incidents/{id}/rollcall/resend"), json!({"persons": [f.people["C"][0]]}))
+        .await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("persons")), "{body}");
+    let (status, _) =
+        server.login("commander_two").await.post(&format!("/api/v1/incidents/{id}/rollcall/resend"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     // Past the 2-hour deadlines: the group leads get an SMS for each overdue task of their group.
     server.clock.advance(130 * MINUTE);
     let alerts = messages(&got, 1, |t| t.contains("已超过时限")).await;

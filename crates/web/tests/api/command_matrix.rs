@@ -114,6 +114,10 @@ pub async fn matrix_cases(server: &TestServer, op: &ApiOp, scope: &Area) -> Opti
                     "timeline_write" => {
                         (format!("/api/v1/incidents/{incident}/timeline"), Body::Json(json!({"text": "矩阵"})))
                     }
+                    "incidents_activate.resend" => (
+                        format!("/api/v1/incidents/{incident}/rollcall/resend"),
+                        Body::Json(json!({"persons": [scene.members[town]]})),
+                    ),
                     _ => (op.template.replace("{id}", &incident.to_string()), Body::Empty),
                 };
                 out.push(Case::new(op, path, body, variant).at(&f.area(town).path));
@@ -126,6 +130,9 @@ pub async fn matrix_cases(server: &TestServer, op: &ApiOp, scope: &Area) -> Opti
                 "tasks_update" => (format!("/api/v1/tasks/{NO_ID}"), Body::Json(json!({"notes": "矩阵"}))),
                 "timeline_write" => {
                     (format!("/api/v1/incidents/{NO_ID}/timeline"), Body::Json(json!({"text": "矩阵"})))
+                }
+                "incidents_activate.resend" => {
+                    (format!("/api/v1/incidents/{NO_ID}/rollcall/resend"), Body::Json(json!({})))
                 }
                 _ => (op.template.replace("{id}", &NO_ID.to_string()), Body::Empty),
             };
@@ -158,6 +165,7 @@ pub async fn csrf_page_targets(server: &TestServer) -> Vec<(&'static str, String
             form(vec![("text", "跨站检查".into())]),
         ),
         ("/tasks/{id}", format!("/tasks/{}", scene.tasks["town1"]), form(vec![("status", "in_progress".into())])),
+        ("/incidents/{id}/rollcall/resend", format!("/incidents/{incident}/rollcall/resend"), form(vec![])),
         ("/plans", "/plans".into(), form(vec![("plan", plan_json)])),
         ("/plans/import", "/plans/import".into(), Body::File(serde_json::to_vec(&file).expect("plan file"))),
     ]

@@ -331,6 +331,7 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/incidents/{id}/events", "incidents_read"),
     ("GET", "/incidents/{id}/report", "reports_read"),
     ("POST", "/incidents/{id}/timeline", "timeline_write"),
+    ("POST", "/incidents/{id}/rollcall/resend", "incidents_activate"),
     ("POST", "/tasks/{id}", "tasks_update"),
     ("GET", "/plans", "plans_read"),
     ("POST", "/plans", "plans_manage"),
