@@ -107,6 +107,29 @@ pub async fn reveal(store: &dyn Store, actor: &Actor, id: PersonId, reason: &str
     })
 }
 
+/// The reason an export's reveal entries carry: the full numbers went into a downloaded file.
+pub const EXPORT_REASON: &str = "export";
+
+/// Whether the actor's role may see full ID numbers and phones (the reveal permission of the
+/// policy table); exports write them in full only then.
+pub fn may_reveal(actor: &Actor) -> bool {
+    bulwark_domain::access::allows(actor.account.role, Operation::PersonsReveal)
+}
+
+/// Records that an export wrote the full ID numbers or phones of `people`: one reveal entry per
+/// person with the reason [`EXPORT_REASON`], committed before the file is handed out (if the
+/// audit cannot be written, the export fails). The people were read through a scoped, audited
+/// list; a role that may not reveal is refused.
+pub async fn audit_export_reveals(store: &dyn Store, actor: &Actor, people: &[PersonId], now: Millis) -> AppResult<()> {
+    if people.is_empty() {
+        return Ok(());
+    }
+    actor.require(Operation::PersonsReveal)?;
+    let stamp = actor.stamp(Operation::PersonsReveal, now);
+    let entries = people.iter().map(|p| stamp.entry(Some(*p), Outcome::Success, Some(EXPORT_REASON.into()))).collect();
+    store.append_audit(entries).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))
+}
+
 /// A person as typed into a form or an API request, before parsing.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct PersonInput {

@@ -87,7 +87,7 @@ mod tests {
     fn every_key_exists_in_both_languages() {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut sources = String::new();
-        for dir in ["templates", "src/pages"] {
+        for dir in ["templates", "src/pages", "src/exports"] {
             for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
                 sources.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
             }

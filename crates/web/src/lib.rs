@@ -13,6 +13,7 @@ pub mod clock;
 mod csrf;
 mod error;
 pub mod events;
+mod exports;
 mod i18n;
 mod pages;
 mod views;

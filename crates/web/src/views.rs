@@ -125,3 +125,35 @@ impl PersonView {
         Ok(people.iter().map(|p| PersonView::of(p, &areas, today)).collect())
     }
 }
+
+/// Names and codes of areas, each looked up once (a list of people names their grids).
+#[derive(Default)]
+pub(crate) struct AreaNames(HashMap<AreaId, Option<(String, String)>>);
+
+impl AreaNames {
+    /// (code, name) of an area.
+    pub(crate) async fn get(
+        &mut self,
+        store: &dyn Store,
+        id: AreaId,
+    ) -> Result<Option<(String, String)>, bulwark_store::StoreError> {
+        if let Some(known) = self.0.get(&id) {
+            return Ok(known.clone());
+        }
+        let found = store.area(id).await?.map(|a| (a.code.as_str().to_string(), a.name));
+        self.0.insert(id, found.clone());
+        Ok(found)
+    }
+
+    /// The name of an area, empty when there is none.
+    pub(crate) async fn name(
+        &mut self,
+        store: &dyn Store,
+        id: Option<AreaId>,
+    ) -> Result<String, bulwark_store::StoreError> {
+        Ok(match id {
+            Some(id) => self.get(store, id).await?.map(|(_, name)| name).unwrap_or_default(),
+            None => String::new(),
+        })
+    }
+}

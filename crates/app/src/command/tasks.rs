@@ -33,6 +33,34 @@ pub async fn list(store: &dyn Store, actor: &Actor, incident: IncidentId, now: M
     Ok(store.tasks(incident).await?)
 }
 
+/// The tasks of an incident with what a list of them shows beside each: the groups (by id) and
+/// the owners. Owners are people shown, so each is an audited read (`IncidentsRead`).
+pub struct TaskList {
+    pub groups: Vec<bulwark_store::command::Group>,
+    pub tasks: Vec<Task>,
+    /// The owners inside the actor's scope (an owner outside it is shown by id only).
+    pub owners: Vec<bulwark_domain::people::Person>,
+}
+
+/// [`list`] with the groups and the owners (audited), for the XLSX export.
+pub async fn list_with_owners(
+    store: &dyn Store,
+    actor: &Actor,
+    incident: IncidentId,
+    now: Millis,
+) -> AppResult<TaskList> {
+    let op = Operation::IncidentsRead;
+    incident_in_scope(store, actor, op, incident, now).await?;
+    let tasks = store.tasks(incident).await?;
+    let groups = store.groups(incident).await?;
+    let mut ids: Vec<PersonId> = tasks.iter().filter_map(|t| t.owner).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let owners = if ids.is_empty() { Vec::new() } else { store.people_by_ids(&actor.scope, &ids).await? };
+    crate::people::audit_reads(store, actor, op, &owners, now).await?;
+    Ok(TaskList { groups, tasks, owners })
+}
+
 /// Changes a task of an incident inside the actor's scope; the change and its timeline entry are
 /// one transaction.
 pub async fn update(store: &dyn Store, actor: &Actor, id: TaskId, patch: TaskPatch, now: Millis) -> AppResult<Task> {

@@ -132,10 +132,23 @@ pub async fn abnormal_pools(
     round: RoundId,
     now: Millis,
 ) -> AppResult<Vec<AbnormalPool>> {
+    abnormal_pools_within(store, actor, round, None, now).await
+}
+
+/// Abnormal pools with their members inside `area` (an area code, narrowed to the actor's scope;
+/// the whole scope when absent). Every member listed is an audited read.
+pub async fn abnormal_pools_within(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    area: Option<&str>,
+    now: Millis,
+) -> AppResult<Vec<AbnormalPool>> {
     let op = Operation::AbnormalPoolsRead;
     actor.authorize(store, op, now).await?;
     existing_round(store, round).await?;
-    let pools = store.abnormal_pools(round, &actor.scope).await?;
+    let scope = scope_of(store, actor, op, area, now).await?;
+    let pools = store.abnormal_pools(round, &scope).await?;
     let people: Vec<Person> = pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.clone())).collect();
     audit_reads(store, actor, op, &people, now).await?;
     Ok(pools)

@@ -8,6 +8,7 @@ mod areas;
 mod audit;
 mod auth;
 pub(crate) mod command;
+pub(crate) mod exports;
 mod imports;
 mod notifications;
 mod persons;
@@ -94,6 +95,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(command::list_timeline, command::add_timeline))
         .routes(routes!(command::dashboard))
         .routes(routes!(reports::daily))
+        .routes(routes!(exports::incident_tasks))
+        .routes(routes!(exports::incident_timeline))
+        .routes(routes!(exports::incident_rollcall))
+        .routes(routes!(exports::incident_missing))
+        .routes(routes!(exports::round_coverage))
+        .routes(routes!(exports::round_untested))
+        .routes(routes!(exports::round_abnormal_pools))
+        .routes(routes!(exports::round_home_visits))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::mine))
         .routes(routes!(notifications::mark_read))

@@ -1,17 +1,21 @@
 //! `/api/v1/posts`, `/assignments`, `/rosters`: workforce posts, shifts, assignments with check-in
 //! and check-out, the day's roster (JSON and XLSX) and the staffing summary for the dashboard.
 
-use super::testing::rfc3339;
+use super::{
+    exports::{language, xlsx_file},
+    testing::rfc3339,
+};
 use crate::{
     AppState,
     auth::Caller,
     error::{ApiError, ErrorBody},
+    exports::Export,
 };
 use axum::{
     Json,
     extract::{Path, Query, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use bulwark_app::rosters::{self, AssignmentInput, DayRoster, PostInput, RULES, ShiftsInput};
 use bulwark_domain::{
@@ -307,8 +311,9 @@ pub(crate) async fn roster(
     Ok(Json(roster_view(&r, now)))
 }
 
-/// The roster of a day as an Excel workbook (Chinese headers; ID numbers as masked text; phones
-/// masked unless the caller's role may reveal them). Every person is an audited read.
+/// The roster of a day as an Excel workbook (headers in the caller's language; ID numbers as
+/// masked text; phones masked unless the caller's role may reveal them, and then audited as
+/// reveals with the reason `export`). Every person is an audited read.
 #[utoipa::path(get, path = "/api/v1/rosters/export", operation_id = "rosters_read.export", tag = "rosters",
     params(RosterParams),
     responses((status = 200, description = "an XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -316,21 +321,16 @@ pub(crate) async fn roster(
 pub(crate) async fn export(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    headers: HeaderMap,
     Query(p): Query<RosterParams>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let day = p.day(state.clock.today())?;
     let r = rosters::roster(state.store.as_ref(), &actor, day, p.area.as_deref(), now).await?;
-    let bytes = workbook(&r, now).map_err(|e| ApiError(bulwark_app::AppError::Internal(format!("xlsx: {e}"))))?;
-    let name = format!("attachment; filename=\"roster-{day}.xlsx\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
-            (header::CONTENT_DISPOSITION, name),
-        ],
-        bytes,
-    )
-        .into_response())
+    let mut x = Export::new(language(&headers, None), &actor, false);
+    crate::exports::rosters::roster(&mut x, &r, now)?;
+    let bytes = x.finish(state.store.as_ref(), &actor, now).await?;
+    Ok(xlsx_file(bytes, &format!("roster-{day}.xlsx")))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -374,102 +374,4 @@ pub(crate) fn local_time(ms: Millis) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.with_timezone(&rosters::local_offset()).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
-}
-
-/// The Chinese names of kinds, duties and attendance, for the workbook.
-pub(crate) fn zh(key: &str) -> &'static str {
-    match key {
-        "sampling_site" => "采样点",
-        "checkpoint" => "卡口",
-        "headquarters" => "总指挥部",
-        "forward_post" => "前线指挥部",
-        "swab" => "采样",
-        "registration" => "登记",
-        "temperature" => "测温",
-        "queue_order" => "秩序维护",
-        "guard" => "值守查验",
-        "upcoming" => "未开始",
-        "due" => "待签到",
-        "on_post" => "在岗",
-        "checked_out" => "已签退",
-        "no_show" => "未到岗",
-        "missed" => "缺勤",
-        _ => "其他",
-    }
-}
-
-/// The roster as an XLSX workbook: one row per assignment, one per missing person of an unfilled
-/// shift. ID numbers and phones are text cells (Excel keeps only 15 digits of a number).
-pub(crate) fn workbook(r: &DayRoster, now: Millis) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name(format!("排班表 {}", r.day))?;
-    let bold = Format::new().set_bold();
-    let text = Format::new().set_num_format("@");
-    let headers = [
-        "岗位",
-        "类型",
-        "岗位职责",
-        "班次开始",
-        "班次结束",
-        "姓名",
-        "身份证号",
-        "电话",
-        "责任",
-        "签到",
-        "签退",
-        "状态",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    let mut row = 1u32;
-    for p in &r.posts {
-        let duties = p.post.duties.iter().map(|d| zh(d.as_str())).collect::<Vec<_>>().join("、");
-        for s in &p.shifts {
-            let lead = |sheet: &mut rust_xlsxwriter::Worksheet, row: u32| -> Result<(), rust_xlsxwriter::XlsxError> {
-                sheet.write_string(row, 0, &p.post.name)?;
-                sheet.write_string(row, 1, zh(p.post.kind.as_str()))?;
-                sheet.write_string(row, 2, &duties)?;
-                sheet.write_string(row, 3, local_time(s.shift.starts))?;
-                sheet.write_string(row, 4, local_time(s.shift.ends))?;
-                Ok(())
-            };
-            for a in &s.assignments {
-                lead(sheet, row)?;
-                match r.people.get(&a.person) {
-                    Some(person) => {
-                        sheet.write_string(row, 5, &person.name)?;
-                        sheet.write_string_with_format(row, 6, person.masked_document().unwrap_or_default(), &text)?;
-                        let phone = if r.may_reveal {
-                            person.phone.as_ref().map(|p| p.as_str().to_string())
-                        } else {
-                            person.masked_phone()
-                        };
-                        sheet.write_string_with_format(row, 7, phone.unwrap_or_default(), &text)?;
-                    }
-                    None => {
-                        sheet.write_string(row, 5, format!("（辖区外人员 #{}）", a.person))?;
-                    }
-                }
-                sheet.write_string(row, 8, &a.responsibility)?;
-                sheet.write_string(row, 9, a.checked_in_at.map(local_time).unwrap_or_default())?;
-                sheet.write_string(row, 10, a.checked_out_at.map(local_time).unwrap_or_default())?;
-                let attendance = Attendance::of(&s.shift.times(), a.checked_in_at, a.checked_out_at, now, &RULES);
-                sheet.write_string(row, 11, zh(attendance.as_str()))?;
-                row += 1;
-            }
-            let missing = p.post.needed.saturating_sub(s.assignments.len() as u32);
-            for _ in 0..missing {
-                lead(sheet, row)?;
-                sheet.write_string(row, 5, "（空缺）")?;
-                sheet.write_string(row, 11, "空缺")?;
-                row += 1;
-            }
-        }
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofit();
-    book.save_to_buffer()
 }

@@ -591,6 +591,15 @@ pub(crate) struct HomeVisitView {
     reason: &'static str,
 }
 
+/// The code of why someone is sampled at home.
+pub(crate) fn visit_reason(r: coverage::HomeVisitReason) -> &'static str {
+    match r {
+        coverage::HomeVisitReason::CannotWalk => "cannot_walk",
+        coverage::HomeVisitReason::DoorKnock => "door_knock",
+        coverage::HomeVisitReason::AbnormalPool => "abnormal_pool",
+    }
+}
+
 /// The home-sampling route list, by grid.
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/home-visits", operation_id = "home_sampling_read", tag = "testing",
     params(("id" = i64, Path), AreaParams), responses((status = 200, body = Vec<HomeVisitView>)))]
@@ -610,11 +619,7 @@ pub(crate) async fn home_visits(
                 name: v.person.name,
                 address: v.person.address,
                 grid: v.person.grid,
-                reason: match v.reason {
-                    coverage::HomeVisitReason::CannotWalk => "cannot_walk",
-                    coverage::HomeVisitReason::DoorKnock => "door_knock",
-                    coverage::HomeVisitReason::AbnormalPool => "abnormal_pool",
-                },
+                reason: visit_reason(v.reason),
             })
             .collect(),
     ))
@@ -647,8 +652,17 @@ pub(crate) struct AbnormalPoolView {
     pub(crate) members: Vec<PoolMemberView>,
 }
 
+/// Whether a member of an abnormal pool is held in place: until the pool is released or her
+/// single-tube re-test comes back negative.
+pub(crate) fn held(
+    state: bulwark_domain::testing::PoolCaseState,
+    retest: &Option<(bulwark_domain::testing::TubeCode, Option<bulwark_domain::testing::LabOutcome>)>,
+) -> bool {
+    state != bulwark_domain::testing::PoolCaseState::Released
+        && !retest.as_ref().is_some_and(|(_, o)| *o == Some(bulwark_domain::testing::LabOutcome::Negative))
+}
+
 pub(crate) fn pool_view(p: AbnormalPool) -> AbnormalPoolView {
-    let released = p.state == bulwark_domain::testing::PoolCaseState::Released;
     AbnormalPoolView {
         tube: p.tube.code.to_string(),
         result: p.tube.outcome.map(|o| o.as_str()),
@@ -667,11 +681,7 @@ pub(crate) fn pool_view(p: AbnormalPool) -> AbnormalPoolView {
                 grid: m.person.grid,
                 registered_at: rfc3339(m.registration.at),
                 flags: m.registration.flags.iter().map(|f| f.as_str()).collect(),
-                hold: !released
-                    && !m
-                        .retest
-                        .as_ref()
-                        .is_some_and(|(_, o)| *o == Some(bulwark_domain::testing::LabOutcome::Negative)),
+                hold: held(p.state, &m.retest),
                 retest_tube: m.retest.as_ref().map(|(t, _)| t.to_string()),
                 retest_result: m.retest.and_then(|(_, o)| o).map(|o| o.as_str()),
             })

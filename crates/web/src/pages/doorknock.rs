@@ -12,6 +12,7 @@ use super::{
 use crate::{
     AppState,
     api::testing::{AbnormalPoolView, UntestedView, pool_view, untested_view},
+    views::AreaNames,
 };
 use askama::Template;
 use axum::{
@@ -23,29 +24,8 @@ use bulwark_app::testing::{
     rounds,
 };
 use bulwark_domain::{areas::AreaId, testing::DoorKnockOutcome};
-use bulwark_store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
-
-/// Names and codes of areas, each looked up once.
-#[derive(Default)]
-struct AreaNames(HashMap<AreaId, Option<(String, String)>>);
-
-impl AreaNames {
-    /// (code, name) of an area.
-    async fn get(
-        &mut self,
-        store: &dyn Store,
-        id: AreaId,
-    ) -> Result<Option<(String, String)>, bulwark_store::StoreError> {
-        if let Some(known) = self.0.get(&id) {
-            return Ok(known.clone());
-        }
-        let found = store.area(id).await?.map(|a| (a.code.as_str().to_string(), a.name));
-        self.0.insert(id, found.clone());
-        Ok(found)
-    }
-}
 
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
@@ -82,6 +62,8 @@ struct DoorKnockPage {
     residents: Vec<Resident>,
     outcomes: Vec<OutcomeChoice>,
     next: Option<i64>,
+    /// The whole list (every page) as an Excel workbook.
+    export_href: String,
 }
 
 /// Residents per page of the list: a grid has a few hundred.
@@ -128,8 +110,28 @@ pub(crate) async fn page(
         .iter()
         .map(|o| OutcomeChoice { code: o.as_str(), label: chrome.t.get(&format!("knock-{}", o.as_str())) })
         .collect();
+    let export_href = export_href(id, "untested", area);
     let area = rows.first().map(|c| CoverageLine::of(c, &chrome));
-    Ok(render(&DoorKnockPage { chrome, round_id: id, round_name: round.name, area, residents, outcomes, next }))
+    Ok(render(&DoorKnockPage {
+        chrome,
+        round_id: id,
+        round_name: round.name,
+        area,
+        residents,
+        outcomes,
+        next,
+        export_href,
+    }))
+}
+
+/// The API path that exports a round's `list` for `area` as a workbook (an area code is letters,
+/// digits and dashes; anything else was refused by the list already and is left out).
+fn export_href(round: i64, list: &str, area: Option<&str>) -> String {
+    let area = area
+        .filter(|a| a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(|a| format!("?area={a}"))
+        .unwrap_or_default();
+    format!("/api/v1/rounds/{round}/export/{list}{area}")
 }
 
 pub(crate) struct Visit {
@@ -154,6 +156,7 @@ struct HomeVisitsPage {
     round_name: String,
     groups: Vec<VisitGroup>,
     total: usize,
+    export_href: String,
 }
 
 /// `GET /rounds/{id}/home-visits?area=CODE`: who the mobile teams sample at home, by grid, with
@@ -202,7 +205,8 @@ pub(crate) async fn home_visits(
         }
     }
     let groups = groups.into_iter().map(|(_, g)| g).collect();
-    Ok(render(&HomeVisitsPage { chrome, round_id: id, round_name: round.name, groups, total }))
+    let export_href = export_href(id, "home-visits", area);
+    Ok(render(&HomeVisitsPage { chrome, round_id: id, round_name: round.name, groups, total, export_href }))
 }
 
 pub(crate) struct Member {

@@ -14,7 +14,7 @@ use crate::{
     authorization_matrix::run_matrix,
     support::{
         Agent, Body, Exchange, Log, PersonIndex, api_operations, audit_log, canaries_in, excerpt, fresh, fresh_grid,
-        fresh_id_number, fresh_name, fresh_phone, household, matches_template, policy_of, sensitive_values,
+        fresh_id_number, fresh_name, fresh_phone, household, is_export, matches_template, policy_of, sensitive_values,
         served_document,
     },
 };
@@ -159,6 +159,12 @@ fn read_operation(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/api/v1/notifications", "notifications_read"),
         ("GET", "/notifications", "notifications_read"),
         ("GET", "/api/v1/rosters", "rosters_read"),
+        ("GET", "/api/v1/rosters/export", "rosters_read"),
+        ("GET", "/api/v1/incidents/{id}/export/tasks", "incidents_read"),
+        ("GET", "/api/v1/incidents/{id}/export/missing", "incidents_read"),
+        ("GET", "/api/v1/rounds/{id}/export/untested", "untested_list"),
+        ("GET", "/api/v1/rounds/{id}/export/abnormal-pools", "abnormal_pools_read"),
+        ("GET", "/api/v1/rounds/{id}/export/home-visits", "home_sampling_read"),
         ("POST", "/api/v1/assignments", "rosters_manage"),
         ("GET", "/rosters", "rosters_read"),
         ("GET", "/rosters/posts/{id}", "rosters_read"),
@@ -211,20 +217,38 @@ pub async fn check_audit(server: &TestServer, exchanges: &[Exchange], workload: 
         };
         reads += 1;
         pairs += shown.len();
+        // An export that writes whole ID numbers or phones also holds one reveal entry (reason
+        // "export") for each person whose whole numbers it wrote, in the same request.
+        let mut revealed: Vec<i64> = if is_export(x.route()) {
+            index.full_values_in(&x.text).into_iter().map(|(id, _)| id).collect()
+        } else {
+            Vec::new()
+        };
+        revealed.sort_unstable();
+        revealed.dedup();
+        let people_of = |entries: &[&Value]| {
+            let mut people: Vec<i64> = entries.iter().filter_map(|e| e["person"].as_i64()).collect();
+            people.sort_unstable();
+            people
+        };
         let found = groups.iter().find(|(rid, g)| {
-            if used.contains(*rid) || g.iter().any(|e| e["username"] != x.agent.as_str() || e["operation"] != op) {
+            if used.contains(*rid) || g.iter().any(|e| e["username"] != x.agent.as_str()) {
                 return false;
             }
-            let mut people: Vec<i64> = g.iter().filter_map(|e| e["person"].as_i64()).collect();
-            people.sort_unstable();
-            people == shown && (op != "persons_reveal" || g.iter().all(|e| e["detail"].as_str() == x.reason.as_deref()))
+            let (reads, reveals): (Vec<&Value>, Vec<&Value>) = g.iter().copied().partition(|e| e["operation"] == op);
+            if reveals.iter().any(|e| e["operation"] != "persons_reveal" || e["detail"] != "export") {
+                return false;
+            }
+            people_of(&reads) == shown
+                && people_of(&reveals) == revealed
+                && (op != "persons_reveal" || reads.iter().all(|e| e["detail"].as_str() == x.reason.as_deref()))
         });
         match found {
             Some((rid, _)) => {
                 used.insert(rid.clone());
             }
             None => v.push(format!(
-                "{} {} {} showed people {shown:?}, but no request of the audit log has exactly one {op} entry for each",
+                "{} {} {} showed people {shown:?} (whole numbers of {revealed:?}), but no request of the audit log has exactly one {op} entry for each (and one export reveal for each whole number)",
                 x.agent, x.method, x.path
             )),
         }

@@ -8,6 +8,7 @@ mod authorization_matrix;
 mod command;
 mod command_matrix;
 mod csrf;
+mod exports;
 mod fail_closed;
 mod imports;
 mod list_scoping;

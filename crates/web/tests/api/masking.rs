@@ -108,6 +108,14 @@ async fn masking_scan(engine: Engine) {
                 index.values.iter().filter(|(_, id)| *id == person).map(|(v, _)| v.clone()).collect();
             found.retain(|v| !own.contains(v));
         }
+        // An export writes whole numbers for a role that may reveal them (each is audited as a
+        // reveal: the audit completeness suite checks that); for any other role, none.
+        if x.status == StatusCode::OK
+            && crate::support::is_export(x.route())
+            && x.role.is_some_and(|r| allows(r, Operation::PersonsReveal))
+        {
+            found.clear();
+        }
         if !found.is_empty() {
             let role = x.role.map_or("none", Role::as_str);
             *hits.entry(format!("{role} {} {}", x.method, crate::support::excerpt(x.route()))).or_default() += 1;
@@ -144,7 +152,12 @@ async fn masking_scan(engine: Engine) {
             )),
         }
     }
-    let unanswered = entries.iter().filter(|e| e["operation"] == "persons_reveal" && e["outcome"] == "success").count();
+    // Exports' reveals (reason "export") are matched to their downloads by the audit
+    // completeness suite.
+    let unanswered = entries
+        .iter()
+        .filter(|e| e["operation"] == "persons_reveal" && e["outcome"] == "success" && e["detail"] != "export")
+        .count();
     if unanswered > 0 {
         violations.push(format!("{unanswered} successful reveal entries match no reveal that was answered"));
     }

@@ -68,7 +68,9 @@ impl Log {
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body as text; an XLSX workbook's cells (see [`xlsx_text`]).
     pub text: String,
+    pub bytes: Vec<u8>,
     /// The body as JSON; `Value::Null` when it is not JSON.
     pub json: Value,
 }
@@ -164,7 +166,9 @@ impl Agent {
         let response = r.send().await.expect("request reaches the server");
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let bytes = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        let xlsx = headers.get("content-type").is_some_and(|v| v.as_bytes() == XLSX.as_bytes());
+        let text = if xlsx { xlsx_text(&bytes) } else { String::from_utf8_lossy(&bytes).into_owned() };
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         self.log.push(Exchange {
             agent: self.name.clone(),
@@ -175,7 +179,7 @@ impl Agent {
             text: text.clone(),
             reason,
         });
-        Reply { status, headers, text, json }
+        Reply { status, headers, text, bytes, json }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -189,6 +193,47 @@ impl Agent {
     pub async fn patch(&self, path: &str, json: Value) -> Reply {
         self.send(Method::PATCH, path, Body::Json(json), &[]).await
     }
+}
+
+/// The content type of an Excel workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The cells of every sheet of a workbook as text: a tab after each cell, a line per row;
+/// datetimes as `yyyy-mm-dd hh:mm`. So the scans for people and full numbers read an export like
+/// any other body (the zipped bytes would hide everything).
+pub fn xlsx_text(bytes: &[u8]) -> String {
+    use calamine::{Data, Reader, Xlsx};
+    let Ok(mut book) = calamine::open_workbook_from_rs::<Xlsx<_>, _>(std::io::Cursor::new(bytes.to_vec())) else {
+        return String::from_utf8_lossy(bytes).into_owned();
+    };
+    let mut out = String::new();
+    for name in book.sheet_names() {
+        let Ok(range) = book.worksheet_range(&name) else { continue };
+        out.push_str(&name);
+        out.push('\n');
+        for row in range.rows() {
+            for cell in row {
+                match cell {
+                    Data::DateTime(t) => out.push_str(&xlsx_local_time(t.as_f64())),
+                    other => out.push_str(&other.to_string()),
+                }
+                out.push('\t');
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// An Excel serial datetime (days since 1899-12-30) written in China time, as `yyyy-mm-dd hh:mm`.
+pub fn xlsx_local_time(serial: f64) -> String {
+    let seconds = ((serial - 25_569.0) * 86_400.0).round() as i64;
+    chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+/// Whether a route downloads a workbook (`…/export` or `…/export/<list>`).
+pub fn is_export(route: &str) -> bool {
+    route.starts_with("/api/v1/") && (route.ends_with("/export") || route.contains("/export/"))
 }
 
 /// The outcome of a `POST /login` form.

@@ -147,7 +147,13 @@ pub async fn testing_cases(server: &TestServer, op: &ApiOp, scope: &Area) -> Opt
         "sites_manage" => by_area(&mut out, &|_| op.template.clone(), &|area| {
             Body::Json(json!({"name": format!("矩阵点{}", fresh()), "area": area, "lanes": [{"name": "1"}]}))
         }),
-        "rounds_read.coverage" | "untested_list" | "home_sampling_read" => {
+        "rounds_read.coverage"
+        | "untested_list"
+        | "home_sampling_read"
+        | "rounds_read.export_coverage"
+        | "untested_list.export"
+        | "home_sampling_read.export"
+        | "abnormal_pools_read.export" => {
             let template = op.template.replace("{id}", &round.to_string());
             by_area(&mut out, &|area| format!("{template}?area={area}"), &|_| Body::Empty)
         }
