@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 mod i18n;
 mod pages;
+pub mod replay;
 mod views;
 
 use axum::{Router, routing::get};
