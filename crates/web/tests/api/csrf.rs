@@ -54,7 +54,9 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
         .notifications(&bulwark_store::notify::NotificationQuery::within(root.clone(), 1000))
         .await
         .expect("notifications");
-    let read: Vec<(i64, Option<i64>)> = outbox.iter().map(|n| (n.id, n.read_at)).collect();
+    // By id: the list's own order follows delivery, which the dispatcher moves on meanwhile.
+    let mut read: Vec<(i64, Option<i64>)> = outbox.iter().map(|n| (n.id, n.read_at)).collect();
+    read.sort_unstable();
     testing.push(format!("{read:?}"));
     // Workforce: posts, shifts, assignments and their check-ins.
     testing.push(format!("{:?}", server.store.roster(&root, 0, i64::MAX / 4).await.expect("roster")));
