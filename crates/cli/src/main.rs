@@ -52,7 +52,8 @@ struct ServeArgs {
     secure_cookies: bool,
     /// Run the clock from this moment (RFC 3339) instead of now: a replay or an exercise. The demo
     /// replays the source story from 15:00 on 8 October 2022 unless told otherwise (`now`: the
-    /// real clock).
+    /// real clock). The first start on a database stores where the replay began, and later starts
+    /// continue it; a moment other than the stored one starts it again from there.
     #[arg(long, env = "BULWARK_REPLAY_FROM")]
     replay_from: Option<String>,
     #[command(flatten)]
@@ -87,8 +88,7 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         Some(at) => {
             let start = chrono::DateTime::parse_from_rfc3339(at)
                 .with_context(|| format!("--replay-from {at}: expected a time such as {DEMO_REPLAY_FROM}"))?;
-            println!("The clock runs from {at} (a replay).");
-            Arc::new(bulwark_web::ReplayClock::starting_at(start.timestamp_millis()))
+            Arc::new(replay_clock(store.as_ref(), start.timestamp_millis(), args.replay_from.is_some()).await?)
         }
     };
     if demo {
@@ -120,6 +120,51 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     .await?;
     dispatcher.stop().await;
     Ok(())
+}
+
+/// The replay clock, anchored in the database so that a restart continues the replay
+/// (`bulwark_web::replay`); says on stdout where it stands.
+async fn replay_clock(
+    store: &dyn bulwark_store::Store,
+    requested: bulwark_domain::Millis,
+    explicit: bool,
+) -> anyhow::Result<bulwark_web::ReplayClock> {
+    use bulwark_web::{Clock, replay::Anchored};
+    let now = bulwark_web::SystemClock.now();
+    let anchored = bulwark_web::replay::anchor(store, requested, explicit, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("anchoring the replay clock: {e}"))?;
+    match anchored {
+        Anchored::First(a) => {
+            println!(
+                "The clock runs from {} (a replay; later starts on this database continue it).",
+                china(a.replay_start)
+            )
+        }
+        Anchored::Continued(a) => println!(
+            "The replay from {} continues (begun at real time {}): the clock stands at {}.",
+            china(a.replay_start),
+            china(a.first_real),
+            china(a.at(now))
+        ),
+        Anchored::Replaced { previous, anchor } => println!(
+            "--replay-from {} replaces the replay from {} stored in this database: the clock runs from {}.",
+            china(anchor.replay_start),
+            china(previous.replay_start),
+            china(anchor.replay_start)
+        ),
+    }
+    Ok(bulwark_web::ReplayClock::anchored(anchored.anchor()))
+}
+
+/// A moment as China time, `2022-10-08 15:00:00 +08:00`.
+fn china(ms: bulwark_domain::Millis) -> String {
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00");
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
 }
 
 async fn load_demo(store: &dyn bulwark_store::Store, clock: &dyn bulwark_web::Clock) -> anyhow::Result<()> {

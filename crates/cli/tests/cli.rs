@@ -409,6 +409,7 @@ async fn demo_loads_once_and_its_accounts_work() {
     let server = Server::start("demo", data.path(), Some(password), DEMO_READY).await;
     let stdout = server.out();
     assert!(stdout.contains("loaded now"), "{stdout}");
+    assert!(stdout.contains("The clock runs from 2022-10-08 15:00:00 +08:00"), "the replay starts: {stdout}");
     assert!(!stdout.contains(password), "the password from the environment is not printed: {stdout}");
     let mut tokens = std::collections::HashMap::new();
     for username in DEMO_LOGINS {
@@ -460,6 +461,8 @@ async fn demo_loads_once_and_its_accounts_work() {
     // Second start on the same data: nothing is loaded twice, the accounts still work.
     let server = Server::start("demo", data.path(), Some(password), DEMO_READY).await;
     assert!(server.out().contains("already loaded"), "{}", server.out());
+    // The replay clock goes on from where it was, it does not go back to 15:00.
+    assert!(server.out().contains("The replay from 2022-10-08 15:00:00 +08:00 continues"), "{}", server.out());
     assert_eq!(town_total(&server, password).await, total);
     for username in DEMO_LOGINS {
         server.login(username, password).await.unwrap_or_else(|e| panic!("{username} after a restart: {e:?}"));

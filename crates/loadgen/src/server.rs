@@ -70,8 +70,8 @@ impl Server {
         };
         command
             .env("BULWARK_DEMO_PASSWORD", &self.password)
-            // The real clock: the demo's replay clock starts again at each start, and sessions
-            // made before a kill would look as if made in the future.
+            // The real clock. (Chosen when the demo's replay clock went back to its start at each
+            // start; it is now anchored in the database and continues across kills too.)
             .env("BULWARK_REPLAY_FROM", "now")
             .env("RUST_LOG", std::env::var("BULWARK_CRASH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .env("NO_COLOR", "1")

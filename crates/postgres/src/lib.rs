@@ -19,6 +19,7 @@ mod migrate;
 mod notify;
 mod people;
 mod rosters;
+mod settings;
 pub mod testing;
 mod transport;
 

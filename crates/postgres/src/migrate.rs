@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "command", sql: include_str!("../migrations/0005_command.sql") },
     Migration { version: 6, name: "notify", sql: include_str!("../migrations/0006_notify.sql") },
     Migration { version: 7, name: "rosters", sql: include_str!("../migrations/0007_rosters.sql") },
+    Migration { version: 8, name: "settings", sql: include_str!("../migrations/0008_settings.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

@@ -15,6 +15,7 @@ mod notify;
 mod people;
 mod readers;
 mod rosters;
+mod settings;
 mod staff;
 mod testing;
 mod transport;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "0005_command", include_str!("../migrations/0005_command.sql")),
     (6, "0006_notify", include_str!("../migrations/0006_notify.sql")),
     (7, "0007_rosters", include_str!("../migrations/0007_rosters.sql")),
+    (8, "0008_settings", include_str!("../migrations/0008_settings.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

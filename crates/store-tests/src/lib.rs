@@ -48,6 +48,8 @@ mod notify;
 pub use notify::*;
 mod rosters;
 pub use rosters::*;
+mod settings;
+pub use settings::*;
 
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
@@ -126,6 +128,8 @@ macro_rules! contract_tests {
             rosters_two_concurrent_overlapping_assignments_one_wins,
             rosters_check_in_and_out_are_idempotent,
             rosters_day_roster_and_summary,
+            settings_init_keeps_the_first_and_put_replaces,
+            settings_concurrent_init_agrees_on_one_value,
         }
     };
     ($factory:expr) => {

@@ -1,7 +1,7 @@
 //! Storage contracts of Bulwark.
 //!
 //! One trait per capability ([`AreaStore`], [`PersonStore`], [`AccountStore`], [`SessionStore`],
-//! [`AuditStore`], [`StaffStore`], [`RosterStore`] and the others); [`Store`] is all of them, as the server holds it. Two engines implement them:
+//! [`AuditStore`], [`StaffStore`], [`RosterStore`], [`SettingsStore`] and the others); [`Store`] is all of them, as the server holds it. Two engines implement them:
 //! `bulwark-sqlite` (embedded, the default) and `bulwark-postgres`. The contract tests in
 //! `bulwark-store-tests` run unchanged against both.
 //!
@@ -16,6 +16,7 @@ pub mod command;
 mod error;
 pub mod notify;
 pub mod rosters;
+pub mod settings;
 pub mod testing;
 pub mod transport;
 
@@ -34,6 +35,7 @@ pub use command::CommandStore;
 pub use error::{StoreError, StoreResult};
 pub use notify::NotificationStore;
 pub use rosters::RosterStore;
+pub use settings::SettingsStore;
 pub use testing::TestingStore;
 pub use transport::TransportStore;
 
@@ -213,6 +215,7 @@ pub trait Store:
     + CommandStore
     + NotificationStore
     + RosterStore
+    + SettingsStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;

@@ -1,5 +1,6 @@
 //! The clock, injected so tests can stand at any time (and move it).
 
+use crate::replay::ReplayAnchor;
 use bulwark_domain::Millis;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -22,15 +23,17 @@ impl Clock for SystemClock {
     }
 }
 
-/// The real clock moved to another moment: it reads `start` when made and runs from there in
-/// real time. The demo replays the source story with it (standing at 15:00 on 8 October 2022).
+/// The real clock moved to another moment: the demo replays the source story with it (standing at
+/// 15:00 on 8 October 2022 at its first start on a database). It runs in real time from an
+/// [`ReplayAnchor`], which `replay::anchor` keeps in the database so that a restart continues
+/// the replay instead of going back to its start.
 pub struct ReplayClock {
     offset: Millis,
 }
 
 impl ReplayClock {
-    pub fn starting_at(start: Millis) -> ReplayClock {
-        ReplayClock { offset: start - SystemClock.now() }
+    pub fn anchored(anchor: ReplayAnchor) -> ReplayClock {
+        ReplayClock { offset: anchor.replay_start - anchor.first_real }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod events;
 mod exports;
 mod i18n;
 mod pages;
+pub mod replay;
 mod views;
 
 use axum::{Router, routing::get};

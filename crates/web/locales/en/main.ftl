@@ -353,6 +353,12 @@ rollcall-answered-n = { $n } answered
 rollcall-arrived = Arrived
 rollcall-within = In time
 rollcall-missing = No answer
+# The roll-call table's column heads on a phone.
+rollcall-notified-short = Sent
+rollcall-answered-short = Replies
+rollcall-arrived-short = Here
+rollcall-within-short = In time
+rollcall-missing-short = No reply
 rollcall-missing-of = Not answered: { $n }
 rollcall-all-answered = Everyone has answered.
 rollcall-received = Received

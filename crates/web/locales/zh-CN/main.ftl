@@ -353,6 +353,12 @@ rollcall-answered-n = 已回复 { $n } 人
 rollcall-arrived = 已到岗
 rollcall-within = 按时到岗
 rollcall-missing = 未回复
+# The roll-call table's column heads on a phone.
+rollcall-notified-short = 通知
+rollcall-answered-short = 回复
+rollcall-arrived-short = 到岗
+rollcall-within-short = 按时
+rollcall-missing-short = 未回复
 rollcall-missing-of = 未回复：{ $n }
 rollcall-all-answered = 全部已回复。
 rollcall-received = 收到

@@ -199,6 +199,8 @@ pub(crate) struct Live {
     on_post: (u64, u64, u64, u64, u64),
     /// `[[t…],[cumulative arrivals…]]` for the chart.
     arrivals_json: String,
+    /// The chart's time axis runs at least to here (seconds): the assembly deadline, or now.
+    chart_until: i64,
     can_update: bool,
     can_missing: bool,
 }
@@ -286,6 +288,14 @@ impl Live {
             xs.push(at / 1000);
             ys.push(n + 1);
         }
+        // The step line runs on to now at the count reached, rather than stopping at the last
+        // arrival.
+        if let Some(&last) = xs.last()
+            && now / 1000 > last
+        {
+            xs.push(now / 1000);
+            ys.push(ys.last().copied().unwrap_or(0));
+        }
         let recent = d.recent.iter().map(|e| (local_day_hm(e.at), e.kind.as_str(), e.text.clone())).collect();
         Live {
             id: i.id,
@@ -314,6 +324,7 @@ impl Live {
                 d.posts.shifts_running,
             ),
             arrivals_json: serde_json::to_string(&(xs, ys)).unwrap_or_default(),
+            chart_until: i.assembly_deadline.max(now) / 1000,
             can_update: allows(caller.actor.account.role, Operation::TasksUpdate),
             can_missing: allows(caller.actor.account.role, Operation::IncidentsRead),
         }

@@ -7,6 +7,7 @@
 //! installs them. Without them the tests fail, they never skip. Screenshots are written to
 //! `target/e2e-artifacts/` (under `CARGO_TARGET_DIR` when it is set).
 
+mod command;
 mod harness;
 mod journey;
 mod progress;
