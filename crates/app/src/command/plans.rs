@@ -78,3 +78,23 @@ pub(crate) async fn save(store: &dyn Store, actor: &Actor, plan: Plan, now: Mill
     }
     Ok((saved, created))
 }
+
+/// Saves a plan edited from `base_version` (0: the shipped plan) as the next version; refused
+/// with a conflict when someone saved another version since, so no edit is silently lost.
+pub async fn save_edited(
+    store: &dyn Store,
+    actor: &Actor,
+    plan: Plan,
+    base_version: u32,
+    now: Millis,
+) -> AppResult<(StoredPlan, bool)> {
+    actor.authorize(store, Operation::PlansManage, now).await?;
+    let latest = store.plan(&plan.key, None).await?.map_or(0, |p| p.version);
+    if latest != base_version {
+        return Err(AppError::Conflict(format!(
+            "plan {} was saved as version {latest} since you opened version {base_version}: open it again and redo your change",
+            plan.key
+        )));
+    }
+    save(store, actor, plan, now).await
+}

@@ -598,6 +598,18 @@ impl PlanPage {
     fn due(&self, minutes: &u32) -> String {
         span(i64::from(*minutes) * 60_000)
     }
+
+    fn hours(&self, minutes: &u32) -> String {
+        super::plan_editor::hours(*minutes)
+    }
+
+    fn teams(&self) -> [bulwark_domain::workforce::Team; 4] {
+        bulwark_domain::workforce::Team::ALL
+    }
+
+    fn team_key(&self, team: &bulwark_domain::workforce::Team) -> String {
+        format!("team-{}", team.as_str())
+    }
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ pub(crate) mod imports;
 mod login;
 mod notifications;
 mod persons;
+mod plan_editor;
 mod print;
 pub(crate) mod reports;
 mod rosters;
@@ -84,6 +85,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/plans", get(command::plans).post(command::save_plan))
         .route("/plans/import", post(command::import_plan))
         .route("/plans/{key}", get(command::plan))
+        .route("/plans/{key}/edit", post(plan_editor::save))
         // The one-tap roll-call link: the token in the path is the credential, no session.
         .route("/r/{token}", get(command::rollcall_link).post(command::rollcall_answer))
         .route("/notifications", get(notifications::page))

@@ -166,6 +166,12 @@ pub async fn csrf_page_targets(server: &TestServer) -> Vec<(&'static str, String
         ),
         ("/tasks/{id}", format!("/tasks/{}", scene.tasks["town1"]), form(vec![("status", "in_progress".into())])),
         ("/incidents/{id}/rollcall/resend", format!("/incidents/{incident}/rollcall/resend"), form(vec![])),
+        // Without `base`: the latest version, whatever the other targets saved before.
+        (
+            "/plans/{key}/edit",
+            "/plans/golden-24h/edit".into(),
+            form(vec![("g0.new.title", "跨站检查".into()), ("g0.new.hours", "1".into())]),
+        ),
         ("/plans", "/plans".into(), form(vec![("plan", plan_json)])),
         ("/plans/import", "/plans/import".into(), Body::File(serde_json::to_vec(&file).expect("plan file"))),
     ]

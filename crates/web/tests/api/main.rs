@@ -17,6 +17,7 @@ mod masking;
 mod mass_assignment;
 mod notify;
 mod pages;
+mod plan_editor;
 mod policy_completeness;
 mod reports;
 mod rosters;

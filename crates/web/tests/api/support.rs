@@ -382,6 +382,7 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/plans", "plans_manage"),
     ("POST", "/plans/import", "plans_manage"),
     ("GET", "/plans/{key}", "plans_read"),
+    ("POST", "/plans/{key}/edit", "plans_manage"),
     ("GET", "/notifications", "me"),
     ("GET", "/notifications/events", "me"),
     ("GET", "/rosters", "rosters_read"),
