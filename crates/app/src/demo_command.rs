@@ -116,6 +116,7 @@ pub async fn load(store: &dyn Store, town: &Area, commander: UserId) -> AppResul
                 at,
                 by: None,
                 arrival_text: format!("{} 到达{where_}", names.get(person).map_or("", String::as_str)),
+                audit: NewAnswer::link_audit(id, *person, status, at),
             };
             if let Some(at) = received {
                 store.record_answer(answer(RollCallStatus::Received, at, None)).await?;

@@ -167,6 +167,9 @@ const ANSWER_WRITE: &str = "WITH moved AS (
     ), arrival AS (
         INSERT INTO timeline (incident_id, at, kind, text, account_id)
         SELECT $1::bigint, $7::bigint, 'arrival', $10::text, $8::bigint WHERE $11::bool
+    ), audited AS (
+        INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
+        VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22)
     )
     INSERT INTO rollcall_answers (incident_id, person_id, status, place, at, account_id)
     VALUES ($1, $2, $12, $13, $7, $8)";
@@ -373,7 +376,10 @@ impl PgStore {
         let moved = after != before;
         let answered_status = a.status.as_str();
         let answered_place = a.place.as_ref().map(RollCallPlace::as_str);
-        let params: [&(dyn ToSql + Sync); 13] = [
+        let audit = &a.audit;
+        let (role, operation) = (audit.role.map(|r| r.as_str()), audit.operation.as_str());
+        let outcome = audit.outcome.as_str();
+        let params: [&(dyn ToSql + Sync); 22] = [
             &a.incident,
             &a.person,
             &status,
@@ -387,6 +393,15 @@ impl PgStore {
             &first_arrival,
             &answered_status,
             &answered_place,
+            &audit.at,
+            &audit.user,
+            &audit.username,
+            &role,
+            &operation,
+            &audit.person,
+            &outcome,
+            &audit.detail,
+            &audit.request_id,
         ];
         let (written, committed) = tokio::join!(client.execute(&write, &params), client.batch_execute("COMMIT"));
         written.map_err(db)?;

@@ -176,6 +176,12 @@ async fn main() {
                         at: T0 + 3_600_000 + i as i64,
                         by: None,
                         arrival_text: format!("工作人员{}到达总指挥部", members[i]),
+                        audit: NewAnswer::link_audit(
+                            id,
+                            members[i],
+                            RollCallStatus::Arrived,
+                            T0 + 3_600_000 + i as i64,
+                        ),
                     };
                     let start = Instant::now();
                     let (before, after) = store.record_answer(answer).await.unwrap().expect("a member");

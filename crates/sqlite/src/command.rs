@@ -292,6 +292,14 @@ fn replace_tokens(conn: &Connection, incident: IncidentId, tokens: &[(PersonId, 
 }
 
 fn record_answer(conn: &Connection, a: &NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
+    let answered = record_answer_state(conn, a)?;
+    if answered.is_some() {
+        crate::audit::insert_audit(conn, &a.audit)?;
+    }
+    Ok(answered)
+}
+
+fn record_answer_state(conn: &Connection, a: &NewAnswer) -> StoreResult<Option<(MemberState, MemberState)>> {
     let Some(before) = one(
         conn,
         "SELECT person_id, group_id, status, place, answered_at, arrived_at FROM rollcall_members

@@ -98,6 +98,7 @@ fn answer(incident: IncidentId, person: PersonId, status: RollCallStatus, minute
         at: T0 + minute * MINUTE,
         by: None,
         arrival_text: format!("人员{person}到达总指挥部"),
+        audit: NewAnswer::link_audit(incident, person, status, T0 + minute * MINUTE),
     }
 }
 
@@ -326,6 +327,15 @@ pub async fn command_answers_only_move_forward(store: &dyn Store) {
     assert_eq!((arrivals[0].at, arrivals[0].by), (T0 + 20 * MINUTE, None));
     assert_eq!(arrivals[0].text, format!("人员{}到达总指挥部", wang.person));
     assert_eq!((arrivals[1].at, arrivals[1].by), (T0 + 35 * MINUTE, Some(COMMANDER)));
+
+    // Every answer stored has its audit entry, committed with it; answers of non-members none.
+    let audited = |person| async move {
+        let q = bulwark_store::AuditQuery { person: Some(person), limit: 100, ..Default::default() };
+        store.audit_entries(&q).await.unwrap().into_iter().filter(|e| e.operation == "roll_call_answer").count()
+    };
+    assert_eq!(audited(li.person).await, 1);
+    assert!(audited(wang.person).await >= 2, "each of Wang's answers");
+    assert_eq!(audited(outsider.id).await, 0);
 }
 
 pub async fn command_concurrent_answers_of_one_person_serialize(store: &dyn Store) {

@@ -131,6 +131,31 @@ pub struct NewAnswer {
     pub by: Option<UserId>,
     /// The text of the `arrival` timeline entry, used when this is the person's first arrival.
     pub arrival_text: String,
+    /// Its audit entry, written in the answer's transaction (one commit per answer).
+    pub audit: bulwark_domain::audit::NewAuditEntry,
+}
+
+impl NewAnswer {
+    /// The audit entry of an answer sent through the one-tap link (no account: the token is the
+    /// credential).
+    pub fn link_audit(
+        incident: IncidentId,
+        person: PersonId,
+        status: RollCallStatus,
+        at: Millis,
+    ) -> bulwark_domain::audit::NewAuditEntry {
+        bulwark_domain::audit::NewAuditEntry {
+            at,
+            user: None,
+            username: "roll-call link".into(),
+            role: None,
+            operation: bulwark_domain::access::Operation::RollCallAnswer,
+            person: Some(person),
+            outcome: bulwark_domain::audit::Outcome::Success,
+            detail: Some(format!("roll-call {incident}: {}", status.as_str())),
+            request_id: format!("rollcall-{incident}-{person}-{at}"),
+        }
+    }
 }
 
 /// A task change to store.

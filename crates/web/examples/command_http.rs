@@ -219,6 +219,7 @@ async fn main() {
                     at: NOW,
                     by: None,
                     arrival_text: format!("{person} 到达"),
+                    audit: NewAnswer::link_audit(incident, person, RollCallStatus::Arrived, NOW),
                 };
                 store.record_answer(answer).await.unwrap().expect("a member");
                 n += 1;

@@ -95,12 +95,13 @@ pub async fn answer(
     let scope = Scope { area: incident.area, path: incident.area_path.clone() };
     let name = store.people_by_ids(&scope, &[person]).await?.pop().map(|p| p.name).unwrap_or_default();
     let arrival_text = format!("{name} 到达{}", place_text(&incident, place.as_ref()));
-    let new = NewAnswer { incident: incident.id, person, status, place, at: now, by: stamp.user, arrival_text };
+    let detail = format!("roll-call {}: {}", incident.id, status.as_str());
+    let audit = stamp.entry(Some(person), Outcome::Success, Some(detail));
+    let new = NewAnswer { incident: incident.id, person, status, place, at: now, by: stamp.user, arrival_text, audit };
+    // The audit entry is committed with the answer, in one transaction.
     let Some((before, after)) = store.record_answer(new).await? else {
         return Err(AppError::invalid("person_id", "not a member of this incident's roll-call"));
     };
-    let detail = format!("roll-call {}: {}", incident.id, status.as_str());
-    store.append_audit(vec![stamp.entry(Some(person), Outcome::Success, Some(detail))]).await?;
     Ok(Answered {
         incident: incident.id,
         first_arrival: before.arrived_at.is_none() && after.arrived_at.is_some(),
