@@ -619,3 +619,20 @@ timeline-kind-task_overdue = Task overdue
 timeline-kind-task_changed = Task changed
 timeline-kind-figure = Figure
 timeline-kind-manual = Entry
+
+## The review queue
+review-title = To review
+review-intro = Lab results that could not be applied and registrations stored with a flag: the samples exist, so everything was kept and waits for a person to look at it.
+review-results = Lab results to review ({ $n })
+review-flagged = Flagged registrations ({ $n })
+review-none = Nothing to review.
+review-tube = Tube
+review-reason = Why
+review-received = Received
+review-person = Person
+review-at = Registered
+review-flags = Flags
+review-reason-unknown_tube = Unknown tube
+review-reason-conflict = Contradicts an earlier result
+review-back = Back to the round
+review-link = To review

@@ -619,3 +619,20 @@ timeline-kind-task_overdue = 任务逾期
 timeline-kind-task_changed = 任务变更
 timeline-kind-figure = 数据
 timeline-kind-manual = 手工记录
+
+## The review queue
+review-title = 待核查
+review-intro = 无法自动处理的检测结果和带标记的采样登记：样本确实存在，所以都已保存，等待人工核查。
+review-results = 待核查的检测结果（{ $n }）
+review-flagged = 带标记的采样登记（{ $n }）
+review-none = 没有待核查的记录。
+review-tube = 管码
+review-reason = 原因
+review-received = 收到时间
+review-person = 人员
+review-at = 登记时间
+review-flags = 标记
+review-reason-unknown_tube = 未知管码
+review-reason-conflict = 与已有结果矛盾
+review-back = 返回本轮检测
+review-link = 待核查

@@ -12,6 +12,7 @@ mod persons;
 mod plan_editor;
 mod print;
 pub(crate) mod reports;
+mod review;
 mod rosters;
 mod rounds;
 mod scan;
@@ -80,6 +81,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents/{id}/events", get(command::events))
         .route("/incidents/{id}/timeline", post(command::add_timeline))
         .route("/incidents/{id}/report", get(reports::page))
+        .route("/review", get(review::page))
         .route("/incidents/{id}/rollcall/resend", post(command::resend_links))
         .route("/tasks/{id}", post(command::update_task))
         .route("/plans", get(command::plans).post(command::save_plan))

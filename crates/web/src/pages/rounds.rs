@@ -223,6 +223,7 @@ pub(crate) struct Live {
     pub children: Vec<CoverageLine>,
     pub abnormal: AbnormalPoolCounts,
     pub can_abnormal: bool,
+    pub can_review: bool,
     pub can_doorknock: bool,
     pub can_home: bool,
 }
@@ -264,6 +265,7 @@ impl Live {
             children: lines.collect(),
             abnormal,
             can_abnormal: allows(role, Operation::AbnormalPoolsRead),
+            can_review: allows(role, Operation::ReviewRead),
             can_doorknock: allows(role, Operation::UntestedList),
             can_home: allows(role, Operation::HomeSamplingRead),
         })

@@ -365,6 +365,7 @@ pub const PAGE_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/rounds/{id}/doorknock", "untested_list"),
     ("GET", "/rounds/{id}/home-visits", "home_sampling_read"),
     ("GET", "/rounds/{id}/abnormal-pools", "abnormal_pools_read"),
+    ("GET", "/review", "review_read"),
     ("GET", "/sites", "sites_read"),
     ("POST", "/sites/{id}/queue", "sites_manage"),
     ("GET", "/print/qr", "printables_read"),

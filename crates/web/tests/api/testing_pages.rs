@@ -483,3 +483,60 @@ async fn open_round_pages_do_not_hold_up_shutdown() {
     let end = tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await;
     assert!(matches!(end, Ok(Ok(None)) | Ok(Err(_))), "the stream did not end: {end:?}");
 }
+
+/// The review queue page: a result for an unknown tube and a person swabbed twice in the round
+/// (kept, flagged) are listed for the commander and the lab; a grid worker may not open it.
+async fn review_page(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let f = &server.fixture;
+    let api = server.login("commander").await;
+    let (status, round) =
+        api.post("/api/v1/rounds", json!({"name": "第一轮", "areas": [f.code("village1")], "pool_size": 5})).await;
+    assert_eq!(status, StatusCode::CREATED, "{round}");
+    let (status, site) = api
+        .post(
+            "/api/v1/sites",
+            json!({"name": "采样点", "area": f.code("village1"), "hours": "00:00-24:00", "lanes": [{"name": "1号", "kind": "normal"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{site}");
+    let sampler = server.login("sampler").await;
+    let person = f.people["A"][0];
+    for (key, tube) in [(900, "EP0000801"), (901, "EP0000802")] {
+        let body = json!({"round": round["id"], "site": site["id"], "lane": site["lanes"][0]["id"], "tube": tube,
+            "person": {"person_id": person}});
+        assert_eq!(register(&sampler, key, body).await.0, StatusCode::CREATED);
+    }
+    let lab = server.login("lab").await;
+    let (status, report) = lab.post("/api/v1/lab-results", json!([{"tube": "EP9999901", "result": "阳性"}])).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+
+    let log = Log::default();
+    let commander = Agent::cookie(&server, "commander", &log).await;
+    let page = commander.get(&format!("/review?round={}", round["id"])).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", excerpt(&page.text));
+    assert!(
+        page.text.contains("EP9999901") && page.text.contains("未知管码") && page.text.contains("阳性"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("EP0000802") && page.text.contains("同轮重复"), "{}", page.text);
+    assert!(page.text.contains(&format!("href=\"/persons/{person}\"")));
+    assert_no_personal_data(&server, &page.text, "the review page").await;
+    let live = commander.get(&format!("/rounds/{}", round["id"])).await;
+    assert!(live.text.contains("id=\"review-link\""), "the round page links to it");
+    let lab_page = Agent::cookie(&server, "lab", &log).await.get("/review").await;
+    assert!(lab_page.status == StatusCode::OK && lab_page.text.contains("EP9999901"));
+    let worker = Agent::cookie(&server, "gridworker_a", &log).await.get("/review").await;
+    assert_eq!(worker.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn review_page_sqlite() {
+    review_page(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn review_page_postgres() {
+    review_page(Engine::Postgres).await;
+}
