@@ -180,7 +180,7 @@ impl<'a> RowParser<'a> {
                      column as Text and enter the codes again",
                 ));
             }
-            Some(Cell::Date(_)) => {
+            Some(Cell::Date(_) | Cell::DateTime(_)) => {
                 return Err(self.error(
                     LabField::TubeCode,
                     ErrorCode::ExcelDate,
@@ -227,8 +227,8 @@ impl<'a> RowParser<'a> {
             TimeError::DateOnly if matches!(cell, Cell::Date(_)) => self.error(
                 field,
                 ErrorCode::TimeDateOnly,
-                "the time of day of Excel date cells is not read yet: format the column as Text (or save the \
-                 sheet as CSV) and import again, or leave the column out of the column mapping",
+                "this Excel cell holds a day without a time: enter the time of day too (e.g. 2022-10-06 \
+                 08:20), or leave the column out of the column mapping",
             ),
             TimeError::DateOnly => self.error(
                 field,

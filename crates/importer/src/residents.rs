@@ -274,7 +274,7 @@ impl<'a> RowParser<'a> {
                 "Excel stored this code as a number and kept only its first 15 digits: format the column as \
                  Text and enter the codes again",
             )),
-            Some(Cell::Date(_)) => Err(self.error(
+            Some(Cell::Date(_) | Cell::DateTime(_)) => Err(self.error(
                 field,
                 ErrorCode::ExcelDate,
                 "Excel turned this value into a date: format the column as Text and enter the value again",

@@ -5,7 +5,7 @@
 //! number that Excel stored as a number has already lost its last digits.
 
 use crate::{ImportError, csv_file, xlsx_file};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use std::borrow::Cow;
 
 /// Files larger than this are refused before being looked at.
@@ -27,8 +27,11 @@ pub enum Cell {
     /// A numeric cell of a workbook. CSV files only have text.
     Number(f64),
     Bool(bool),
-    /// A workbook cell formatted as a date (any time of day dropped).
+    /// A workbook cell formatted as a date, holding a whole day.
     Date(NaiveDate),
+    /// A workbook cell formatted as a date, holding a time of day too (in the sheet's own time:
+    /// Excel has no time zones).
+    DateTime(NaiveDateTime),
     /// An Excel error value such as `#N/A`.
     Error(String),
 }
@@ -52,6 +55,7 @@ impl Cell {
             Cell::Number(n) => Cow::Owned(format_number(*n)),
             Cell::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
             Cell::Date(d) => Cow::Owned(d.to_string()),
+            Cell::DateTime(t) => Cow::Owned(t.format("%Y-%m-%d %H:%M:%S").to_string()),
             Cell::Error(e) => Cow::Borrowed(e),
         }
     }

@@ -37,6 +37,7 @@ pub(crate) const DATE_FORMS: &str = "a date such as 1980-01-31, 1980/1/31, 1980.
 pub(crate) fn date(cell: &Cell) -> Option<NaiveDate> {
     match cell {
         Cell::Date(d) => Some(*d),
+        Cell::DateTime(t) => Some(t.date()),
         Cell::Number(n) if n.fract() == 0.0 && (10_000_101.0..=99_991_231.0).contains(n) => {
             NaiveDate::parse_from_str(&format!("{n:.0}"), "%Y%m%d").ok()
         }

@@ -11,7 +11,7 @@ use crate::{
     table::{MAX_CELLS, MAX_COLUMNS, MAX_ROWS, TableBuilder},
 };
 use calamine::{DataRef, Reader, Xlsx};
-use chrono::{Days, NaiveDate};
+use chrono::{Days, NaiveDate, NaiveTime};
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -94,7 +94,16 @@ fn convert(value: &DataRef<'_>, is_1904: bool) -> Cell {
         DataRef::SharedString(s) => Cell::Text((*s).to_string()),
         DataRef::Bool(b) => Cell::Bool(*b),
         DataRef::DateTime(dt) if dt.is_datetime() => {
-            serial_to_date(dt.as_f64(), is_1904).map_or(Cell::Number(dt.as_f64()), Cell::Date)
+            let serial = dt.as_f64();
+            match serial_to_date(serial, is_1904) {
+                None => Cell::Number(serial),
+                Some(day) if serial.fract() == 0.0 => Cell::Date(day),
+                // Whole milliseconds of the day: 15:30 is stored as 0.645833…, a hair below.
+                Some(day) => Cell::DateTime(
+                    day.and_time(NaiveTime::MIN)
+                        + chrono::Duration::milliseconds((serial.fract() * 86_400_000.0).round() as i64),
+                ),
+            }
         }
         DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
         DataRef::Error(e) => Cell::Error(e.to_string()),

@@ -28,14 +28,15 @@ pub(crate) enum TimeError {
     DateOnly,
 }
 
-/// A time cell: text in one of [`TIME_FORMS`], a workbook number holding an Excel serial date
-/// and time (1900 date system) or the digits of one (`20221006153000`). A workbook date cell is refused as
-/// [`TimeError::DateOnly`]: the table keeps only its day.
+/// A time cell: text in one of [`TIME_FORMS`], a workbook date-and-time cell (China time), a
+/// workbook number holding an Excel serial date and time (1900 date system) or the digits of one
+/// (`20221006153000`). A workbook cell holding a whole day is refused as [`TimeError::DateOnly`].
 pub(crate) fn time(cell: &Cell) -> Result<Millis, TimeError> {
     match cell {
         Cell::Text(text) => parse_time(text),
         Cell::Number(n) if n.fract() == 0.0 && *n >= 1e7 && *n < 1e15 => parse_time(&format!("{n:.0}")),
         Cell::Number(n) => excel_serial(*n).ok_or(TimeError::Format),
+        Cell::DateTime(t) => Ok(t.and_utc().timestamp_millis() - CHINA_OFFSET_MILLIS),
         Cell::Date(_) => Err(TimeError::DateOnly),
         Cell::Empty | Cell::Bool(_) | Cell::Error(_) => Err(TimeError::Format),
     }
@@ -275,7 +276,7 @@ pub(crate) fn ct(cell: &Cell) -> Result<Option<f32>, CtError> {
             }
             folded.parse::<f64>().map_err(|_| CtError::Format)?
         }
-        Cell::Bool(_) | Cell::Date(_) | Cell::Error(_) => return Err(CtError::Format),
+        Cell::Bool(_) | Cell::Date(_) | Cell::DateTime(_) | Cell::Error(_) => return Err(CtError::Format),
     };
     if !value.is_finite() {
         return Err(CtError::Format);

@@ -101,9 +101,9 @@ fn lab_workbook() -> Vec<u8> {
 fn xlsx_with_chinese_headers_and_datetime_cells() {
     let bytes = lab_workbook();
     let table = read_table(&bytes).unwrap();
-    // What the table holds for a date-time cell: the day only. The time of day is lost before
-    // the lab parser sees it, so such a cell is refused rather than read as midnight.
-    assert_eq!(table.rows[2].cell(5), &Cell::Date(chrono::NaiveDate::from_ymd_opt(2022, 10, 6).unwrap()));
+    // A date-time cell keeps its time of day.
+    let sampled = chrono::NaiveDate::from_ymd_opt(2022, 10, 6).unwrap().and_hms_opt(8, 20, 0).unwrap();
+    assert_eq!(table.rows[2].cell(5), &Cell::DateTime(sampled));
 
     let parsed = parse(&bytes);
     assert_eq!(
@@ -111,11 +111,11 @@ fn xlsx_with_chinese_headers_and_datetime_cells() {
         [
             (2, "EP2022100600001", LabOutcome::Negative),
             (3, "221006000123", LabOutcome::Positive),
+            (4, "EP2022100600003", LabOutcome::Abnormal),
             (5, "EP2022100600004", LabOutcome::Negative)
         ]
     );
-    assert_eq!(error_codes(&parsed), [(4, "采样时间", "time.date_only")]);
-    assert!(parsed.errors[0].message.contains("format the column as Text"), "{}", parsed.errors[0].message);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
 
     let (_, first) = &parsed.results[0];
     assert_eq!((first.ct_orf1ab, first.ct_n), (None, None));
@@ -127,7 +127,9 @@ fn xlsx_with_chinese_headers_and_datetime_cells() {
     assert_eq!((positive.ct_orf1ab, positive.ct_n), (Some(28.5), Some(30.25)));
     assert_eq!(positive.sampled_at, Some(china(2022, 10, 6, 8, 10)));
     assert_eq!((positive.tested_at, positive.reported_at), (None, None));
-    let (_, serial) = &parsed.results[2];
+    let (_, datetime_cell) = &parsed.results[2];
+    assert_eq!(datetime_cell.sampled_at, Some(china(2022, 10, 6, 8, 20)), "read from the date-time cell in China time");
+    let (_, serial) = &parsed.results[3];
     assert_eq!(serial.sampled_at, Some(china(2022, 10, 6, 8, 30)));
     assert_eq!(parsed.ignored_columns, ["序号"]);
 }
