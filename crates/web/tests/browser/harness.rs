@@ -230,18 +230,33 @@ pub async fn wait_for_path(c: &Client, path: &str) {
     wait_until(c, &condition, &format!("the page {path}")).await;
 }
 
-/// The visible text of the element with this CSS selector.
+/// The visible text of the element with this CSS selector. Live pages swap their fragments in
+/// when an event arrives, so an element found a moment ago may be gone: it is found again.
 pub async fn text(c: &Client, css: &str) -> String {
-    let element = c.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await;
-    let element = element.unwrap_or_else(|e| panic!("no element `{css}`: {e}"));
-    element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}")).trim().to_string()
+    let started = std::time::Instant::now();
+    loop {
+        let element = c.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await;
+        let element = element.unwrap_or_else(|e| panic!("no element `{css}`: {e}"));
+        match element.text().await {
+            Ok(text) => return text.trim().to_string(),
+            Err(e) if started.elapsed() < PATIENCE && e.to_string().contains("stale element") => continue,
+            Err(e) => panic!("text of `{css}`: {e}"),
+        }
+    }
 }
 
-/// Clicks the element with this CSS selector.
+/// Clicks the element with this CSS selector (found again if a live update replaced it).
 pub async fn click(c: &Client, css: &str) {
-    let element = c.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await;
-    let element = element.unwrap_or_else(|e| panic!("no element `{css}`: {e}"));
-    element.click().await.unwrap_or_else(|e| panic!("click on `{css}`: {e}"));
+    let started = std::time::Instant::now();
+    loop {
+        let element = c.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await;
+        let element = element.unwrap_or_else(|e| panic!("no element `{css}`: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if started.elapsed() < PATIENCE && e.to_string().contains("stale element") => continue,
+            Err(e) => panic!("click on `{css}`: {e}"),
+        }
+    }
 }
 
 /// Types into the input with this CSS selector, after clearing it.
