@@ -176,7 +176,7 @@ pub async fn alert_abnormal_pools(
         let body = format!("{villages}出现核酸检测异常混管（管码{tube}），请立即督促人员原地管控、单管复采。");
         let key = DedupKey::parse(&format!("pool:{tube}:leader:{leader}:sms"))
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let subject = format!("{villages}异常混管");
+        let subject = format!("核酸检测异常混管 {tube}");
         batch.push(
             NewNotification::new(key, Recipient::Person(leader), Address::Sms(phone), area, &subject, &body)
                 .map_err(|e| AppError::Internal(e.to_string()))?,
