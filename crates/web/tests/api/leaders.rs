@@ -149,6 +149,11 @@ async fn leaders_over_http(engine: Engine) {
     assert_eq!(row["leader_title"], "分管副镇长", "{d}");
     let name = rows[0]["name"].as_str().unwrap();
     assert!(!d.to_string().contains(name), "the dashboard shows no person");
+    let pages = crate::support::Agent::cookie(&server, "commander", &crate::support::Log::default()).await;
+    let live = pages.get(&format!("/incidents/{}/live", incident["id"])).await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert!(live.text.contains("leader-title") && live.text.contains("分管副镇长"), "the live page shows the title");
+    assert!(!live.text.contains(name), "and no name");
 
     // Escalation: two residents of grid A in one pool, the pool turns abnormal.
     let sampler = server.login("sampler").await;
