@@ -80,6 +80,7 @@ pub async fn load(
         crate::demo_testing::load(store, &town, &areas, &person_ids, sampler, lab, grid_worker).await?;
         crate::demo_command::load(store, town_area, id_of("commander").await?).await?;
         crate::demo_rosters::load(store, &town, &areas, &person_ids, id_of("commander").await?).await?;
+        crate::demo_leaders::load(store, &town, &areas, &person_ids, id_of("commander").await?, now).await?;
     }
     Ok(DemoSummary {
         created_residents: !person_ids.is_empty(),

@@ -1,7 +1,8 @@
 //! The demo's posts and rosters, loaded with the whole demo town on both engines: a post at every
 //! village's sampling site with teacher volunteers on temperature and registration and cadres on
 //! queue order, the highway exit's post staffed 24 hours in 3 × 8 h shifts on 6 and 7 October,
-//! check-ins, and no-shows; the dashboard's summary at 09:00 on 6 October.
+//! check-ins, and no-shows; the dashboard's summary at 09:00 on 6 October; a leader (包村领导)
+//! for each village.
 
 use bulwark_app::{demo, demo_rosters::CHECKPOINT_POST, rosters::local_offset};
 use bulwark_domain::{
@@ -54,6 +55,21 @@ async fn demo_rosters(store: &dyn Store) {
     assert!(s.assigned > 0 && s.no_shows > 0 && s.checked_in + s.no_shows <= s.assigned, "{s:?}");
     // (The demo's check-outs come 5 minutes after the end, so those checked in are on post.)
     assert_eq!(s.checked_in + s.no_shows, s.assigned, "{s:?}");
+
+    // Every village and community has a leader, a cadre, with the demo's title.
+    let villages = store
+        .areas_within(&scope, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| {
+            matches!(a.kind, bulwark_domain::areas::AreaKind::Village | bulwark_domain::areas::AreaKind::Community)
+        })
+        .count();
+    let leaders = store.leaders(&scope).await.unwrap();
+    assert_eq!(leaders.len(), villages, "a leader for each village");
+    assert_eq!(villages, 12, "the demo town's 12 villages and communities");
+    assert!(leaders.iter().all(|l| l.leader.title == bulwark_app::demo_leaders::TITLE));
 
     // A second load changes nothing.
     demo::load(store, demo::DEFAULT_SEED, day, Some("demo-password-2022".into()), 1_665_000_000_000)

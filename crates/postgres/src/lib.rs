@@ -14,6 +14,7 @@ mod areas;
 mod audit;
 mod command;
 mod error;
+mod leaders;
 mod mass_testing;
 mod migrate;
 mod notify;

@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "notify", sql: include_str!("../migrations/0006_notify.sql") },
     Migration { version: 7, name: "rosters", sql: include_str!("../migrations/0007_rosters.sql") },
     Migration { version: 8, name: "settings", sql: include_str!("../migrations/0008_settings.sql") },
+    Migration { version: 9, name: "leaders", sql: include_str!("../migrations/0009_leaders.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

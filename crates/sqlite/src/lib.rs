@@ -10,6 +10,7 @@ mod areas;
 mod audit;
 mod command;
 mod error;
+mod leaders;
 mod migrations;
 mod notify;
 mod people;

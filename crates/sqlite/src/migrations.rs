@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "0006_notify", include_str!("../migrations/0006_notify.sql")),
     (7, "0007_rosters", include_str!("../migrations/0007_rosters.sql")),
     (8, "0008_settings", include_str!("../migrations/0008_settings.sql")),
+    (9, "0009_leaders", include_str!("../migrations/0009_leaders.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

@@ -50,6 +50,8 @@ mod rosters;
 pub use rosters::*;
 mod settings;
 pub use settings::*;
+mod leaders;
+pub use leaders::*;
 
 /// Expands to one `#[tokio::test]` per contract test, each on a fresh store from the factory.
 ///
@@ -130,6 +132,8 @@ macro_rules! contract_tests {
             rosters_day_roster_and_summary,
             settings_init_keeps_the_first_and_put_replaces,
             settings_concurrent_init_agrees_on_one_value,
+            leaders_set_replace_list_and_remove,
+            leaders_unknown_area_or_person_is_invalid,
         }
     };
     ($factory:expr) => {

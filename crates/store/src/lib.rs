@@ -1,7 +1,7 @@
 //! Storage contracts of Bulwark.
 //!
 //! One trait per capability ([`AreaStore`], [`PersonStore`], [`AccountStore`], [`SessionStore`],
-//! [`AuditStore`], [`StaffStore`], [`RosterStore`], [`SettingsStore`] and the others); [`Store`] is all of them, as the server holds it. Two engines implement them:
+//! [`AuditStore`], [`StaffStore`], [`RosterStore`], [`SettingsStore`], [`LeaderStore`] and the others); [`Store`] is all of them, as the server holds it. Two engines implement them:
 //! `bulwark-sqlite` (embedded, the default) and `bulwark-postgres`. The contract tests in
 //! `bulwark-store-tests` run unchanged against both.
 //!
@@ -14,6 +14,7 @@
 
 pub mod command;
 mod error;
+pub mod leaders;
 pub mod notify;
 pub mod rosters;
 pub mod settings;
@@ -33,6 +34,7 @@ use bulwark_domain::{
 pub use bulwark_domain::access::SessionKind;
 pub use command::CommandStore;
 pub use error::{StoreError, StoreResult};
+pub use leaders::LeaderStore;
 pub use notify::NotificationStore;
 pub use rosters::RosterStore;
 pub use settings::SettingsStore;
@@ -216,6 +218,7 @@ pub trait Store:
     + NotificationStore
     + RosterStore
     + SettingsStore
+    + LeaderStore
 {
     /// Which engine this is: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;

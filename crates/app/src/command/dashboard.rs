@@ -23,6 +23,9 @@ pub struct TestingFigures {
     pub coverage: Vec<CoverageRow>,
     pub abnormal_pools: usize,
     pub abnormal_pools_open: usize,
+    /// The titles of the leaders (包村领导) of the areas covered, by area: titles, not names, so
+    /// the dashboard still shows no person.
+    pub leader_titles: std::collections::HashMap<bulwark_domain::areas::AreaId, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,7 +85,10 @@ pub(crate) async fn testing_figures(
     let progress = store.progress(round.id).await?;
     let coverage = store.coverage(round.id, area).await?;
     let pools = store.abnormal_pools(round.id, &actor.scope).await?;
+    let scope = bulwark_domain::access::Scope { area, path: area_path.to_string() };
+    let leader_titles = crate::leaders::titles(store, &scope).await?;
     Ok(Some(TestingFigures {
+        leader_titles,
         abnormal_pools: pools.len(),
         abnormal_pools_open: pools.iter().filter(|p| !p.state.is_closed()).count(),
         round,

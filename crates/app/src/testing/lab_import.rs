@@ -33,6 +33,7 @@ pub struct LabImportReport {
 /// named), the one saved for `lab`, or the one detected from the headers.
 pub async fn import_lab_results(
     store: &dyn Store,
+    hub: &crate::notify::Hub,
     actor: &Actor,
     bytes: Vec<u8>,
     lab: Option<&str>,
@@ -81,7 +82,7 @@ pub async fn import_lab_results(
         .collect();
     let results: Vec<_> = parsed.results.into_iter().map(|(_, r)| r).collect();
     let imported = results.len();
-    let report = record(store, actor, results, now).await?;
+    let report = record(store, hub, actor, results, now).await?;
     Ok(LabImportReport {
         total_rows: parsed.total_rows,
         imported,

@@ -74,18 +74,22 @@ impl LabResultInput {
 /// whole request (naming it), so a lab never half-sends a batch.
 pub async fn submit(
     store: &dyn Store,
+    hub: &crate::notify::Hub,
     actor: &Actor,
     input: Vec<LabResultInput>,
     now: Millis,
 ) -> AppResult<ResultsReport> {
     actor.authorize(store, Operation::LabResultsSubmit, now).await?;
     let results = input.iter().enumerate().map(|(i, r)| r.parse(i)).collect::<AppResult<Vec<_>>>()?;
-    record(store, actor, results, now).await
+    record(store, hub, actor, results, now).await
 }
 
-/// Stores parsed results (from JSON or a file) and notes abnormal pools in the audit trail.
+/// Stores parsed results (from JSON or a file), notes abnormal pools in the audit trail and
+/// alerts the leaders of the villages with members in them (see
+/// [`crate::leaders::alert_abnormal_pools`]).
 pub async fn record(
     store: &dyn Store,
+    hub: &crate::notify::Hub,
     actor: &Actor,
     results: Vec<LabResult>,
     now: Millis,
@@ -100,5 +104,12 @@ pub async fn record(
         report.abnormal.len()
     );
     actor.record_change(store, Operation::LabResultsSubmit, detail, now).await?;
+    if !report.abnormal.is_empty() {
+        // The results are stored and audited: an alert that cannot be queued is logged, never
+        // turned into a failed import (the lab would send the whole batch again).
+        if let Err(e) = crate::leaders::alert_abnormal_pools(store, hub, &report.abnormal, now).await {
+            tracing::warn!(error = %e, "abnormal pools: the village leaders' SMS could not be queued");
+        }
+    }
     Ok(report)
 }

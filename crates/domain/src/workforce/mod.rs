@@ -58,9 +58,11 @@ impl StaffMember {
     }
 }
 
+pub mod leaders;
 pub mod post;
 pub mod roster;
 
+pub use leaders::{AreaLeader, LeaderError};
 pub use post::{Duty, NewPost, Post, PostError, PostId, PostKind};
 pub use roster::{
     Assignment, AssignmentId, Attendance, CheckIn, CheckOut, Clash, NewAssignment, RosterError, RosterRules, Shift,

@@ -511,6 +511,7 @@ dashboard-checked-in = Checked in / assigned
 dashboard-unfilled = Places unfilled
 dashboard-no-shows = No-shows
 dashboard-shifts = Shifts running
+dashboard-village-leader = Leader
 
 ## The daily report
 report-title = { $n } outbreak response: daily report
@@ -636,3 +637,15 @@ review-reason-unknown_tube = Unknown tube
 review-reason-conflict = Contradicts an earlier result
 review-back = Back to the round
 review-link = To review
+## Area leaders (包村领导)
+leaders-title = Village leaders
+leaders-help = Each village (community) is in the charge of one town leader. When a pooled test turns abnormal, the village's leader is sent an SMS automatically.
+leaders-area = Village (community)
+leaders-leader-title = Title
+leaders-name = Leader
+leaders-unset = Not set
+leaders-set = Save
+leaders-remove = Remove
+leaders-none = No village or community in your scope.
+leaders-notice-set = Leader set.
+leaders-notice-removed = Leader removed.

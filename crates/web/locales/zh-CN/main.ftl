@@ -511,6 +511,7 @@ dashboard-checked-in = 已签到 / 应到
 dashboard-unfilled = 缺岗人数
 dashboard-no-shows = 未到岗
 dashboard-shifts = 当前班次
+dashboard-village-leader = 包村领导
 
 ## The daily report
 report-title = { $n }疫情防控工作日报
@@ -636,3 +637,15 @@ review-reason-unknown_tube = 未知管码
 review-reason-conflict = 与已有结果矛盾
 review-back = 返回本轮检测
 review-link = 待核查
+## Area leaders (包村领导)
+leaders-title = 包村领导
+leaders-help = 每个村（社区）由一名镇领导包村负责。混管检测异常时，系统自动短信通知该村的包村领导。
+leaders-area = 村（社区）
+leaders-leader-title = 职务
+leaders-name = 包村领导
+leaders-unset = 未设置
+leaders-set = 保存
+leaders-remove = 移除
+leaders-none = 范围内没有村或社区。
+leaders-notice-set = 已设置包村领导。
+leaders-notice-removed = 已移除包村领导。

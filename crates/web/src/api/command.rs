@@ -568,6 +568,20 @@ pub(crate) struct TestingFiguresView {
     percent: f64,
     abnormal_pools: usize,
     abnormal_pools_open: usize,
+    /// Coverage of each area below the incident's (villages, communities).
+    villages: Vec<VillageCoverageView>,
+}
+
+/// One village's coverage on the dashboard, with its leader's title (not the name: the
+/// dashboard shows no person).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct VillageCoverageView {
+    code: String,
+    name: String,
+    sampled: u64,
+    target: u64,
+    /// The title of the village's leader (包村领导), if one is set.
+    leader_title: Option<String>,
 }
 
 /// The dashboard's figures.
@@ -610,6 +624,18 @@ pub(crate) fn dashboard_view(d: &Dashboard) -> DashboardView {
             percent: if target == 0 { 0.0 } else { (sampled as f64 * 1000.0 / target as f64).round() / 10.0 },
             abnormal_pools: t.abnormal_pools,
             abnormal_pools_open: t.abnormal_pools_open,
+            villages: t
+                .coverage
+                .iter()
+                .skip(1)
+                .map(|c| VillageCoverageView {
+                    code: c.area.code.as_str().to_string(),
+                    name: c.area.name.clone(),
+                    sampled: c.sampled,
+                    target: c.target(),
+                    leader_title: t.leader_titles.get(&c.area.id).cloned(),
+                })
+                .collect(),
         }
     });
     DashboardView {

@@ -85,6 +85,7 @@ pub(crate) async fn lab_results(
     let now = state.clock.now();
     let report = bulwark_app::testing::lab_import::import_lab_results(
         state.store.as_ref(),
+        &state.notify,
         &actor,
         bytes,
         p.lab.as_deref(),

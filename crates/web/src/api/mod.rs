@@ -10,6 +10,7 @@ mod auth;
 pub(crate) mod command;
 pub(crate) mod exports;
 mod imports;
+mod leaders;
 mod notifications;
 mod persons;
 mod reports;
@@ -115,6 +116,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(rosters::roster))
         .routes(routes!(rosters::export))
         .routes(routes!(rosters::summary))
+        .routes(routes!(leaders::set, leaders::remove))
+        .routes(routes!(leaders::list))
 }
 
 /// The OpenAPI document of the API.

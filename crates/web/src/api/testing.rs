@@ -375,7 +375,7 @@ pub(crate) async fn lab_results(
     Caller(actor): Caller,
     Json(input): Json<Vec<LabResultInput>>,
 ) -> Result<Json<ResultsReportView>, ApiError> {
-    let report = results::submit(state.store.as_ref(), &actor, input, state.clock.now()).await?;
+    let report = results::submit(state.store.as_ref(), &state.notify, &actor, input, state.clock.now()).await?;
     publish_abnormal(&state, &report).await;
     Ok(Json(report.into()))
 }

@@ -173,7 +173,8 @@ struct TestingLine {
     bar: u32,
     abnormal: usize,
     abnormal_open: usize,
-    villages: Vec<(String, String, String, u32)>,
+    /// (name, leader's title or empty, sampled, percent, bar width).
+    villages: Vec<(String, String, String, String, u32)>,
 }
 
 pub(crate) struct Live {
@@ -275,7 +276,8 @@ impl Live {
                     .skip(1)
                     .map(|c| {
                         let (p, b) = percent(c.sampled, c.target());
-                        (c.area.name.clone(), grouped(c.sampled), p, b)
+                        let title = f.leader_titles.get(&c.area.id).cloned().unwrap_or_default();
+                        (c.area.name.clone(), title, grouped(c.sampled), p, b)
                     })
                     .collect(),
             }

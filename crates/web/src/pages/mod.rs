@@ -6,6 +6,7 @@ mod audit;
 mod command;
 mod doorknock;
 pub(crate) mod imports;
+mod leaders;
 mod login;
 mod notifications;
 mod persons;
@@ -99,6 +100,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/rosters/posts/{id}/shifts", post(rosters::create_shifts))
         .route("/rosters/posts/{id}/assign", post(rosters::assign))
         .route("/rosters/assignments/{id}/remove", post(rosters::remove))
+        .route("/leaders", get(leaders::page))
+        .route("/leaders/{code}", post(leaders::set))
+        .route("/leaders/{code}/remove", post(leaders::remove))
         .route("/checkin", get(rosters::check_in_page))
         .route("/checkin/{id}/in", post(rosters::check_in))
         .route("/checkin/{id}/out", post(rosters::check_out))

@@ -107,6 +107,9 @@ pub async fn cases(server: &TestServer, op: &ApiOp, scope: &Area, login_as: &str
     if let Some(notify) = crate::notify::matrix_cases(server, op, login_as).await {
         return Some(notify);
     }
+    if let Some(leaders) = crate::leaders::matrix_cases(server, op, scope).await {
+        return Some(leaders);
+    }
     if let Some(rosters) = crate::rosters::matrix_cases(server, op, scope).await {
         return Some(rosters);
     }

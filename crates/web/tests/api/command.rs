@@ -277,7 +277,7 @@ async fn command_postgres() {
 }
 
 /// An SMS gateway on a loopback port that records every message it is given.
-async fn recording_gateway() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+pub(crate) async fn recording_gateway() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let store = got.clone();
     let app = axum::Router::new().route(
@@ -300,7 +300,7 @@ async fn recording_gateway() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(St
 
 /// Waits until the gateway holds at least `n` messages matching `pred` (the dispatcher sends in
 /// the background).
-async fn messages(
+pub(crate) async fn messages(
     got: &std::sync::Mutex<Vec<(String, String)>>,
     n: usize,
     pred: impl Fn(&str) -> bool,

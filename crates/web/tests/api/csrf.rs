@@ -60,6 +60,8 @@ async fn state(server: &TestServer, sessions: &[&str], audit: bool) -> String {
     testing.push(format!("{read:?}"));
     // Workforce: posts, shifts, assignments and their check-ins.
     testing.push(format!("{:?}", server.store.roster(&root, 0, i64::MAX / 4).await.expect("roster")));
+    // Area leaders.
+    testing.push(format!("{:?}", server.store.leaders(&root).await.expect("leaders")));
     let mut alive = Vec::new();
     for s in sessions {
         alive.push(server.store.session(&token_hash(s)).await.expect("session").is_some());
@@ -254,6 +256,9 @@ async fn csrf(engine: Engine) {
         page_targets.push(("POST", template, path, body, &commander));
     }
     for (template, path, body) in crate::rosters::csrf_page_targets(&server).await {
+        page_targets.push(("POST", template, path, body, &commander));
+    }
+    for (template, path, body) in crate::leaders::csrf_page_targets(&server) {
         page_targets.push(("POST", template, path, body, &commander));
     }
     for (_, template, path, body, cookie) in page_targets.iter().cloned() {

@@ -1,0 +1,12 @@
+-- Area leaders (包村领导): the town leader in charge of a village (or community, or the town),
+-- shown on the dashboard and sent the alerts of that area. One row per area; a person may lead
+-- several areas. Leaders are listed by joining the area (its path is the scope).
+-- Mirrors crates/sqlite/migrations/0009_leaders.sql (same table and column names).
+CREATE TABLE area_leaders (
+    area_id   bigint PRIMARY KEY REFERENCES areas(id),
+    person_id bigint NOT NULL REFERENCES persons(id),
+    title     text NOT NULL CHECK (char_length(title) BETWEEN 1 AND 50),
+    set_at    bigint NOT NULL,
+    set_by    bigint NOT NULL
+);
+CREATE INDEX area_leaders_person ON area_leaders(person_id);
