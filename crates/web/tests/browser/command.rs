@@ -242,4 +242,20 @@ async fn scenario(c: Driver, w: World) {
     assert_fits_the_width(&c, "the English dashboard").await;
     screenshot(&c, "command-dashboard-en-phone").await;
     assert_local_only(&c, origin).await;
+
+    // The daily report from the dashboard's link, in Chinese, on the phone and the desktop.
+    click(&c, "#lang-switch").await;
+    wait_until(&c, "document.documentElement.lang === 'zh-CN' && document.readyState === 'complete'", "Chinese").await;
+    click(&c, "#report-link").await;
+    wait_until(&c, "/^\\/incidents\\/\\d+\\/report$/.test(location.pathname)", "the report page").await;
+    let lead = text(&c, "#report-lead").await;
+    assert!(lead.starts_with("截至") && lead.contains("尚未开展全员核酸检测"), "the headline: {lead}");
+    assert!(text(&c, "#report-title").await.ends_with("疫情防控工作日报"));
+    assert_fits_the_width(&c, "the report").await;
+    screenshot(&c, "command-report-phone").await;
+    resize(&c, DESKTOP).await;
+    screenshot(&c, "command-report-desktop").await;
+    let pdf = js(&c, "document.getElementById('report-pdf').getAttribute('href')").await;
+    assert!(pdf.as_str().is_some_and(|h| h.contains("format=pdf")), "{pdf}");
+    assert_local_only(&c, origin).await;
 }
