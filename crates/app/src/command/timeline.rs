@@ -36,3 +36,43 @@ pub async fn add(
     actor.record_change(store, op, format!("timeline entry {} in incident {incident}", stored.id), now).await?;
     Ok(stored)
 }
+
+/// Writes "abnormal pools found" into the timeline of every incident whose area overlaps the
+/// rounds of `abnormal` (tubes that just turned abnormal or positive): a notable figure from mass
+/// testing, in order with the rest. The dashboards follow through the abnormal-pool event.
+pub async fn note_abnormal_pools(
+    store: &dyn Store,
+    abnormal: &[bulwark_domain::testing::TubeCode],
+    now: Millis,
+) -> AppResult<u64> {
+    let mut paths: Vec<String> = Vec::new();
+    let mut rounds = std::collections::BTreeSet::new();
+    for code in abnormal {
+        if let Some(tube) = store.tube(code).await? {
+            rounds.insert(tube.round);
+        }
+    }
+    for round in rounds {
+        if let Some(r) = store.round(round).await? {
+            paths.extend(r.area_paths);
+        }
+    }
+    if paths.is_empty() {
+        return Ok(0);
+    }
+    let shown: Vec<String> = abnormal.iter().take(5).map(ToString::to_string).collect();
+    let more = if abnormal.len() > shown.len() { "等" } else { "" };
+    let text =
+        format!("检出核酸检测异常混管{}管：{}{more}；混管成员原地管控、单管复采", abnormal.len(), shown.join("、"));
+    let everywhere = bulwark_domain::access::Scope { area: 0, path: "/".into() };
+    let mut written = 0;
+    for incident in store.incidents(&everywhere).await? {
+        let overlaps =
+            paths.iter().any(|p| p.starts_with(&incident.area_path) || incident.area_path.starts_with(p.as_str()));
+        if overlaps {
+            store.append_timeline(incident.id, now, TimelineKind::Figure, &text, None).await?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}

@@ -84,9 +84,9 @@ pub async fn submit(
     record(store, hub, actor, results, now).await
 }
 
-/// Stores parsed results (from JSON or a file), notes abnormal pools in the audit trail and
-/// alerts the leaders of the villages with members in them (see
-/// [`crate::leaders::alert_abnormal_pools`]).
+/// Stores parsed results (from JSON or a file), notes abnormal pools in the audit trail and in
+/// the timelines of the incidents over their areas, and alerts the leaders of the villages with
+/// members in them (see [`crate::leaders::alert_abnormal_pools`]).
 pub async fn record(
     store: &dyn Store,
     hub: &crate::notify::Hub,
@@ -109,6 +109,9 @@ pub async fn record(
         // turned into a failed import (the lab would send the whole batch again).
         if let Err(e) = crate::leaders::alert_abnormal_pools(store, hub, &report.abnormal, now).await {
             tracing::warn!(error = %e, "abnormal pools: the village leaders' SMS could not be queued");
+        }
+        if let Err(e) = crate::command::timeline::note_abnormal_pools(store, &report.abnormal, now).await {
+            tracing::warn!(error = %e, "abnormal pools: the incidents' timelines could not be written");
         }
     }
     Ok(report)

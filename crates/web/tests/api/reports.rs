@@ -95,6 +95,14 @@ async fn daily_report(engine: Engine) {
         assert_eq!(status, StatusCode::CREATED, "{r}");
     }
 
+    // The lab finds the pool positive: a notable figure in the incident's timeline.
+    let lab = server.login("lab").await;
+    let (status, report) = lab.post("/api/v1/lab-results", json!([{"tube": "EP7000001", "result": "阳性"}])).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (_, timeline) = commander.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    let figure = timeline.as_array().unwrap().iter().find(|e| e["kind"] == "figure").expect("a figure entry");
+    assert!(figure["text"].as_str().unwrap().starts_with("检出核酸检测异常混管1管：EP7000001"), "{figure}");
+
     // The next day at 09:00 a third member arrives.
     server.clock.advance(25 * 60 * MINUTE);
     // Sessions do not last a day: sign in again.
@@ -121,6 +129,8 @@ async fn daily_report(engine: Engine) {
     assert!(html.contains("截至10月7日0时"), "{html}");
     assert!(html.contains("已到岗2人，其中在集结时限（7时30分）前到岗1人"), "{html}");
     assert!(html.contains("超时完成"), "the assembly task was done late: {html}");
+    assert!(html.contains("检出核酸检测异常混管1管：EP7000001"), "the day's events: {html}");
+    assert!(html.contains("异常混管1管"), "{html}");
 
     // English on asking.
     let (status, _, body) = fetch(&commander, &format!("/api/v1/incidents/{id}/report?lang=en")).await;
