@@ -93,12 +93,6 @@ pub async fn load(store: &dyn Store, town: &Area, commander: UserId) -> AppResul
         .await?;
 
     // The roll-call: members of the field groups assemble at the forward post.
-    let names: std::collections::HashMap<PersonId, String> = store
-        .people_by_ids(&scope, &staff.iter().map(|(p, _)| *p).collect::<Vec<_>>())
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
     for (key, members) in &groups {
         let at_front = matches!(key.as_str(), "tracing" | "isolation-transfer" | "security" | "disinfection");
         let (place, where_) = if at_front {
@@ -115,7 +109,7 @@ pub async fn load(store: &dyn Store, town: &Area, commander: UserId) -> AppResul
                 place,
                 at,
                 by: None,
-                arrival_text: format!("{} 到达{where_}", names.get(person).map_or("", String::as_str)),
+                arrival_text: format!("工作人员到达{where_}"),
                 audit: NewAnswer::link_audit(id, *person, status, at),
             };
             if let Some(at) = received {

@@ -92,9 +92,9 @@ pub async fn answer(
         (None, Some(_), None) => return Err(AppError::Unauthenticated),
         _ => return Err(AppError::invalid("person_id", "send person_id or token, not both")),
     };
-    let scope = Scope { area: incident.area, path: incident.area_path.clone() };
-    let name = store.people_by_ids(&scope, &[person]).await?.pop().map(|p| p.name).unwrap_or_default();
-    let arrival_text = format!("{name} 到达{}", place_text(&incident, place.as_ref()));
+    // No name in the timeline (read by everyone at headquarters, exported, unaudited): who
+    // arrived is the audited `arrived` list.
+    let arrival_text = format!("工作人员到达{}", place_text(&incident, place.as_ref()));
     let detail = format!("roll-call {}: {}", incident.id, status.as_str());
     let audit = stamp.entry(Some(person), Outcome::Success, Some(detail));
     let new = NewAnswer { incident: incident.id, person, status, place, at: now, by: stamp.user, arrival_text, audit };
@@ -179,6 +179,56 @@ pub async fn missing(
         return Err(AppError::invalid("group", format!("no group {k} in this incident")));
     }
     let shown: Vec<Person> = out.iter().flat_map(|m| m.people.iter().cloned()).collect();
+    crate::people::audit_reads(store, actor, op, &shown, now).await?;
+    Ok(out)
+}
+
+/// Who has arrived in a group, with when and where: the board's "who arrived and when".
+#[derive(Debug, Clone)]
+pub struct Arrived {
+    pub group: Group,
+    /// Earliest arrival first.
+    pub people: Vec<(Person, Millis, Option<RollCallPlace>)>,
+}
+
+/// Who has arrived, per group (or in one group), with the time of their first arrival and the
+/// place; every person shown is an audited read, as in [`missing`].
+pub async fn arrived(
+    store: &dyn Store,
+    actor: &Actor,
+    incident: IncidentId,
+    group: Option<&str>,
+    now: Millis,
+) -> AppResult<Vec<Arrived>> {
+    let op = Operation::IncidentsRead;
+    let incident = incident_in_scope(store, actor, op, incident, now).await?;
+    let groups = store.groups(incident.id).await?;
+    let members = store.members(incident.id).await?;
+    let mut out = Vec::new();
+    for g in groups {
+        if group.is_some_and(|k| k != g.key) {
+            continue;
+        }
+        let mut here: Vec<&MemberState> =
+            members.iter().filter(|m| m.group == g.id && m.arrived_at.is_some()).collect();
+        here.sort_by_key(|m| (m.arrived_at, m.person));
+        let ids: Vec<PersonId> = here.iter().map(|m| m.person).collect();
+        let found = store.people_by_ids(&actor.scope, &ids).await?;
+        let people = here
+            .iter()
+            .filter_map(|m| {
+                let p = found.iter().find(|p| p.id == m.person)?;
+                Some((p.clone(), m.arrived_at.unwrap_or_default(), m.place.clone()))
+            })
+            .collect();
+        out.push(Arrived { group: g, people });
+    }
+    if let Some(k) = group
+        && out.is_empty()
+    {
+        return Err(AppError::invalid("group", format!("no group {k} in this incident")));
+    }
+    let shown: Vec<Person> = out.iter().flat_map(|a| a.people.iter().map(|(p, ..)| p.clone())).collect();
     crate::people::audit_reads(store, actor, op, &shown, now).await?;
     Ok(out)
 }

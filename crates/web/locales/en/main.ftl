@@ -406,6 +406,8 @@ plan-edit-json = Edit as JSON (advanced)
 rollcall-call = Show the number to call
 rollcall-call-reason = Roll-call: no answer, calling
 rollcall-resend = Send the links again
+rollcall-arrived-of = { $n }: who has arrived
+rollcall-none-arrived = Nobody has arrived yet.
 rollcall-resend-hint = New one-tap links (SMS, e-mail) to everyone who has not answered; the old links stop working
 
 # Notifications

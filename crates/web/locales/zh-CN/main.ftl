@@ -406,6 +406,8 @@ plan-edit-json = 以 JSON 编辑（高级）
 rollcall-call = 查看号码并拨打
 rollcall-call-reason = 集结点名未回复，电话联系
 rollcall-resend = 重发集结链接
+rollcall-arrived-of = { $n }：已到岗人员
+rollcall-none-arrived = 尚无人到岗。
 rollcall-resend-hint = 给所有未回复人员发送新的一键回复链接（短信、邮件），旧链接随即失效
 
 # Notifications

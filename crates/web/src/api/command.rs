@@ -444,6 +444,56 @@ pub(crate) async fn resend_links(
 }
 
 #[derive(Serialize, ToSchema)]
+pub(crate) struct ArrivedPersonView {
+    person_id: i64,
+    name: String,
+    /// The first arrival.
+    arrived_at: String,
+    /// headquarters, forward_post or a post's name.
+    place: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ArrivedView {
+    group: i64,
+    key: String,
+    name: String,
+    people: Vec<ArrivedPersonView>,
+}
+
+/// Who has arrived, per group, earliest first, with when and where (every person shown is an
+/// audited read).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/rollcall/arrived", operation_id = "incidents_read.arrived", tag = "command",
+    params(("id" = i64, Path), GroupQuery), responses((status = 200, body = [ArrivedView]), (status = 403, body = ErrorBody)))]
+pub(crate) async fn arrived(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<IncidentId>,
+    Query(q): Query<GroupQuery>,
+) -> Result<Json<Vec<ArrivedView>>, ApiError> {
+    let list = rollcall::arrived(state.store.as_ref(), &actor, id, q.group.as_deref(), state.clock.now()).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|a| ArrivedView {
+                group: a.group.id,
+                key: a.group.key,
+                name: a.group.name,
+                people: a
+                    .people
+                    .into_iter()
+                    .map(|(p, at, place)| ArrivedPersonView {
+                        person_id: p.id,
+                        name: p.name,
+                        arrived_at: rfc3339(at),
+                        place: place.map(|pl| pl.as_str().to_owned()),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
 pub(crate) struct MissingView {
     group: i64,
     key: String,

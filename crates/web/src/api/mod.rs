@@ -90,6 +90,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(command::incident))
         .routes(routes!(command::answer, command::board))
         .routes(routes!(command::missing))
+        .routes(routes!(command::arrived))
         .routes(routes!(command::resend_links))
         .routes(routes!(command::list_tasks))
         .routes(routes!(command::update_task))

@@ -342,7 +342,12 @@ struct IncidentPage {
     can_resend: bool,
     /// Per group: its name and who has not answered.
     missing: Vec<(String, CallList)>,
+    /// Per group: its name and who arrived.
+    arrived: Vec<(String, ArrivalList)>,
 }
+
+/// (person id, name, local time, place) of each member who arrived, earliest first.
+type ArrivalList = Vec<(i64, String, String, String)>;
 
 /// (person id, name, masked phone) of each member to call.
 type CallList = Vec<(i64, String, String)>;
@@ -358,6 +363,8 @@ struct IncidentLive {
 pub(crate) struct PageQuery {
     /// Show who has not answered in this group (names and phones: an audited read).
     missing: Option<String>,
+    /// Show who has arrived in this group, and when (names: an audited read).
+    arrived: Option<String>,
 }
 
 /// `GET /incidents/{id}`: the commander's dashboard.
@@ -392,9 +399,38 @@ pub(crate) async fn page(
             .collect(),
         None => Vec::new(),
     };
+    let arrived = match q.arrived.as_deref() {
+        Some(group) => {
+            let incident = &d.board.incident;
+            rollcall::arrived(store, &caller.actor, id, Some(group), now)
+                .await
+                .or_page(caller.lang)?
+                .into_iter()
+                .map(|a| {
+                    let people = a
+                        .people
+                        .into_iter()
+                        .map(|(p, at, place)| {
+                            let place = match place {
+                                Some(bulwark_domain::command::RollCallPlace::ForwardPost) => {
+                                    incident.forward_post.clone()
+                                }
+                                Some(bulwark_domain::command::RollCallPlace::Post(name)) => name,
+                                _ => incident.headquarters.clone(),
+                            };
+                            (p.id, p.name, local_day_hm(at), place)
+                        })
+                        .collect();
+                    (a.group.name, people)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let can_write = allows(caller.actor.account.role, Operation::TimelineWrite);
     let can_resend = allows(caller.actor.account.role, Operation::IncidentsActivate);
-    Ok(render(&IncidentPage { chrome: caller.chrome(), live: Live::of(d, &caller), can_write, can_resend, missing }))
+    let live = Live::of(d, &caller);
+    Ok(render(&IncidentPage { chrome: caller.chrome(), live, can_write, can_resend, missing, arrived }))
 }
 
 /// `GET /incidents/{id}/live`: the live part alone, for the script to swap in.

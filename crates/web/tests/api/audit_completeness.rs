@@ -155,6 +155,7 @@ fn read_operation(method: &Method, route: &str) -> Option<&'static str> {
         ("GET", "/api/v1/rounds/{id}/abnormal-pools", "abnormal_pools_read"),
         ("GET", "/api/v1/qr-codes", "printables_read"),
         ("GET", "/api/v1/incidents/{id}/rollcall/missing", "incidents_read"),
+        ("GET", "/api/v1/incidents/{id}/rollcall/arrived", "incidents_read"),
         ("GET", "/incidents/{id}", "incidents_read"),
         ("GET", "/api/v1/notifications", "notifications_read"),
         ("GET", "/notifications", "notifications_read"),
