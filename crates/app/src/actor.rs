@@ -89,4 +89,18 @@ impl Actor {
         store.append_audit(vec![entry]).await?;
         Ok(())
     }
+
+    /// Appends a success entry about `person` after a committed change (a roster assignment, a
+    /// village leader named).
+    pub async fn record_person_change(
+        &self,
+        store: &dyn bulwark_store::Store,
+        op: Operation,
+        person: bulwark_domain::people::PersonId,
+        detail: String,
+        now: Millis,
+    ) -> AppResult<()> {
+        let entry = self.stamp(op, now).entry(Some(person), bulwark_domain::audit::Outcome::Success, Some(detail));
+        store.append_audit(vec![entry]).await.map_err(|e| crate::AppError::Unavailable(format!("audit log: {e}")))
+    }
 }

@@ -15,7 +15,6 @@ use bulwark_domain::{
     Millis,
     access::{Operation, Scope},
     areas::{AreaId, AreaKind},
-    audit::Outcome,
     notify::{Address, DedupKey, NewNotification, Recipient},
     people::{Person, PersonId},
     testing::TubeCode,
@@ -40,18 +39,6 @@ pub struct Listed {
     pub person: Option<Person>,
 }
 
-async fn record_person_change(
-    store: &dyn Store,
-    actor: &Actor,
-    op: Operation,
-    person: PersonId,
-    detail: String,
-    now: Millis,
-) -> AppResult<()> {
-    let entry = actor.stamp(op, now).entry(Some(person), Outcome::Success, Some(detail));
-    store.append_audit(vec![entry]).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))
-}
-
 /// Sets (or replaces) the leader of the area with code `code`.
 pub async fn set(store: &dyn Store, actor: &Actor, code: &str, input: LeaderInput, now: Millis) -> AppResult<Listed> {
     let op = Operation::RostersManage;
@@ -63,7 +50,7 @@ pub async fn set(store: &dyn Store, actor: &Actor, code: &str, input: LeaderInpu
         return Err(actor.deny(store, op, Some(input.person_id), now).await);
     };
     store.set_leader(leader.clone(), actor.account.id, now).await?;
-    record_person_change(store, actor, op, person.id, format!("leader of area {} set", area.code), now).await?;
+    actor.record_person_change(store, op, person.id, format!("leader of area {} set", area.code), now).await?;
     Ok(Listed { led: LedArea { area, leader }, person: Some(person) })
 }
 
@@ -75,7 +62,8 @@ pub async fn remove(store: &dyn Store, actor: &Actor, code: &str, now: Millis) -
     let removed = store.remove_leader(area.id).await?;
     match &removed {
         Some(l) => {
-            record_person_change(store, actor, op, l.person, format!("leader of area {} removed", area.code), now)
+            actor
+                .record_person_change(store, op, l.person, format!("leader of area {} removed", area.code), now)
                 .await?
         }
         None => actor.record_change(store, op, format!("area {} had no leader to remove", area.code), now).await?,

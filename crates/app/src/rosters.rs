@@ -13,7 +13,6 @@ use crate::{Actor, AppError, AppResult, areas::resolve_area, people::audit_reads
 use bulwark_domain::{
     Millis,
     access::{Operation, Scope, allows},
-    audit::Outcome,
     people::{Person, PersonId},
     workforce::{
         Assignment, AssignmentId, Duty, NewAssignment, NewPost, Post, PostId, PostKind, RosterError, RosterRules,
@@ -132,19 +131,6 @@ async fn assignment_in_scope(
         Some(d) if actor.scope.contains_path(&d.post.area_path) => Ok(d),
         _ => Err(actor.deny(store, op, None, now).await),
     }
-}
-
-/// Appends a success entry about `person` after a committed change.
-async fn record_person_change(
-    store: &dyn Store,
-    actor: &Actor,
-    op: Operation,
-    person: PersonId,
-    detail: String,
-    now: Millis,
-) -> AppResult<()> {
-    let entry = actor.stamp(op, now).entry(Some(person), Outcome::Success, Some(detail));
-    store.append_audit(vec![entry]).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))
 }
 
 /// Creates a post in an area inside the actor's scope.
@@ -272,7 +258,7 @@ pub async fn assign(
     match store.assign(new).await? {
         Assigned::Stored(a) => {
             let detail = format!("assigned to post {} shift {} (assignment {})", post.id, shift.id, a.id);
-            record_person_change(store, actor, op, person.id, detail, now).await?;
+            actor.record_person_change(store, op, person.id, detail, now).await?;
             Ok((a, shift, post, person))
         }
         Assigned::Clash(c) => Err(AppError::Conflict(RosterError::Overlap(c).to_string())),
@@ -286,7 +272,7 @@ pub async fn unassign(store: &dyn Store, actor: &Actor, id: AssignmentId, now: M
     assignment_in_scope(store, actor, op, id, now).await?;
     let removed = store.remove_assignment(id).await?;
     let detail = format!("removed from post {} shift {} (assignment {id})", removed.post, removed.shift);
-    record_person_change(store, actor, op, removed.person, detail, now).await?;
+    actor.record_person_change(store, op, removed.person, detail, now).await?;
     Ok(removed)
 }
 
@@ -316,7 +302,7 @@ async fn attend(
     if recorded {
         let what = if check_in { "checked in" } else { "checked out" };
         let text = format!("{what} at post {} shift {} (assignment {id})", detail.post.id, detail.shift.id);
-        record_person_change(store, actor, op, assignment.person, text, now).await?;
+        actor.record_person_change(store, op, assignment.person, text, now).await?;
     }
     detail.assignment = assignment;
     Ok(Attendance { detail, recorded })

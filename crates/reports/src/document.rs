@@ -70,15 +70,3 @@ impl BarChart {
         (value * 100).checked_div(self.max()).unwrap_or(0)
     }
 }
-
-impl Table {
-    /// A table whose first column is text and the others figures.
-    pub fn figures(titles: &[String]) -> Table {
-        let columns = titles
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Column { title: t.clone(), align: if i == 0 { Align::Left } else { Align::Right } })
-            .collect();
-        Table { columns, rows: Vec::new(), total: None }
-    }
-}

@@ -12,8 +12,8 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, StatusCode, header},
+    response::Response,
 };
 use bulwark_app::{
     AppError, accounts,
@@ -113,13 +113,7 @@ pub(crate) fn link_base(state: &AppState, headers: &HeaderMap) -> String {
 
 pub(crate) fn plan_file(plan: &Plan, version: u32) -> Response {
     let body = serde_json::to_vec_pretty(plan).unwrap_or_default();
-    let name = format!("attachment; filename=\"plan-{}-v{version}.json\"", plan.key);
-    let mut r = body.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(v) = HeaderValue::from_str(&name) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
+    super::file_response(body, "application/json", &format!("plan-{}-v{version}.json", plan.key), false)
 }
 
 #[derive(Serialize, ToSchema)]

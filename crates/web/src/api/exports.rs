@@ -16,8 +16,8 @@ use crate::{
 };
 use axum::{
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, header},
-    response::{IntoResponse, Response},
+    http::HeaderMap,
+    response::Response,
 };
 use bulwark_app::{
     Actor, AppError,
@@ -73,16 +73,7 @@ pub(crate) fn language(headers: &HeaderMap, asked: Option<&str>) -> Tr {
 /// A workbook as a download. The name is kept to letters, digits, `-`, `_` and `.` (area codes
 /// and dates are), so no RFC 5987 form is needed; the file holds personal data, so it is not cached.
 pub(crate) fn xlsx_file(bytes: Vec<u8>, name: &str) -> Response {
-    let name: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(XLSX));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
+    super::file_response(bytes, XLSX, name, false)
 }
 
 /// Audits the reveals the workbook holds, then sends it as `<list>-<id>[-<area>]-<date>.xlsx`.

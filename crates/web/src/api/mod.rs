@@ -131,3 +131,28 @@ pub(crate) fn routes() -> Router<AppState> {
     let doc = std::sync::Arc::new(doc);
     router.route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
 }
+
+/// A file for the browser to save (`attachment`) or show (`inline`): its type, a name made safe
+/// for the header (ASCII letters, digits, `-_.`), and never cached (it may hold personal data).
+pub(crate) fn file_response(
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    name: &str,
+    inline: bool,
+) -> axum::response::Response {
+    use axum::{
+        http::{HeaderValue, header},
+        response::IntoResponse,
+    };
+    let name: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let kind = if inline { "inline" } else { "attachment" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{kind}; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}

@@ -61,7 +61,6 @@ pub(crate) async fn daily(
     let report = reports::daily(state.store.as_ref(), &actor, id, date, state.clock.now()).await?;
     let doc = daily_document(&report, Tr(lang));
     let name = format!("report-{id}-{date}.{format}");
-    let disposition = |kind: &str| format!("{kind}; filename=\"{name}\"");
     Ok(match format.as_str() {
         "html" => {
             let html = ReportPrint::new(doc).render().map_err(|e| AppError::Internal(format!("report page: {e}")))?;
@@ -70,11 +69,7 @@ pub(crate) async fn daily(
         "docx" => {
             let bytes = bulwark_reports::docx::render(&doc).map_err(|e| AppError::Internal(e.to_string()))?;
             let kind = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-            (
-                [(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, disposition("attachment"))],
-                bytes,
-            )
-                .into_response()
+            super::file_response(bytes, kind, &name, false)
         }
         _ => {
             // Typesetting takes tens of milliseconds of CPU: off the async workers.
@@ -82,14 +77,7 @@ pub(crate) async fn daily(
                 .await
                 .map_err(|e| AppError::Internal(format!("pdf task: {e}")))?;
             match rendered {
-                Ok(bytes) => (
-                    [
-                        (header::CONTENT_TYPE, "application/pdf".to_string()),
-                        (header::CONTENT_DISPOSITION, disposition("inline")),
-                    ],
-                    bytes,
-                )
-                    .into_response(),
+                Ok(bytes) => super::file_response(bytes, "application/pdf", &name, true),
                 Err(e @ RenderError::NoCjkFont { .. }) => {
                     let body = ErrorBody { code: "no_cjk_font", message: e.to_string(), field: Some("format".into()) };
                     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
