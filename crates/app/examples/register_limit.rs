@@ -57,6 +57,18 @@ impl Plan {
             device_time: None,
             by: 1,
             home: false,
+            // As the HTTP path does: the answer's audited read, in the registration's transaction.
+            audit: Some(bulwark_domain::audit::NewAuditEntry {
+                at: 1_665_010_800_000 + i as i64,
+                user: Some(1),
+                username: "bench".into(),
+                role: Some(bulwark_domain::access::Role::Sampler),
+                operation: bulwark_domain::access::Operation::RegistrationsCreate,
+                person: Some(person.id),
+                outcome: bulwark_domain::audit::Outcome::Success,
+                detail: None,
+                request_id: "bench".into(),
+            }),
         }
     }
 }

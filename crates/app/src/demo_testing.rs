@@ -129,6 +129,7 @@ pub async fn load(
                     device_time: None,
                     by: sampler,
                     home: false,
+                    audit: None,
                 });
             }
         }

@@ -50,6 +50,18 @@ fn registration(
         device_time: Some(at - 3_000),
         by: 1,
         home: false,
+        // As the HTTP path does: the answer's audited read, in the registration's transaction.
+        audit: Some(bulwark_domain::audit::NewAuditEntry {
+            at: at,
+            user: Some(1),
+            username: "bench".into(),
+            role: Some(bulwark_domain::access::Role::Sampler),
+            operation: bulwark_domain::access::Operation::RegistrationsCreate,
+            person: Some(person.0),
+            outcome: bulwark_domain::audit::Outcome::Success,
+            detail: None,
+            request_id: "bench".into(),
+        }),
     }
 }
 

@@ -9,6 +9,7 @@ mod accounts;
 mod areas;
 mod audit;
 mod command;
+mod deferred;
 mod error;
 mod leaders;
 mod migrations;

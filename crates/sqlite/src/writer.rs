@@ -21,6 +21,9 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
 /// Most writes folded into one transaction: bounds the latency one commit adds.
 const MAX_BATCH: usize = 2048;
 
+/// The writer thread's name ([`crate::deferred`] checks that increments are made on it).
+pub(crate) const THREAD_NAME: &str = "sqlite-writer";
+
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
@@ -29,8 +32,8 @@ impl Writer {
     pub(crate) fn start(conn: Connection) -> Writer {
         let (jobs, rx) = mpsc::channel::<Job>(8192);
         std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .name(THREAD_NAME.into())
+            .spawn(move || serve(conn, rx))
             .expect("spawn the SQLite writer thread");
         Writer { jobs }
     }
@@ -59,7 +62,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn serve(conn: Connection, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -86,7 +89,8 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
     for job in batch.drain(..) {
         deliveries.push(run_in_savepoint(conn, job));
     }
-    let outcome = conn.execute_batch("COMMIT").map_err(error::map).err();
+    // The summed counters go in last, inside the transaction: if they fail, nothing commits.
+    let outcome = crate::deferred::flush(conn).and_then(|()| execute(conn, "COMMIT")).err();
     if outcome.is_some() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -96,18 +100,29 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
 }
 
 fn run_in_savepoint(conn: &Connection, job: Job) -> Deliver {
-    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-        let e = error::map(e);
+    if let Err(e) = execute(conn, "SAVEPOINT job") {
         let (_, deliver) = job(None);
         return Box::new(move |_| deliver(Some(e)));
     }
+    let mark = crate::deferred::mark();
     let (keep, deliver) = job(Some(conn));
-    let end = if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-    match conn.execute_batch(end) {
-        Ok(()) => deliver,
-        Err(e) => {
-            let e = error::map(e);
-            Box::new(move |_| deliver(Some(e)))
-        }
+    let end = if keep { execute(conn, "RELEASE job") } else { rollback_to(conn, "job") };
+    if !keep || end.is_err() {
+        crate::deferred::rewind(mark);
     }
+    match end {
+        Ok(()) => deliver,
+        Err(e) => Box::new(move |_| deliver(Some(e))),
+    }
+}
+
+/// Runs one statement without arguments, prepared once per connection (a savepoint per job is
+/// on the hot path; parsing it again each time is not free).
+pub(crate) fn execute(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(error::map)
+}
+
+/// Undoes everything since the savepoint `name` and ends it.
+pub(crate) fn rollback_to(conn: &Connection, name: &str) -> StoreResult<()> {
+    execute(conn, &format!("ROLLBACK TO {name}")).and_then(|()| execute(conn, &format!("RELEASE {name}")))
 }

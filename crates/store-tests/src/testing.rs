@@ -5,7 +5,7 @@ use bulwark_domain::{
     Millis,
     access::Scope,
     areas::Area,
-    people::{Document, Person},
+    people::{Document, Person, PersonId},
     testing::{
         DoorKnock, DoorKnockOutcome, LabOutcome, LabResult, LaneKind, NewLane, NewRegistration, NewRound, NewSite,
         OpeningHours, PoolCaseState, PoolSize, RegistrationFlag, ReviewReason, Round, Site, TubeCode, TubeFormat,
@@ -94,6 +94,7 @@ impl Scene {
             device_time: Some(T0 + minute * MINUTE - 5_000),
             by: 42,
             home: false,
+            audit: None,
         }
     }
 }
@@ -231,6 +232,52 @@ pub async fn testing_register_many_answers_each_item(store: &dyn Store) {
     assert!(matches!(answers[2], Ok(Registered::KeyReused)));
     assert!(matches!(answers[3], Err(StoreError::Invalid(_))), "{:?}", answers[3]);
     assert!(matches!(&answers[4], Ok(Registered::Created(r)) if r.tube_members == 3));
+}
+
+/// The answer's audited read is written with the registration whenever the answer shows the
+/// person, and never for a reused key or a refused item.
+pub async fn testing_registration_writes_its_audit_entry(store: &dyn Store) {
+    let s = scene(store).await;
+    let audited = |key: &str, person: &Person, minute: i64| {
+        let mut reg = s.reg(key, "EP0000001", person, minute);
+        reg.audit = Some(bulwark_domain::audit::NewAuditEntry {
+            at: T0 + minute * MINUTE,
+            user: Some(42),
+            username: "sampler".into(),
+            role: Some(bulwark_domain::access::Role::Sampler),
+            operation: bulwark_domain::access::Operation::RegistrationsCreate,
+            person: Some(person.id),
+            outcome: bulwark_domain::audit::Outcome::Success,
+            detail: None,
+            request_id: format!("scan-{key}"),
+        });
+        reg
+    };
+    let entries = |person: PersonId| async move {
+        let q = bulwark_store::AuditQuery { person: Some(person), user: None, before: None, limit: 100 };
+        let all = store.audit_entries(&q).await.unwrap().into_iter();
+        // Oldest first; only this test's entries (the scene's people were audited as inserted).
+        all.rev().map(|e| e.request_id).filter(|r| r.starts_with("scan-")).collect::<Vec<_>>()
+    };
+    created(store.register(audited("a-1", &s.a[0], 1)).await);
+    assert_eq!(entries(s.a[0].id).await, ["scan-a-1"]);
+    // A replay shows the person again; a reused key shows nobody.
+    assert!(matches!(store.register(audited("a-1", &s.a[0], 1)).await, Ok(Registered::Replayed(_))));
+    let mut reused = audited("a-1", &s.a[0], 2);
+    reused.body_hash = 77;
+    assert_eq!(store.register(reused).await.unwrap(), Registered::KeyReused);
+    assert_eq!(entries(s.a[0].id).await.len(), 2);
+    // The same swab again under a new key answers the earlier registration: shown, audited.
+    assert!(matches!(store.register(audited("a-2", &s.a[0], 3)).await, Ok(Registered::AlreadyInTube(_))));
+    assert_eq!(entries(s.a[0].id).await.len(), 3);
+    // In a batch: the stored item is audited, the refused one is not.
+    let mut bad_round = audited("a-4", &s.a[2], 4);
+    bad_round.round = 424_242;
+    let answers = store.register_many(vec![audited("a-3", &s.a[1], 4), bad_round]).await.unwrap();
+    assert!(matches!(answers[0], Ok(Registered::Created(_))));
+    assert!(answers[1].is_err());
+    assert_eq!(entries(s.a[1].id).await, ["scan-a-3"]);
+    assert!(entries(s.a[2].id).await.is_empty());
 }
 
 pub async fn testing_progress_and_coverage_counters(store: &dyn Store) {

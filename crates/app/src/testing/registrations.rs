@@ -1,10 +1,11 @@
 //! Scan-to-register: resolve who was scanned, then store the swab (flag, never refuse).
 
 use super::millis_of;
-use crate::{Actor, AppError, AppResult, people::audit_reads};
+use crate::{Actor, AppError, AppResult};
 use bulwark_domain::{
     Millis,
     access::Operation,
+    audit::Outcome,
     people::{Document, DocumentType, IdNumber, NewPerson, Person, Phone},
     testing::{
         NewRegistration, PoolSize, Registration, RegistrationFlag, Round, RoundId, Site, SiteId, TubeCode, TubeFormat,
@@ -181,6 +182,8 @@ async fn prepare(
         device_time,
         by: actor.account.id,
         home: input.home,
+        // The answer shows who was scanned: an audited read, committed with the registration.
+        audit: Some(actor.stamp(Operation::RegistrationsCreate, now).entry(Some(person.id), Outcome::Success, None)),
     };
     Ok((reg, person))
 }
@@ -216,10 +219,7 @@ pub async fn register(
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
     let (reg, person) = prepare(store, actor, key, &input, today, now).await?;
-    let answer = outcome(store.register(reg).await?, person, today)?;
-    // The answer shows who was scanned: an audited read, committed before it is sent.
-    audit_reads(store, actor, Operation::RegistrationsCreate, std::slice::from_ref(&answer.person), now).await?;
-    Ok(answer)
+    outcome(store.register(reg).await?, person, today)
 }
 
 /// One item of an outbox upload.
@@ -257,7 +257,7 @@ pub async fn register_batch(
         }
     }
     let mut stored = store.register_many(ready).await?.into_iter().zip(people);
-    let answers: Vec<AppResult<RegistrationOutcome>> = answers
+    Ok(answers
         .into_iter()
         .map(|a| match a {
             Some(err) => err,
@@ -267,10 +267,5 @@ pub async fn register_batch(
                 None => Err(AppError::Internal("missing batch answer".into())),
             },
         })
-        .collect();
-    let mut shown: Vec<Person> = answers.iter().flatten().map(|a| a.person.clone()).collect();
-    shown.sort_by_key(|p| p.id);
-    shown.dedup_by_key(|p| p.id);
-    audit_reads(store, actor, Operation::RegistrationsCreate, &shown, now).await?;
-    Ok(answers)
+        .collect())
 }

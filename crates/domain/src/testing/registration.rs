@@ -5,6 +5,7 @@ use super::{LabOutcome, LaneId, PoolSize, RoundId, SiteId, TubeCode, TubeId, Tub
 use crate::{
     Millis,
     access::UserId,
+    audit::NewAuditEntry,
     people::{Document, IdNumber, PersonId, Phone},
 };
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,10 @@ pub struct NewRegistration {
     pub by: UserId,
     /// Sampled at home by a mobile team rather than at the site.
     pub home: bool,
+    /// The audited read of the answer (it names who was scanned), written in the registration's
+    /// own transaction whenever the answer shows the person — stored, replayed or already in the
+    /// tube; not for a reused key. One commit per scan instead of two.
+    pub audit: Option<NewAuditEntry>,
 }
 
 /// A stored registration and the tube as this registration left it, so a replay answers exactly

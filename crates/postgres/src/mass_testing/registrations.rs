@@ -33,6 +33,7 @@ use crate::{PgStore, error::db, get};
 use bulwark_domain::{
     Millis,
     areas::AreaId,
+    audit::NewAuditEntry,
     people::PersonId,
     testing::{
         LabOutcome, LaneId, NewRegistration, PoolSize, Registration, RegistrationFlag, RoundId, ScanDecision, SiteId,
@@ -132,6 +133,47 @@ struct Rows {
     tube_members: Vec<i32>,
 }
 
+/// The audit entries of a batch's answers, column by column.
+struct Audits<'a> {
+    at: Vec<Millis>,
+    user: Vec<Option<i64>>,
+    username: Vec<&'a str>,
+    role: Vec<Option<&'static str>>,
+    operation: Vec<&'static str>,
+    person: Vec<Option<PersonId>>,
+    outcome: Vec<&'static str>,
+    detail: Vec<Option<&'a str>>,
+    request_id: Vec<&'a str>,
+}
+
+impl<'a> Audits<'a> {
+    fn of(entries: impl Iterator<Item = &'a NewAuditEntry>) -> Self {
+        let mut a = Audits {
+            at: Vec::new(),
+            user: Vec::new(),
+            username: Vec::new(),
+            role: Vec::new(),
+            operation: Vec::new(),
+            person: Vec::new(),
+            outcome: Vec::new(),
+            detail: Vec::new(),
+            request_id: Vec::new(),
+        };
+        for e in entries {
+            a.at.push(e.at);
+            a.user.push(e.user);
+            a.username.push(&e.username);
+            a.role.push(e.role.map(|r| r.as_str()));
+            a.operation.push(e.operation.as_str());
+            a.person.push(e.person);
+            a.outcome.push(e.outcome.as_str());
+            a.detail.push(e.detail.as_deref());
+            a.request_id.push(&e.request_id);
+        }
+        a
+    }
+}
+
 /// The registrations under the batch's keys, and the people's registrations in their rounds.
 const EARLIER_SQL: &str = "SELECT {REG_COLS}, r.body_hash, r.seq, t.outcome FROM registrations r \
      JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ANY($1) \
@@ -149,7 +191,7 @@ const TUBES_SQL: &str =
      ON CONFLICT (code) DO UPDATE SET members = t.members
      RETURNING t.id, t.code, t.pool_size, t.state, t.members, t.outcome, t.sealed_at";
 /// Everything the batch writes, in one statement: the tubes' new states, new tubes nobody ended
-/// up in removed, the counters, and the registrations. `ON CONFLICT DO NOTHING`: a registration
+/// up in removed, the counters, the audit entries of the answers, and the registrations. `ON CONFLICT DO NOTHING`: a registration
 /// that loses a race on its key or on (round, person, seq) is not inserted, and the batch is
 /// redone.
 const WRITE_SQL: &str = "WITH tube_states AS (
@@ -170,6 +212,13 @@ const WRITE_SQL: &str = "WITH tube_states AS (
               AS u(r, si, l, m, n, o)
          ORDER BY u.o
          ON CONFLICT (round_id, site_id, lane_id, minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n
+     ), audited AS (
+         INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
+         SELECT u.at, u.account_id, u.username, u.role, u.operation, u.person_id, u.outcome, u.detail, u.request_id
+         FROM UNNEST($30::bigint[], $31::bigint[], $32::text[], $33::text[], $34::text[], $35::bigint[], $36::text[],
+                     $37::text[], $38::text[]) WITH ORDINALITY
+              AS u(at, account_id, username, role, operation, person_id, outcome, detail, request_id, n)
+         ORDER BY u.n
      )
      INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, seq, at,
          device_time, account_id, home, flags, tube_state, tube_members)
@@ -544,6 +593,11 @@ async fn attempt_batch(
             (r, s, l, m, n)
         },
     );
+    let audits = Audits::of(live.iter().zip(&computed).filter_map(|(item, answer)| match answer {
+        Ok(Registered::KeyReused) | Err(_) => None,
+        Ok(_) => item.audit.as_ref(),
+    }));
+    let a = &audits;
     let r = &rows;
     let p_write: Params = &[
         &tube_ids,
@@ -575,6 +629,15 @@ async fn attempt_batch(
         &r.flags,
         &r.tube_state,
         &r.tube_members,
+        &a.at,
+        &a.user,
+        &a.username,
+        &a.role,
+        &a.operation,
+        &a.person,
+        &a.outcome,
+        &a.detail,
+        &a.request_id,
     ];
     let inserted = tx.query(&s_write, p_write).await.map_err(failure)?;
     if inserted.len() != rows.key.len() {

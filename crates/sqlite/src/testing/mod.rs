@@ -6,7 +6,7 @@ mod registrations;
 mod results;
 mod rounds;
 
-use crate::{SqliteStore, error};
+use crate::{SqliteStore, error, writer};
 use async_trait::async_trait;
 use bulwark_domain::{
     Millis,
@@ -139,10 +139,15 @@ impl TestingStore for SqliteStore {
         self.write(move |c| {
             let mut answers = Vec::with_capacity(regs.len());
             for reg in &regs {
-                c.execute_batch("SAVEPOINT item").map_err(error::map)?;
+                writer::execute(c, "SAVEPOINT item")?;
+                let mark = crate::deferred::mark();
                 let answer = registrations::register(c, reg);
-                let end = if answer.is_ok() { "RELEASE item" } else { "ROLLBACK TO item; RELEASE item" };
-                c.execute_batch(end).map_err(error::map)?;
+                if answer.is_ok() {
+                    writer::execute(c, "RELEASE item")?;
+                } else {
+                    crate::deferred::rewind(mark);
+                    writer::rollback_to(c, "item")?;
+                }
                 answers.push(answer);
             }
             Ok(answers)

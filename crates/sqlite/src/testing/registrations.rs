@@ -120,8 +120,17 @@ fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> S
     Ok(found)
 }
 
-/// Stores one registration (the caller runs this inside the writer's transaction).
+/// Stores one registration and, when the answer shows the person, its audit entry (the caller
+/// runs this inside the writer's transaction).
 pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
+    let answer = store(conn, reg)?;
+    if let (Some(entry), false) = (&reg.audit, matches!(answer, Registered::KeyReused)) {
+        crate::audit::insert_audit(conn, entry)?;
+    }
+    Ok(answer)
+}
+
+fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
     let earlier = conn
         .prepare_cached(&format!(
             "SELECT {REGISTRATION_COLUMNS}, r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ?1"
@@ -211,9 +220,9 @@ pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<
     .map_err(error::map)?;
     let id = conn.last_insert_rowid();
     if !place.any {
-        count_sampled(conn, reg.round, &reg.person_area_path)?;
+        count_sampled(reg.round, &reg.person_area_path);
     }
-    count_minute(conn, reg, reg.at)?;
+    count_minute(reg, reg.at);
     Ok(Registered::Created(Registration {
         id,
         key: reg.key.clone(),
@@ -234,25 +243,13 @@ pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<
     }))
 }
 
-fn count_sampled(conn: &Connection, round: i64, path: &str) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO round_counts (round_id, area_id, sampled) VALUES (?1, ?2, 1) \
-             ON CONFLICT (round_id, area_id) DO UPDATE SET sampled = sampled + 1",
-        )
-        .map_err(error::map)?;
+/// Every area on the person's path, and the whole round (area 0), counts one more person sampled.
+fn count_sampled(round: i64, path: &str) {
     for area in std::iter::once(0).chain(path_ids(path)) {
-        stmt.execute(params![round, area]).map_err(error::map)?;
+        crate::deferred::sampled(round, area);
     }
-    Ok(())
 }
 
-fn count_minute(conn: &Connection, reg: &NewRegistration, at: Millis) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO lane_minutes (round_id, site_id, lane_id, minute, n) VALUES (?1, ?2, ?3, ?4, 1) \
-         ON CONFLICT (round_id, site_id, lane_id, minute) DO UPDATE SET n = n + 1",
-    )
-    .and_then(|mut s| s.execute(params![reg.round, reg.site, reg.lane.unwrap_or(0), at.div_euclid(60_000)]))
-    .map_err(error::map)?;
-    Ok(())
+fn count_minute(reg: &NewRegistration, at: Millis) {
+    crate::deferred::lane_minute(reg.round, reg.site, reg.lane.unwrap_or(0), at.div_euclid(60_000));
 }

@@ -91,6 +91,7 @@ async fn fresh_tube(server: &TestServer, world: &TestingWorld, grid: &str) -> St
         device_time: None,
         by: 0,
         home: false,
+        audit: None,
     };
     server.store.register(reg).await.unwrap();
     code

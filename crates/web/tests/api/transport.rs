@@ -420,6 +420,7 @@ async fn matrix_tube(server: &TestServer, round: i64, site: i64, grid: &str) -> 
         device_time: None,
         by: NO_ID,
         home: false,
+        audit: None,
     };
     server.store.register(registration).await.expect("register");
     code
