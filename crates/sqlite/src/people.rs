@@ -148,8 +148,7 @@ impl PersonStore for SqliteStore {
     }
 
     async fn person(&self, scope: &Scope, id: PersonId) -> StoreResult<Option<Person>> {
-        let scope = scope.clone();
-        self.read(move |c| person_in_scope(c, &scope, id)).await
+        self.read_point(|c| person_in_scope(c, scope, id)).await
     }
 
     async fn people(&self, query: &PersonQuery) -> StoreResult<Vec<Person>> {

@@ -104,13 +104,11 @@ impl TestingStore for SqliteStore {
     }
 
     async fn person_by_document(&self, document: &Document) -> StoreResult<Option<Person>> {
-        let document = document.clone();
-        self.read(move |c| coverage::person_by_document(c, &document)).await
+        self.read_point(|c| coverage::person_by_document(c, document)).await
     }
 
     async fn person_by_qr(&self, token: &str) -> StoreResult<Option<Person>> {
-        let token = token.to_string();
-        self.read(move |c| coverage::person_by_qr(c, &token)).await
+        self.read_point(|c| coverage::person_by_qr(c, token)).await
     }
 
     async fn qr_tokens(
