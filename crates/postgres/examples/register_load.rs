@@ -52,7 +52,7 @@ fn registration(
         home: false,
         // As the HTTP path does: the answer's audited read, in the registration's transaction.
         audit: Some(bulwark_domain::audit::NewAuditEntry {
-            at: at,
+            at,
             user: Some(1),
             username: "bench".into(),
             role: Some(bulwark_domain::access::Role::Sampler),

@@ -126,7 +126,8 @@ impl SessionStore for PgStore {
              FROM sessions s JOIN accounts a ON a.id = s.account_id
              WHERE s.token_hash = $1 AND NOT a.disabled"
         );
-        let Some(row) = client.query_opt(&sql, &[&token_hash]).await.map_err(db)? else {
+        let stmt = client.prepare_cached(&sql).await.map_err(db)?;
+        let Some(row) = client.query_opt(&stmt, &[&token_hash]).await.map_err(db)? else {
             return Ok(None);
         };
         let kind: String = get(&row, 0)?;

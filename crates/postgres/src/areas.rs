@@ -259,6 +259,8 @@ impl AreaStore for PgStore {
             .map_err(db)
             .invalid(|| format!("grid {from} is still referred to after the merge"))?;
         tx.commit().await.map_err(db)?;
+        // Rounds and sites that named the grid name the target now.
+        self.mass.recent.forget_all();
         Ok(moved)
     }
 

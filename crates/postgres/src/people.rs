@@ -262,7 +262,9 @@ impl PersonStore for PgStore {
         let client = self.client().await?;
         let (low, high) = scope.path_range();
         let sql = format!("SELECT {PERSON_COLS} FROM persons WHERE id = $1 AND area_path >= $2 AND area_path < $3");
-        let row = client.query_opt(&sql, &[&id, &low, &high]).await.map_err(db)?;
+        // Prepared once per connection: every scan and every record opened looks a person up.
+        let stmt = client.prepare_cached(&sql).await.map_err(db)?;
+        let row = client.query_opt(&stmt, &[&id, &low, &high]).await.map_err(db)?;
         row.as_ref().map(person_from).transpose()
     }
 

@@ -6,6 +6,7 @@
 //! shard it was handed, so concurrent transactions do not wait for each other's commit on the
 //! same counter rows; readers sum the shards.
 
+mod recent;
 mod registrations;
 mod reports;
 mod results;
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     /// Rounds and sites (with their lanes) known to exist: they are never deleted, and lanes are
     /// created with their site, so once seen they need not be looked up again.
     known: Mutex<Known>,
+    /// Rounds and sites as read a moment ago: what every scan looks up.
+    pub(crate) recent: recent::Recent,
     /// Registrations waiting for a worker's transaction (group commit).
     queue: Mutex<VecDeque<registrations::Pending>>,
     workers: Arc<Semaphore>,
@@ -74,6 +77,7 @@ impl Default for Shared {
     fn default() -> Self {
         Shared {
             known: Mutex::default(),
+            recent: recent::Recent::default(),
             queue: Mutex::default(),
             workers: Arc::new(Semaphore::new(REGISTRATION_WORKERS)),
             waiting: AtomicUsize::new(0),
@@ -197,7 +201,16 @@ impl TestingStore for PgStore {
     }
 
     async fn round(&self, id: RoundId) -> StoreResult<Option<Round>> {
-        Ok(self.load_rounds(Some(id)).await?.pop())
+        if let Some(round) = self.mass.recent.round(id) {
+            return Ok(Some(round));
+        }
+        // The time before the read: a change committed during it cannot hide behind a later stamp.
+        let read_at = std::time::Instant::now();
+        let round = self.load_rounds(Some(id)).await?.pop();
+        if let Some(r) = &round {
+            self.mass.recent.keep_round(r, read_at);
+        }
+        Ok(round)
     }
 
     async fn rounds(&self) -> StoreResult<Vec<Round>> {
@@ -209,7 +222,15 @@ impl TestingStore for PgStore {
     }
 
     async fn site(&self, id: SiteId) -> StoreResult<Option<Site>> {
-        Ok(self.load_sites(rounds::SiteFilter::Id(id)).await?.pop())
+        if let Some(site) = self.mass.recent.site(id) {
+            return Ok(Some(site));
+        }
+        let read_at = std::time::Instant::now();
+        let site = self.load_sites(rounds::SiteFilter::Id(id)).await?.pop();
+        if let Some(s) = &site {
+            self.mass.recent.keep_site(s, read_at);
+        }
+        Ok(site)
     }
 
     async fn sites(&self, scope: &Scope) -> StoreResult<Vec<Site>> {
@@ -217,7 +238,9 @@ impl TestingStore for PgStore {
     }
 
     async fn set_queue_length(&self, site: SiteId, queue_length: u32, at: Millis) -> StoreResult<()> {
-        self.update_queue_length(site, queue_length, at).await
+        let changed = self.update_queue_length(site, queue_length, at).await;
+        self.mass.recent.forget_site(site);
+        changed
     }
 
     async fn lane_counts(&self, round: RoundId, site: SiteId, since: Millis) -> StoreResult<Vec<(LaneId, u64)>> {

@@ -283,22 +283,22 @@ impl PgStore {
     pub(super) async fn find_person_by_document(&self, document: &Document) -> StoreResult<Option<Person>> {
         let Some(number) = document.number() else { return Ok(None) };
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {PERSON_COLS} FROM persons WHERE doc_type = $1 AND doc_number = $2"),
-                &[&document.kind().as_str(), &number],
-            )
+        // Prepared once per connection: a lookup per scan must not be parsed and planned each time.
+        let stmt = client
+            .prepare_cached(&format!("SELECT {PERSON_COLS} FROM persons WHERE doc_type = $1 AND doc_number = $2"))
             .await
             .map_err(db)?;
+        let row = client.query_opt(&stmt, &[&document.kind().as_str(), &number]).await.map_err(db)?;
         row.as_ref().map(person_from).transpose()
     }
 
     pub(super) async fn find_person_by_qr(&self, token: &str) -> StoreResult<Option<Person>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(&format!("SELECT {PERSON_COLS} FROM persons WHERE qr_token = $1"), &[&token])
+        let stmt = client
+            .prepare_cached(&format!("SELECT {PERSON_COLS} FROM persons WHERE qr_token = $1"))
             .await
             .map_err(db)?;
+        let row = client.query_opt(&stmt, &[&token]).await.map_err(db)?;
         row.as_ref().map(person_from).transpose()
     }
 
