@@ -232,6 +232,11 @@ pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -
         let (person, at, code, outcome) = row.map_err(error::map)?;
         singles.entry(person).or_default().push((at, code, outcome));
     }
+    // A person is in one pool as a rule: hand each record over on its last use instead of copying.
+    let mut uses: HashMap<i64, usize> = HashMap::with_capacity(people.len());
+    for registration in by_tube.values().flatten() {
+        *uses.entry(registration.person).or_default() += 1;
+    }
     let mut pools = Vec::new();
     for tube in tubes {
         let after = tube.resulted_at.unwrap_or(tube.opened_at);
@@ -246,8 +251,16 @@ pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -
             };
             any_retest |= retest.is_some();
             results.push(retest.as_ref().and_then(|(_, o)| *o));
-            let Some(person) = people.get(&registration.person) else { continue };
-            members.push(PoolMember { person: person.clone(), registration, retest });
+            let left = uses.get_mut(&registration.person).map(|n| {
+                *n -= 1;
+                *n
+            });
+            let person = match left {
+                Some(0) => people.remove(&registration.person),
+                _ => people.get(&registration.person).cloned(),
+            };
+            let Some(person) = person else { continue };
+            members.push(PoolMember { person, registration, retest });
         }
         if members.is_empty() {
             continue;
