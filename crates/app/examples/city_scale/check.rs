@@ -51,7 +51,7 @@ impl Db {
                        SELECT indexdef AS x FROM pg_indexes WHERE schemaname = 'public'
                        UNION ALL SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
                          FROM pg_constraint WHERE connamespace = 'public'::regnamespace
-                       UNION ALL SELECT tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled
+                       UNION ALL SELECT tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text
                          FROM pg_trigger WHERE NOT tgisinternal
                      ) s ORDER BY x",
                 )

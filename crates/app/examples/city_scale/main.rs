@@ -14,7 +14,8 @@
 //! ```
 //!
 //! `--reuse` measures the city built before instead of building it again; `--towns N` builds a
-//! smaller city (250 is the full one); `--requests N` per kind (500), `--connections N` (16) and
+//! smaller city (250 is the full one); `--order grid|community|town` how the registers were imported
+//! (see `plan::Order`; community by default); `--requests N` per kind (500), `--connections N` (16) and
 //! `--seconds N` (20) for the concurrent run, `--tablespace NAME` for a new PostgreSQL database,
 //! `--bin PATH` for the server binary (default: `bulwark` next to the examples folder), `--store-only`
 //! to stop after the store's figures.
@@ -34,7 +35,14 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 #[tokio::main]
 async fn main() {
     if let Err(e) = run().await {
-        eprintln!("city_scale: {e}");
+        // tokio-postgres says "db error" and keeps the server's message in the source.
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        eprintln!("city_scale: {text}");
         std::process::exit(1);
     }
 }
@@ -56,7 +64,9 @@ async fn run() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let number = |name: &str, default: usize| arg(name).map_or(Ok(default), |v| v.parse::<usize>());
-    let plan = Plan { towns: number("--towns", plan::FULL_TOWNS)?.clamp(1, plan::FULL_TOWNS) };
+    let order = arg("--order").unwrap_or_else(|| "community".into());
+    let order = plan::Order::parse(&order).ok_or("--order: grid, community or town")?;
+    let plan = Plan { towns: number("--towns", plan::FULL_TOWNS)?.clamp(1, plan::FULL_TOWNS), order };
     let (requests, connections, seconds) =
         (number("--requests", 500)?, number("--connections", 16)?, number("--seconds", 20)?);
     let database = arg("--database");
@@ -92,9 +102,10 @@ async fn run() -> Res<()> {
             }
         };
         let mut text = format!(
-            "built {} (towns {}) in {:.0} s; load average before {load_before}, after {}\n",
+            "built {} (towns {}, registers imported in {} order) in {:.0} s; load average before {load_before}, after {}\n",
             chrono::Local::now().format("%Y-%m-%d %H:%M"),
             plan.towns,
+            plan.order.as_str(),
             t.elapsed().as_secs_f64(),
             load_average()
         );

@@ -63,10 +63,37 @@ pub fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The order in which a town's register was imported, which decides how far apart the ids of one
+/// grid's residents are (and so how many pages a grid's list touches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Each community's register, grid by grid: a grid's people have consecutive ids.
+    Grid,
+    /// Each community's register sorted by ID number: a grid's people spread over the ~5,000 ids
+    /// of their community.
+    Community,
+    /// The whole town's register sorted by ID number: spread over the town's 80,000 ids.
+    Town,
+}
+
+impl Order {
+    pub fn parse(s: &str) -> Option<Order> {
+        [Order::Grid, Order::Community, Order::Town].into_iter().find(|o| o.as_str() == s)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Grid => "grid",
+            Order::Community => "community",
+            Order::Town => "town",
+        }
+    }
+}
+
 /// A city of `towns` streets/towns (250 for the full city; fewer for a quick trial).
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     pub towns: usize,
+    pub order: Order,
 }
 
 impl Plan {
@@ -163,15 +190,18 @@ impl Plan {
         offsets
     }
 
-    /// A town's residents as (grid, slot in grid) in the order they are registered: a register
-    /// export is sorted by ID number, not by grid, so one grid's people are spread over its town's
-    /// ids, as in a real import.
-    pub fn town_order(town: usize) -> Vec<(u32, u16)> {
+    /// A town's residents as (grid, slot in grid) in the order they were imported (see [`Order`]).
+    pub fn town_order(&self, town: usize) -> Vec<(u32, u16)> {
         let first = town * UNITS_PER_TOWN * GRIDS_PER_UNIT;
         let mut slots: Vec<(u32, u16)> = (first..first + UNITS_PER_TOWN * GRIDS_PER_UNIT)
             .flat_map(|g| (0..Self::grid_residents(g)).map(move |k| (g as u32, k as u16)))
             .collect();
-        slots.sort_by_key(|&(g, k)| mix(0x70_0000_0000 ^ (u64::from(g) << 16 | u64::from(k))));
+        let shuffle = |&(g, k): &(u32, u16)| mix(0x70_0000_0000 ^ (u64::from(g) << 16 | u64::from(k)));
+        match self.order {
+            Order::Grid => {}
+            Order::Community => slots.sort_by_key(|s| (s.0 as usize / GRIDS_PER_UNIT, shuffle(s))),
+            Order::Town => slots.sort_by_key(shuffle),
+        }
         slots
     }
     /// The id the person in `slot` of `town_order(town)` gets.

@@ -156,7 +156,8 @@ pub fn generate(plan: Plan, ids: &Ids, sink: &mut dyn Sink, phase: &mut dyn FnMu
     Ok(())
 }
 
-/// The register, town by town, each imported in one request; returns person ids by slot.
+/// The register, town by town, each imported in one request (rows in `plan.order`); returns
+/// person ids by slot.
 fn people(plan: Plan, ids: &Ids, offsets: &[usize], sink: &mut dyn Sink) -> Res<Vec<u32>> {
     let mut by_slot = vec![0u32; plan.residents()];
     let first_day = chrono::NaiveDate::from_ymd_opt(1932, 1, 1).expect("a date");
@@ -167,7 +168,7 @@ fn people(plan: Plan, ids: &Ids, offsets: &[usize], sink: &mut dyn Sink) -> Res<
         let district_code = Plan::district_code(town);
         let district_first = (Plan::district_start(town) * PER_TOWN) as i64;
         let unit_names: Vec<String> = (0..UNITS_PER_TOWN).map(|u| Plan::unit_name(town * UNITS_PER_TOWN + u)).collect();
-        for (slot, (g, k)) in Plan::town_order(town).into_iter().enumerate() {
+        for (slot, (g, k)) in plan.town_order(town).into_iter().enumerate() {
             let (g, k) = (g as usize, usize::from(k));
             let id = Plan::person_id(town, slot);
             by_slot[offsets[g] + k] = id as u32;
