@@ -8,6 +8,7 @@
 mod accounts;
 mod areas;
 mod audit;
+mod checkpoint;
 mod command;
 mod deferred;
 mod error;
@@ -44,6 +45,7 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(error::map)?;
         configure(&conn, false)?;
         migrations::run(&mut conn)?;
+        checkpoint::install(&mut conn, path)?;
         let readers = readers::Readers::new(path.to_path_buf());
         Ok(SqliteStore {
             writer: writer::Writer::start(conn),

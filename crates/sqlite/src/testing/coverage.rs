@@ -102,20 +102,35 @@ pub(crate) fn untested(
     limit: u32,
 ) -> StoreResult<Vec<Untested>> {
     let (low, high) = scope.path_range();
+    // Each person's latest knock comes in the same statement (its id from the (round, person, id)
+    // index): a statement per person listed cost more than the lookups themselves.
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {} FROM persons p WHERE p.area_path >= ?2 AND p.area_path < ?3 AND p.id > ?4 \
+            "SELECT {}, k.outcome, k.note, k.at FROM persons p \
+             LEFT JOIN door_knocks k ON k.id = (SELECT max(id) FROM door_knocks WHERE round_id = ?1 AND person_id = p.id) \
+             WHERE p.area_path >= ?2 AND p.area_path < ?3 AND p.id > ?4 \
              AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.round_id = ?1 AND r.person_id = p.id) \
              ORDER BY p.id LIMIT ?5",
             prefixed("p")
         ))
         .map_err(error::map)?;
-    let people: Vec<Person> = stmt
-        .query_map(params![round, low, high, after.unwrap_or(0), limit], people::person_from_row)
-        .map_err(error::map)?
-        .collect::<Result<_, _>>()
+    let rows = stmt
+        .query_map(params![round, low, high, after.unwrap_or(0), limit], |r| {
+            Ok((people::person_from_row(r)?, r.get::<_, Option<String>>(17)?, r.get(18)?, r.get::<_, Option<i64>>(19)?))
+        })
         .map_err(error::map)?;
-    people.into_iter().map(|person| Ok(Untested { knock: last_knock(conn, round, person.id)?, person })).collect()
+    rows.map(|row| {
+        let (person, outcome, note, at) = row.map_err(error::map)?;
+        let knock = match (outcome, at) {
+            (Some(o), Some(at)) => {
+                let outcome = DoorKnockOutcome::parse(&o).ok_or_else(|| corrupt("door-knock outcome", &o))?;
+                Some(DoorKnock { person: person.id, outcome, note, at })
+            }
+            _ => None,
+        };
+        Ok(Untested { person, knock })
+    })
+    .collect()
 }
 
 /// The person columns with a table alias.
