@@ -5,8 +5,10 @@
 //! that takes the log past 1,000 pages, so every caller of that batch waits for the copy as well.
 //! Here the writer's commit only tells this thread how long the log is, and the thread copies it
 //! with a PASSIVE checkpoint, which neither waits for nor blocks the writer and the readers.
-//! If the log grows far beyond what this thread keeps up with, the writer checkpoints itself, as
-//! before, so the log stays bounded.
+//! The log starts again from its beginning only when a write begins with all of it copied; under
+//! a steady stream of writes the thread is always a commit behind, so the log would grow without
+//! end. Past [`WRITER_BACKSTOP`] pages the writer therefore checkpoints itself, as before (copying
+//! only what the thread has not), and the next write starts the log again.
 
 use crate::{configure, error};
 use bulwark_store::StoreResult;
@@ -15,8 +17,8 @@ use std::{path::Path, sync::mpsc};
 
 /// Log pages that start a checkpoint (SQLite's own default).
 const START_AT: i32 = 1_000;
-/// Log pages at which the writer stops relying on this thread and checkpoints itself (~400 MiB).
-const WRITER_BACKSTOP: i32 = 100_000;
+/// Log pages at which the writer checkpoints itself as well (~40 MiB).
+const WRITER_BACKSTOP: i32 = 10_000;
 
 /// Installs the checkpointing of `writer`'s log: its commits report the log's length, and a
 /// thread with its own connection to `path` copies the log back.
