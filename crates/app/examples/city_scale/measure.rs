@@ -195,7 +195,7 @@ async fn request(client: &reqwest::Client, url: &str, token: &str, rows: Option<
 
 /// A random request: coverage of a random level, or a random grid's untested list.
 fn random_request(plan: Plan, base: &str, round: i64, r: u64) -> (String, Option<usize>, bool) {
-    if r % 2 == 0 {
+    if r.is_multiple_of(2) {
         let (_, code) = area(plan, ((r >> 8) % 4) as usize, r >> 16);
         (format!("{base}/api/v1/rounds/{round}/coverage?area={code}"), None, false)
     } else {
