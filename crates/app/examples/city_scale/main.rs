@@ -170,12 +170,12 @@ async fn run() -> Res<()> {
         None => vec!["--data-dir".into(), sqlite_dir.display().to_string()],
     };
     let server = measure::Server::start(&bin, &storage, &dir.join(format!("server-{engine}.log"))).await?;
-    let (hwm, rss) = server.memory()?;
     println!(
-        "\nserver {} (pid {}) answered /healthz after {:.1} s; VmHWM {hwm:.0} MiB, VmRSS {rss:.0} MiB",
+        "\nserver {} (pid {}) answered /healthz after {:.1} s; {}",
         bin.display(),
         server.pid,
-        server.started_in.as_secs_f64()
+        server.started_in.as_secs_f64(),
+        server.memory()?
     );
     let client = reqwest::Client::new();
     let token = measure::login(&client, &server.base).await?;
@@ -184,14 +184,12 @@ async fn run() -> Res<()> {
     for f in measure::sequential(&server.base, &token, plan, ids.round, requests, seed).await? {
         println!("{}", f.line());
     }
-    let (hwm, rss) = server.memory()?;
-    println!("server memory after them: VmHWM {hwm:.0} MiB, VmRSS {rss:.0} MiB");
+    println!("server memory after them: {}", server.memory()?);
     let (rate, coverage, untested) =
         measure::concurrent(&server.base, &token, plan, ids.round, connections, seconds as u64, seed).await?;
     println!("{connections} connections for {seconds} s: {rate:.0} requests/s (load average {})", load_average());
     println!("{}\n{}", coverage.line(), untested.line());
-    let (hwm, rss) = server.memory()?;
-    println!("server memory after them: VmHWM {hwm:.0} MiB, VmRSS {rss:.0} MiB");
+    println!("server memory after them: {}", server.memory()?);
     server.stop().await?;
     Ok(())
 }

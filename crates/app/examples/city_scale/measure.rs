@@ -145,14 +145,22 @@ impl Server {
         Err("the server did not answer /healthz within 120 s".into())
     }
 
-    /// (VmHWM, VmRSS) in MiB.
-    pub fn memory(&self) -> Res<(f64, f64)> {
+    /// The server's memory from /proc, in MiB: the peak (VmHWM), now (VmRSS), and of now what is
+    /// the process's own (RssAnon) and what maps files (RssFile: SQLite's mapped database pages,
+    /// shared with the page cache and given back under pressure, but counted in the RSS).
+    pub fn memory(&self) -> Res<String> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
-        let kb = |key: &str| -> Res<f64> {
+        let mib = |key: &str| -> Res<f64> {
             let line = status.lines().find(|l| l.starts_with(key)).ok_or("no such line")?;
             Ok(line.split_whitespace().nth(1).ok_or("no value")?.parse::<f64>()? / 1024.0)
         };
-        Ok((kb("VmHWM:")?, kb("VmRSS:")?))
+        Ok(format!(
+            "VmHWM {:.0} MiB, VmRSS {:.0} MiB (RssAnon {:.0} MiB, RssFile {:.0} MiB)",
+            mib("VmHWM:")?,
+            mib("VmRSS:")?,
+            mib("RssAnon:")?,
+            mib("RssFile:")?
+        ))
     }
 
     /// SIGINT (the server's own shutdown), then waits.
@@ -187,7 +195,7 @@ async fn request(client: &reqwest::Client, url: &str, token: &str, rows: Option<
 
 /// A random request: coverage of a random level, or a random grid's untested list.
 fn random_request(plan: Plan, base: &str, round: i64, r: u64) -> (String, Option<usize>, bool) {
-    if r % 2 == 0 {
+    if r.is_multiple_of(2) {
         let (_, code) = area(plan, ((r >> 8) % 4) as usize, r >> 16);
         (format!("{base}/api/v1/rounds/{round}/coverage?area={code}"), None, false)
     } else {

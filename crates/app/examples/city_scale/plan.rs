@@ -170,12 +170,12 @@ impl Plan {
     /// Residents of a grid: 400–600, paired so that every two neighbouring grids hold 1,000.
     pub fn grid_residents(grid: usize) -> usize {
         let d = (mix(0x5e51_0000 ^ (grid / 2) as u64) % 101) as usize;
-        if grid % 2 == 0 { 500 + d } else { 500 - d }
+        if grid.is_multiple_of(2) { 500 + d } else { 500 - d }
     }
     /// People of a grid sampled in the round: 150–350, paired to 500 (a unit: 2,500).
     pub fn grid_sampled(grid: usize) -> usize {
         let e = (mix(0x5a3b_0000 ^ (grid / 2) as u64) % 101) as usize;
-        if grid % 2 == 0 { 250 + e } else { 250 - e }
+        if grid.is_multiple_of(2) { 250 + e } else { 250 - e }
     }
 
     /// Where each grid's residents start in a slot numbering of all residents, grid by grid.

@@ -182,7 +182,7 @@ fn people(plan: Plan, ids: &Ids, offsets: &[usize], sink: &mut dyn Sink) -> Res<
             let doc = IdNumber::from_body(&format!("{district_code}{}{seq:03}", birth.format("%Y%m%d")));
             let h = mix(id as u64);
             let given = (h >> 16) as usize;
-            let name = if (h >> 8) % 8 == 0 {
+            let name = if (h >> 8).is_multiple_of(8) {
                 format!("{}{}", SURNAMES[h as usize % 40], GIVEN[given % 40])
             } else {
                 format!("{}{}{}", SURNAMES[h as usize % 40], GIVEN[given % 40], GIVEN[(given / 40) % 40])
@@ -199,8 +199,8 @@ fn people(plan: Plan, ids: &Ids, offsets: &[usize], sink: &mut dyn Sink) -> Res<
                 address: format!("{town_name}{}{}{}号", unit_names[unit % UNITS_PER_TOWN], Plan::grid_name(g), k + 1),
                 grid: ids.grids[g].0,
                 path: &ids.grids[g].1,
-                cannot_walk: (h >> 32) % 200 == 0,
-                bedridden: (h >> 40) % 500 == 0,
+                cannot_walk: (h >> 32).is_multiple_of(200),
+                bedridden: (h >> 40).is_multiple_of(500),
                 created_at,
             };
             sink.person(&row)?;
@@ -323,7 +323,7 @@ fn knocks(
     for g in 0..plan.grids() {
         for k in Plan::grid_sampled(g)..Plan::grid_residents(g) {
             let h = mix(0x6b0c ^ (offsets[g] + k) as u64);
-            if h % 20 != 0 {
+            if !h.is_multiple_of(20) {
                 continue;
             }
             n += 1;
