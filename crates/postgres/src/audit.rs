@@ -3,6 +3,7 @@
 use crate::{MAX_PAGE, PgStore, areas::lock_areas, error::db, get};
 use async_trait::async_trait;
 use bulwark_domain::{
+    Millis,
     access::{Role, Scope},
     audit::{AuditEntry, AuditStamp, NewAuditEntry, Outcome},
     notify::Email,
@@ -40,21 +41,54 @@ pub(crate) async fn append_stamped(
     Ok(())
 }
 
+/// Audit entries column by column, for one `UNNEST` insert.
+pub(crate) struct AuditColumns<'a> {
+    pub(crate) at: Vec<Millis>,
+    pub(crate) user: Vec<Option<i64>>,
+    pub(crate) username: Vec<&'a str>,
+    pub(crate) role: Vec<Option<&'static str>>,
+    pub(crate) operation: Vec<&'static str>,
+    pub(crate) person: Vec<Option<PersonId>>,
+    pub(crate) outcome: Vec<&'static str>,
+    pub(crate) detail: Vec<Option<&'a str>>,
+    pub(crate) request_id: Vec<&'a str>,
+}
+
+impl<'a> AuditColumns<'a> {
+    pub(crate) fn of(entries: impl Iterator<Item = &'a NewAuditEntry>) -> Self {
+        let mut a = AuditColumns {
+            at: Vec::new(),
+            user: Vec::new(),
+            username: Vec::new(),
+            role: Vec::new(),
+            operation: Vec::new(),
+            person: Vec::new(),
+            outcome: Vec::new(),
+            detail: Vec::new(),
+            request_id: Vec::new(),
+        };
+        for e in entries {
+            a.at.push(e.at);
+            a.user.push(e.user);
+            a.username.push(&e.username);
+            a.role.push(e.role.map(|r| r.as_str()));
+            a.operation.push(e.operation.as_str());
+            a.person.push(e.person);
+            a.outcome.push(e.outcome.as_str());
+            a.detail.push(e.detail.as_deref());
+            a.request_id.push(&e.request_id);
+        }
+        a
+    }
+}
+
 #[async_trait]
 impl AuditStore for PgStore {
     async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> StoreResult<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
-        let users: Vec<Option<i64>> = entries.iter().map(|e| e.user).collect();
-        let usernames: Vec<&str> = entries.iter().map(|e| e.username.as_str()).collect();
-        let roles: Vec<Option<&str>> = entries.iter().map(|e| e.role.map(Role::as_str)).collect();
-        let operations: Vec<&str> = entries.iter().map(|e| e.operation.as_str()).collect();
-        let people: Vec<Option<i64>> = entries.iter().map(|e| e.person).collect();
-        let outcomes: Vec<&str> = entries.iter().map(|e| e.outcome.as_str()).collect();
-        let details: Vec<Option<&str>> = entries.iter().map(|e| e.detail.as_deref()).collect();
-        let requests: Vec<&str> = entries.iter().map(|e| e.request_id.as_str()).collect();
+        let a = AuditColumns::of(entries.iter());
         let client = self.client().await?;
         client
             .execute(
@@ -64,7 +98,7 @@ impl AuditStore for PgStore {
                              $8::text[], $9::text[])
                       WITH ORDINALITY AS u(at, account_id, username, role, operation, person_id, outcome, detail, request_id, n)
                  ORDER BY u.n",
-                &[&ats, &users, &usernames, &roles, &operations, &people, &outcomes, &details, &requests],
+                &[&a.at, &a.user, &a.username, &a.role, &a.operation, &a.person, &a.outcome, &a.detail, &a.request_id],
             )
             .await
             .map_err(db)?;

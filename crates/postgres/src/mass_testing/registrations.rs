@@ -29,11 +29,10 @@ use super::{
     HOUSEHOLDS_SQL, REG_COLS, REG_WIDTH, TUBE_COLS, counted_areas, outcome_of, path_ids, pool_size_of,
     registration_from, state_of, tube_from,
 };
-use crate::{PgStore, error::db, get};
+use crate::{PgStore, audit::AuditColumns, error::db, get};
 use bulwark_domain::{
     Millis,
     areas::AreaId,
-    audit::NewAuditEntry,
     people::PersonId,
     testing::{
         LabOutcome, LaneId, NewRegistration, PoolSize, Registration, RegistrationFlag, RoundId, ScanDecision, SiteId,
@@ -131,47 +130,6 @@ struct Rows {
     flags: Vec<i64>,
     tube_state: Vec<&'static str>,
     tube_members: Vec<i32>,
-}
-
-/// The audit entries of a batch's answers, column by column.
-struct Audits<'a> {
-    at: Vec<Millis>,
-    user: Vec<Option<i64>>,
-    username: Vec<&'a str>,
-    role: Vec<Option<&'static str>>,
-    operation: Vec<&'static str>,
-    person: Vec<Option<PersonId>>,
-    outcome: Vec<&'static str>,
-    detail: Vec<Option<&'a str>>,
-    request_id: Vec<&'a str>,
-}
-
-impl<'a> Audits<'a> {
-    fn of(entries: impl Iterator<Item = &'a NewAuditEntry>) -> Self {
-        let mut a = Audits {
-            at: Vec::new(),
-            user: Vec::new(),
-            username: Vec::new(),
-            role: Vec::new(),
-            operation: Vec::new(),
-            person: Vec::new(),
-            outcome: Vec::new(),
-            detail: Vec::new(),
-            request_id: Vec::new(),
-        };
-        for e in entries {
-            a.at.push(e.at);
-            a.user.push(e.user);
-            a.username.push(&e.username);
-            a.role.push(e.role.map(|r| r.as_str()));
-            a.operation.push(e.operation.as_str());
-            a.person.push(e.person);
-            a.outcome.push(e.outcome.as_str());
-            a.detail.push(e.detail.as_deref());
-            a.request_id.push(&e.request_id);
-        }
-        a
-    }
 }
 
 /// The registrations under the batch's keys, and the people's registrations in their rounds.
@@ -593,7 +551,7 @@ async fn attempt_batch(
             (r, s, l, m, n)
         },
     );
-    let audits = Audits::of(live.iter().zip(&computed).filter_map(|(item, answer)| match answer {
+    let audits = AuditColumns::of(live.iter().zip(&computed).filter_map(|(item, answer)| match answer {
         Ok(Registered::KeyReused) | Err(_) => None,
         Ok(_) => item.audit.as_ref(),
     }));
