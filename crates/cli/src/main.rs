@@ -9,6 +9,12 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
+/// mimalloc instead of the C library's allocator: a request allocates and frees many small
+/// buffers on two threads, and glibc's malloc/free (with `malloc_consolidate`) took about a fifth
+/// of the server's request threads under registration load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "bulwark", version, about = "Outbreak-response command system")]
 struct Cli {
@@ -94,8 +100,7 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     if demo {
         load_demo(store.as_ref(), clock.as_ref()).await?;
     }
-    let mut state = bulwark_web::AppState::new(store, clock.clone());
-    state.secure_cookies = args.secure_cookies;
+    let state = bulwark_web::AppState::with(store, clock.clone(), args.secure_cookies);
     let notify = args.notify.config();
     tracing::info!(
         sms = notify.sms.is_some(),
