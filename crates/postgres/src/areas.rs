@@ -178,9 +178,8 @@ impl AreaStore for PgStore {
         let grids = rows.iter().map(area_from).collect::<StoreResult<Vec<_>>>()?;
         let find = |id: AreaId| grids.iter().find(|a| a.id == id).cloned().ok_or(StoreError::NotFound);
         let (source, target) = (find(from)?, find(into)?);
-        if source.kind != AreaKind::Grid || target.kind != AreaKind::Grid {
-            return Err(StoreError::Invalid("only grids can be merged".into()));
-        }
+        // Grids of one parent only, as on SQLite: the counters of every area above stay as they are.
+        source.check_merge_into(&target).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let (low, high) = Scope::of(&source).path_range();
         // Characters of the source path that each moved path starts with (paths are ASCII).
         let cut = i32::try_from(source.path.len()).map_err(|_| corrupt("area path", &source.path))? + 1;
@@ -246,14 +245,30 @@ impl AreaStore for PgStore {
         ))
         .await
         .map_err(db)?;
-        tx.execute(
-            "UPDATE sites SET area_path = $3 || substr(area_path, $4),
-                    area_id = CASE WHEN area_id = $5 THEN $6 ELSE area_id END
-             WHERE area_path >= $1 AND area_path < $2",
-            &[&low, &high, &target.path, &cut, &from, &into],
-        )
-        .await
-        .map_err(db)?;
+        // Whatever stands in the grid or below it (sites, boxes of those sites, incidents, posts,
+        // notifications) moves with it.
+        for table in ["sites", "incidents", "posts"] {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET area_path = $3 || substr(area_path, $4),
+                            area_id = CASE WHEN area_id = $5 THEN $6 ELSE area_id END
+                     WHERE area_path >= $1 AND area_path < $2"
+                ),
+                &[&low, &high, &target.path, &cut, &from, &into],
+            )
+            .await
+            .map_err(db)?;
+        }
+        for table in ["boxes", "notifications"] {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET area_path = $3 || substr(area_path, $4) WHERE area_path >= $1 AND area_path < $2"
+                ),
+                &[&low, &high, &target.path, &cut],
+            )
+            .await
+            .map_err(db)?;
+        }
         tx.execute("DELETE FROM areas WHERE id = $1", &[&from])
             .await
             .map_err(db)

@@ -15,32 +15,69 @@ use rusqlite::{Connection, params};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-/// One increment by one.
+/// A counter moved by one registration, tube or merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Increment {
     /// `round_counts.sampled` of (round, area); area 0 is the whole round.
     Sampled { round: i64, area: i64 },
-    /// `lane_minutes.n` of (round, site, lane, minute).
+    /// `lane_minutes.n` of (round, site, lane, minute); `round_hours` and `round_sites` are summed
+    /// from these when written.
     LaneMinute { round: i64, site: i64, lane: i64, minute: i64 },
+    /// `round_tubes.n` of (round, state): tubes of the round in a state.
+    Tubes { round: i64, state: &'static str },
 }
 
 thread_local! {
-    static PENDING: RefCell<Vec<Increment>> = const { RefCell::new(Vec::new()) };
+    static PENDING: RefCell<Vec<(Increment, i64)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn push(increment: Increment) {
+fn push(increment: Increment, by: i64) {
     debug_assert_eq!(std::thread::current().name(), Some(crate::writer::THREAD_NAME), "increments are the writer's");
-    PENDING.with(|p| p.borrow_mut().push(increment));
+    PENDING.with(|p| p.borrow_mut().push((increment, by)));
 }
 
 /// Counts one more person sampled in `round` for `area`.
 pub(crate) fn sampled(round: i64, area: i64) {
-    push(Increment::Sampled { round, area });
+    push(Increment::Sampled { round, area }, 1);
 }
 
 /// Counts one more registration at a lane in a minute.
 pub(crate) fn lane_minute(round: i64, site: i64, lane: i64, minute: i64) {
-    push(Increment::LaneMinute { round, site, lane, minute });
+    push(Increment::LaneMinute { round, site, lane, minute }, 1);
+}
+
+/// A tube of `round` entered the state `to` (`None`: it was deleted) from `from` (`None`: it is
+/// new). Nothing when the state stays.
+pub(crate) fn tube_state(round: i64, from: Option<&'static str>, to: Option<&'static str>) {
+    if from == to {
+        return;
+    }
+    if let Some(state) = from {
+        push(Increment::Tubes { round, state }, -1);
+    }
+    if let Some(state) = to {
+        push(Increment::Tubes { round, state }, 1);
+    }
+}
+
+/// Grid `from` is merged into `into` in this job: the people sampled for `from` that are not
+/// written yet count for `into` (as increments of the job, taken back if the job is).
+pub(crate) fn retarget_area(from: i64, into: i64) {
+    let moved: BTreeMap<i64, i64> = PENDING.with(|p| {
+        let mut moved = BTreeMap::new();
+        for (increment, by) in p.borrow().iter() {
+            if let Increment::Sampled { round, area } = *increment
+                && area == from
+            {
+                *moved.entry(round).or_default() += by;
+            }
+        }
+        moved
+    });
+    for (round, n) in moved.into_iter().filter(|(_, n)| *n != 0) {
+        push(Increment::Sampled { round, area: from }, -n);
+        push(Increment::Sampled { round, area: into }, n);
+    }
 }
 
 /// Where the increments stand now: a savepoint's start.
@@ -53,6 +90,8 @@ pub(crate) fn rewind(mark: usize) {
     PENDING.with(|p| p.borrow_mut().truncate(mark));
 }
 
+const HOUR_MINUTES: i64 = 60;
+
 /// Writes the transaction's increments, summed, in key order. Always empties the list.
 pub(crate) fn flush(conn: &Connection) -> StoreResult<()> {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
@@ -60,8 +99,14 @@ pub(crate) fn flush(conn: &Connection) -> StoreResult<()> {
         return Ok(());
     }
     let mut sums: BTreeMap<Increment, i64> = BTreeMap::new();
-    for increment in pending {
-        *sums.entry(increment).or_default() += 1;
+    let mut hours: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut sites: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for (increment, by) in pending {
+        *sums.entry(increment).or_default() += by;
+        if let Increment::LaneMinute { round, site, minute, .. } = increment {
+            *hours.entry((round, minute.div_euclid(HOUR_MINUTES) * HOUR_MINUTES * 60_000)).or_default() += by;
+            *sites.entry((round, site)).or_default() += by;
+        }
     }
     let mut sampled = conn
         .prepare_cached(
@@ -75,14 +120,39 @@ pub(crate) fn flush(conn: &Connection) -> StoreResult<()> {
              ON CONFLICT (round_id, site_id, lane_id, minute) DO UPDATE SET n = n + excluded.n",
         )
         .map_err(error::map)?;
-    for (increment, n) in sums {
+    let mut tubes = conn
+        .prepare_cached(
+            "INSERT INTO round_tubes (round_id, state, n) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (round_id, state) DO UPDATE SET n = n + excluded.n",
+        )
+        .map_err(error::map)?;
+    for (increment, n) in sums.into_iter().filter(|(_, n)| *n != 0) {
         match increment {
             Increment::Sampled { round, area } => sampled.execute(params![round, area, n]),
             Increment::LaneMinute { round, site, lane, minute } => {
                 minutes.execute(params![round, site, lane, minute, n])
             }
+            Increment::Tubes { round, state } => tubes.execute(params![round, state, n]),
         }
         .map_err(error::map)?;
+    }
+    let mut by_hour = conn
+        .prepare_cached(
+            "INSERT INTO round_hours (round_id, hour, n) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (round_id, hour) DO UPDATE SET n = n + excluded.n",
+        )
+        .map_err(error::map)?;
+    for ((round, hour), n) in hours.into_iter().filter(|(_, n)| *n != 0) {
+        by_hour.execute(params![round, hour, n]).map_err(error::map)?;
+    }
+    let mut by_site = conn
+        .prepare_cached(
+            "INSERT INTO round_sites (round_id, site_id, n) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (round_id, site_id) DO UPDATE SET n = n + excluded.n",
+        )
+        .map_err(error::map)?;
+    for ((round, site), n) in sites.into_iter().filter(|(_, n)| *n != 0) {
+        by_site.execute(params![round, site, n]).map_err(error::map)?;
     }
     Ok(())
 }

@@ -106,6 +106,8 @@ macro_rules! contract_tests {
             testing_abnormal_pool_members_and_state,
             testing_people_by_document_and_qr,
             testing_resident_counters_follow_moves,
+            testing_merge_grid_moves_mass_testing_references,
+            testing_progress_equals_a_recount,
             testing_lab_mappings_are_saved,
             transport_box_lifecycle,
             transport_codes_and_references,

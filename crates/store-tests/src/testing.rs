@@ -546,3 +546,266 @@ pub async fn testing_lab_mappings_are_saved(store: &dyn Store) {
     assert_eq!(store.lab_mapping("恩平市人民医院").await.unwrap().as_deref(), Some(r#"{"tube_code":"条码号"}"#));
     assert_eq!(store.lab_mapping("江门市中心医院").await.unwrap(), None);
 }
+
+/// Merging grid B into grid A carries everything of mass testing, command, rosters, transport and
+/// notifications that names grid B or stands below it, and grid A's counters add up: its figures
+/// after the merge are its own plus grid B's before it.
+pub async fn testing_merge_grid_moves_mass_testing_references(store: &dyn Store) {
+    use crate::command::CommandScene;
+    use crate::transport::box_code;
+    use bulwark_domain::{
+        command::golden_24_hours,
+        notify::{Address, DedupKey, NewNotification, Recipient},
+        people::Phone,
+        testing::PoolOverride,
+        workforce::{Duty, NewPost, PostKind},
+    };
+    use bulwark_store::notify::NotificationQuery;
+
+    let s = scene(store).await;
+    let (w, grid_a, grid_b) = (&s.world, &s.world.grid_a, &s.world.grid_b);
+    let new_round = |name: &str, areas: Vec<i64>, overrides: Vec<PoolOverride>| NewRound {
+        name: name.into(),
+        areas,
+        pool_size: PoolSize::TEN,
+        overrides,
+        starts_at: T0,
+        ends_at: None,
+    };
+    // A round naming both grids (one row survives), and one naming grid B alone with a pool
+    // override there.
+    let both = store.create_round(new_round("两个网格", vec![grid_a.id, grid_b.id], vec![]), T0).await.unwrap();
+    let single = PoolOverride { area: grid_b.id, pool_size: PoolSize::new(1).unwrap() };
+    let only_b = store.create_round(new_round("第二网格", vec![grid_b.id], vec![single]), T0).await.unwrap();
+    // A site standing in grid B and serving both grids.
+    let site_b = store
+        .create_site(
+            NewSite {
+                name: "第二网格采样点".into(),
+                area: grid_b.id,
+                serves: vec![grid_b.id, grid_a.id],
+                hours: OpeningHours::ALWAYS,
+                lanes: vec![NewLane { name: "1号".into(), kind: LaneKind::Normal }],
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    // Counters of both grids in the village's round, and of grid B in its own round.
+    created(store.register(s.reg("g-1", "EP0000001", &s.a[0], 1)).await);
+    created(store.register(s.reg("g-2", "EP0000001", &s.a[1], 2)).await);
+    created(store.register(s.reg("g-3", "EP0000002", &s.b[0], 3)).await);
+    let mut at_b = s.reg("g-4", "EP0000003", &s.b[1], 4);
+    (at_b.round, at_b.site, at_b.lane, at_b.pool_size) =
+        (only_b.id, site_b.id, Some(site_b.lanes[0].id), PoolSize::new(1).unwrap());
+    created(store.register(at_b).await);
+    for (person, outcome) in [(&s.b[2], DoorKnockOutcome::AwayFromTown), (&s.a[4], DoorKnockOutcome::SampledElsewhere)]
+    {
+        let knock = DoorKnock { person: person.id, outcome, note: None, at: T0 };
+        store.record_door_knock(s.round.id, knock, 42).await.unwrap();
+    }
+    // A box packed at grid B's site, an incident and a post in grid B, a notification of grid B.
+    let the_box = store
+        .create_box(bulwark_domain::testing::NewBox {
+            code: box_code("BX0000001"),
+            round: only_b.id,
+            site: site_b.id,
+            at: T0 + 5 * MINUTE,
+            by: 42,
+        })
+        .await
+        .unwrap();
+    let plan = golden_24_hours();
+    let plan_version = store.save_plan(&plan, T0, 7).await.unwrap().version;
+    let command = CommandScene { world: w.clone(), staff: vec![], plan, plan_version };
+    let incident = command.open(store, "merge", grid_b, T0).await;
+    let post = NewPost::new("第二网格卡口", PostKind::Checkpoint, vec![Duty::Guard], grid_b.id, None, 1).unwrap();
+    let post = store.create_post(post, T0).await.unwrap();
+    let notice = NewNotification::new(
+        DedupKey::parse("merge-1").unwrap(),
+        Recipient::Person(s.b[0].id),
+        Address::Sms(Phone::parse("13812345678").unwrap()),
+        grid_b.id,
+        "",
+        "请到第二网格采样点采样",
+    )
+    .unwrap();
+    store.enqueue_notifications(vec![notice], T0).await.unwrap();
+
+    let figures = |c: &bulwark_store::testing::CoverageRow| (c.area.id, c.residents, c.excluded, c.sampled);
+    let before = store.coverage(s.round.id, w.village.id).await.unwrap();
+    let before: Vec<_> = before.iter().map(figures).collect();
+    assert_eq!(before, vec![(w.village.id, 8, 2, 3), (grid_a.id, 5, 1, 2), (grid_b.id, 3, 1, 1)]);
+    let only_b_before = store.coverage(only_b.id, grid_b.id).await.unwrap();
+    assert_eq!(only_b_before.iter().map(figures).collect::<Vec<_>>(), vec![(grid_b.id, 3, 0, 1)]);
+    let progress = |p: bulwark_store::testing::Progress| (p.sampled, p.registrations, p.tubes, p.tubes_open, p.by_site);
+    let progress_before = progress(store.progress(s.round.id).await.unwrap());
+    let only_b_progress = progress(store.progress(only_b.id).await.unwrap());
+
+    store.merge_grid(grid_b.id, grid_a.id).await.expect("a grid named by rounds, sites and counters merges");
+
+    // Coverage: the survivor's figures are the sum of both grids'; the village's are unchanged.
+    let after = store.coverage(s.round.id, w.village.id).await.unwrap();
+    let (a, b) = (before[1], before[2]);
+    assert_eq!(
+        after.iter().map(figures).collect::<Vec<_>>(),
+        vec![before[0], (grid_a.id, a.1 + b.1, a.2 + b.2, a.3 + b.3)]
+    );
+    let survivor = store.coverage(only_b.id, grid_a.id).await.unwrap();
+    assert_eq!(survivor.iter().map(figures).collect::<Vec<_>>(), vec![(grid_a.id, 8, 0, 1)]);
+    assert_eq!(progress(store.progress(s.round.id).await.unwrap()), progress_before);
+    assert_eq!(progress(store.progress(only_b.id).await.unwrap()), only_b_progress);
+    // Rounds and their pool overrides name the survivor, once.
+    let round = store.round(both.id).await.unwrap().unwrap();
+    assert_eq!((round.areas, round.area_paths), (vec![grid_a.id], vec![grid_a.path.clone()]));
+    let round = store.round(only_b.id).await.unwrap().unwrap();
+    assert_eq!((round.areas, round.area_paths), (vec![grid_a.id], vec![grid_a.path.clone()]));
+    assert_eq!(
+        round.overrides.iter().map(|(o, path)| (o.area, o.pool_size.get(), path.as_str())).collect::<Vec<_>>(),
+        vec![(grid_a.id, 1, grid_a.path.as_str())]
+    );
+    // The site stands in the survivor and serves it once; its box follows it.
+    let site = store.site(site_b.id).await.unwrap().unwrap();
+    assert_eq!((site.area, site.area_path.as_str(), site.serves), (grid_a.id, grid_a.path.as_str(), vec![grid_a.id]));
+    let ids = |v: Vec<Site>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.sites(&Scope::of(grid_a)).await.unwrap()), vec![site_b.id]);
+    let boxes = store.boxes(only_b.id, &Scope::of(grid_a)).await.unwrap();
+    assert_eq!(
+        boxes.iter().map(|b| (b.id, b.area_path.as_str())).collect::<Vec<_>>(),
+        vec![(the_box.id, grid_a.path.as_str())]
+    );
+    // The incident, the post and the notification are the survivor's.
+    let incidents = store.incidents(&Scope::of(grid_a)).await.unwrap();
+    assert_eq!(
+        incidents.iter().map(|i| (i.id, i.area, i.area_path.as_str())).collect::<Vec<_>>(),
+        vec![(incident, grid_a.id, grid_a.path.as_str())]
+    );
+    let posts = store.posts(&Scope::of(grid_a)).await.unwrap();
+    assert_eq!(
+        posts.iter().map(|p| (p.id, p.area, p.area_path.as_str())).collect::<Vec<_>>(),
+        vec![(post.id, grid_a.id, grid_a.path.as_str())]
+    );
+    let notices = store.notifications(&NotificationQuery::within(Scope::of(grid_a), 10)).await.unwrap();
+    assert_eq!(notices.iter().map(|n| n.area_path.as_str()).collect::<Vec<_>>(), vec![grid_a.path.as_str()]);
+    // The door-knock list of the survivor lists grid B's people not yet sampled.
+    let untested = store.untested(s.round.id, &Scope::of(grid_a), None, 100).await.unwrap();
+    let mut listed: Vec<PersonId> = untested.iter().map(|u| u.person.id).collect();
+    listed.sort_unstable();
+    let mut expected = vec![s.a[2].id, s.a[3].id, s.a[4].id, s.b[1].id, s.b[2].id];
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    // Registrations go on (the person as read now) and count for the survivor.
+    let moved = store.person(&Scope::of(grid_a), s.b[1].id).await.unwrap().expect("moved with the grid");
+    assert!(moved.area_path.starts_with(&grid_a.path));
+    created(store.register(s.reg("g-5", "EP0000004", &moved, 6)).await);
+    let grid = store.coverage(s.round.id, grid_a.id).await.unwrap();
+    assert_eq!(grid.iter().map(figures).collect::<Vec<_>>(), vec![(grid_a.id, 8, 2, 4)]);
+}
+
+/// The round's progress is kept in counters; after registrations (one by one and in batches,
+/// replays, reused keys, late scans), seals by hand and by pool size, lab results (first, changed,
+/// repeated, unknown) and a merge of grids, it equals a recount of the tubes and registrations.
+pub async fn testing_progress_equals_a_recount(store: &dyn Store) {
+    use std::collections::BTreeMap;
+    let s = scene(store).await;
+    let site_b = store
+        .create_site(
+            NewSite {
+                name: "第二网格采样点".into(),
+                area: s.world.grid_b.id,
+                serves: vec![s.world.grid_b.id],
+                hours: OpeningHours::ALWAYS,
+                lanes: vec![],
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let people: Vec<&Person> = s.a.iter().chain(s.b.iter()).collect();
+    let mut created_regs: Vec<bulwark_domain::testing::Registration> = Vec::new();
+    let mut codes: Vec<String> = Vec::new();
+    let mut keep = |answer: bulwark_store::StoreResult<Registered>, codes: &mut Vec<String>| {
+        if let Ok(Registered::Created(reg)) = answer {
+            codes.push(reg.tube.as_str().to_string());
+            created_regs.push(reg);
+        }
+    };
+    // One by one over three hours, at both sites, pools of ten and single tubes.
+    for i in 0..24_i64 {
+        let person = people[i as usize % people.len()];
+        let mut reg = s.reg(&format!("p-{i}"), &format!("EP{:07}", 100 + i / 3), person, i * 9);
+        if i % 4 == 0 {
+            (reg.site, reg.lane) = (site_b.id, None);
+        }
+        if i % 5 == 0 {
+            reg.tube = tube(&format!("EP{:07}", 500 + i));
+            reg.pool_size = PoolSize::new(1).unwrap();
+        }
+        keep(store.register(reg).await, &mut codes);
+    }
+    // A replay and a reused key change nothing.
+    keep(store.register(s.reg("p-1", "EP0000100", people[1], 9)).await, &mut codes);
+    let mut reused = s.reg("p-2", "EP0000100", people[2], 18);
+    reused.body_hash = 8;
+    keep(store.register(reused).await, &mut codes);
+    // Seal two tubes by hand (one already sealed), then a late scan into a sealed tube.
+    store.seal_tube(&tube("EP0000101"), T0 + 200 * MINUTE).await.unwrap();
+    store.seal_tube(&tube("EP0000101"), T0 + 201 * MINUTE).await.unwrap();
+    store.seal_tube(&tube("EP0000505"), T0 + 201 * MINUTE).await.unwrap();
+    keep(store.register(s.reg("p-late", "EP0000101", people[7], 202)).await, &mut codes);
+    // A batch with a refused item (unknown round) and a new tube.
+    let mut batch: Vec<NewRegistration> =
+        (0..6).map(|i| s.reg(&format!("b-{i}"), "EP0000900", people[i], 230 + i as i64)).collect();
+    batch[3].round = 987_654;
+    for answer in store.register_many(batch).await.unwrap() {
+        keep(answer, &mut codes);
+    }
+    // Results: an open tube, a sealed one, a changed result, the same result again, an unknown tube.
+    let results = vec![
+        result("EP0000100", LabOutcome::Negative),
+        result("EP0000101", LabOutcome::Negative),
+        result("EP0000505", LabOutcome::Abnormal),
+        result("EP0000505", LabOutcome::Abnormal),
+        result("EP0000102", LabOutcome::Invalid),
+        result("EP0000102", LabOutcome::Negative),
+        result("EP9999999", LabOutcome::Negative),
+    ];
+    store.record_results(results, 42, T0 + 300 * MINUTE).await.unwrap();
+    store.merge_grid(s.world.grid_b.id, s.world.grid_a.id).await.unwrap();
+    let moved = store.person(&Scope::of(&s.world.grid_a), s.b[0].id).await.unwrap().unwrap();
+    keep(store.register(s.reg("after-merge", "EP0000901", &moved, 310)).await, &mut codes);
+
+    // The recount, from what the store answers tube by tube and from the registrations made.
+    codes.sort();
+    codes.dedup();
+    let mut states: BTreeMap<&str, u64> = BTreeMap::new();
+    for code in &codes {
+        let t = store.tube(&tube(code)).await.unwrap().expect("tube");
+        *states.entry(t.state.as_str()).or_default() += 1;
+    }
+    let mut hours: BTreeMap<Millis, u64> = BTreeMap::new();
+    let mut sites: BTreeMap<i64, u64> = BTreeMap::new();
+    for reg in &created_regs {
+        *hours.entry(reg.at.div_euclid(60 * MINUTE) * 60 * MINUTE).or_default() += 1;
+        *sites.entry(reg.site).or_default() += 1;
+    }
+    let mut people_sampled: Vec<PersonId> = created_regs.iter().map(|r| r.person).collect();
+    people_sampled.sort_unstable();
+    people_sampled.dedup();
+
+    let p = store.progress(s.round.id).await.unwrap();
+    let count = |state: TubeState| states.get(state.as_str()).copied().unwrap_or(0);
+    assert_eq!(
+        (p.sampled, p.registrations, p.tubes, p.tubes_open, p.tubes_resulted),
+        (
+            people_sampled.len() as u64,
+            created_regs.len() as u64,
+            codes.len() as u64,
+            count(TubeState::Open),
+            count(TubeState::Resulted)
+        )
+    );
+    assert!(count(TubeState::Open) > 0 && count(TubeState::Sealed) > 0 && count(TubeState::Resulted) == 4);
+    assert_eq!(p.by_hour.iter().map(|h| (h.hour, h.samples)).collect::<BTreeMap<_, _>>(), hours);
+    assert_eq!(p.by_site.iter().map(|c| (c.site, c.samples)).collect::<BTreeMap<_, _>>(), sites);
+}

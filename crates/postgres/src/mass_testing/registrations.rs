@@ -90,6 +90,9 @@ fn failure(e: tokio_postgres::Error) -> Failure {
 /// A tube of the batch, as the items so far have left it.
 struct BatchTube {
     id: TubeId,
+    round: RoundId,
+    /// The state before this batch (for a new tube, the state it was created in).
+    was: TubeState,
     pool_size: PoolSize,
     state: TubeState,
     members: u32,
@@ -147,7 +150,7 @@ const TUBES_SQL: &str =
           AS u(code, round_id, site_id, lane_id, pool_size, opened_at, o)
      ORDER BY u.o
      ON CONFLICT (code) DO UPDATE SET members = t.members
-     RETURNING t.id, t.code, t.pool_size, t.state, t.members, t.outcome, t.sealed_at";
+     RETURNING t.id, t.code, t.pool_size, t.state, t.members, t.outcome, t.sealed_at, t.round_id";
 /// Everything the batch writes, in one statement: the tubes' new states, new tubes nobody ended
 /// up in removed, the counters, the audit entries of the answers, and the registrations. `ON CONFLICT DO NOTHING`: a registration
 /// that loses a race on its key or on (round, person, seq) is not inserted, and the batch is
@@ -170,6 +173,21 @@ const WRITE_SQL: &str = "WITH tube_states AS (
               AS u(r, si, l, m, n, o)
          ORDER BY u.o
          ON CONFLICT (round_id, site_id, lane_id, minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n
+     ), tube_counts AS (
+         INSERT INTO round_tubes AS c (round_id, state, shard, n)
+         SELECT u.r, u.s, $6, u.n FROM UNNEST($39::bigint[], $40::text[], $41::bigint[]) WITH ORDINALITY AS u(r, s, n, o)
+         ORDER BY u.o
+         ON CONFLICT (round_id, state, shard) DO UPDATE SET n = c.n + EXCLUDED.n
+     ), hours AS (
+         INSERT INTO round_hours AS h (round_id, hour, shard, n)
+         SELECT u.r, u.h, $6, u.n FROM UNNEST($42::bigint[], $43::bigint[], $44::bigint[]) WITH ORDINALITY AS u(r, h, n, o)
+         ORDER BY u.o
+         ON CONFLICT (round_id, hour, shard) DO UPDATE SET n = h.n + EXCLUDED.n
+     ), by_site AS (
+         INSERT INTO round_sites AS x (round_id, site_id, shard, n)
+         SELECT u.r, u.si, $6, u.n FROM UNNEST($45::bigint[], $46::bigint[], $47::bigint[]) WITH ORDINALITY AS u(r, si, n, o)
+         ORDER BY u.o
+         ON CONFLICT (round_id, site_id, shard) DO UPDATE SET n = x.n + EXCLUDED.n
      ), audited AS (
          INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
          SELECT u.at, u.account_id, u.username, u.role, u.operation, u.person_id, u.outcome, u.detail, u.request_id
@@ -325,10 +343,16 @@ impl PgStore {
 
     pub(super) async fn seal(&self, code: &TubeCode, at: Millis) -> StoreResult<Tube> {
         let client = self.client().await?;
+        // The tube leaves "open" for "sealed" in the round's counters in the same statement.
         client
             .execute(
-                "UPDATE tubes SET state = 'sealed', sealed_at = $2 WHERE code = $1 AND state = 'open'",
-                &[&code.as_str(), &at],
+                "WITH sealed AS (
+                     UPDATE tubes SET state = 'sealed', sealed_at = $2 WHERE code = $1 AND state = 'open' RETURNING round_id
+                 )
+                 INSERT INTO round_tubes AS c (round_id, state, shard, n)
+                 SELECT t.round_id, s.state, $3, s.n FROM sealed t, (VALUES ('open', -1::bigint), ('sealed', 1)) AS s(state, n)
+                 ON CONFLICT (round_id, state, shard) DO UPDATE SET n = c.n + EXCLUDED.n",
+                &[&code.as_str(), &at, &self.mass.shard()],
             )
             .await
             .map_err(db)?;
@@ -431,6 +455,8 @@ async fn attempt_batch(
             get(row, 1)?,
             BatchTube {
                 id,
+                round: get(row, 7)?,
+                was: state_of(&state)?,
                 pool_size: pool_size_of(get(row, 2)?)?,
                 state: state_of(&state)?,
                 members: u32::try_from(members).unwrap_or(0),
@@ -551,6 +577,25 @@ async fn attempt_batch(
             (r, s, l, m, n)
         },
     );
+    // The round's progress: tubes by state (a new tube that nobody ended up in was never
+    // counted), registrations per hour and per site.
+    let mut tube_counts: BTreeMap<(RoundId, &'static str), i64> = BTreeMap::new();
+    for tube in &changed {
+        if !tube.created {
+            *tube_counts.entry((tube.round, tube.was.as_str())).or_default() -= 1;
+        }
+        *tube_counts.entry((tube.round, tube.state.as_str())).or_default() += 1;
+    }
+    tube_counts.retain(|_, n| *n != 0);
+    let ((tc_rounds, tc_states), tc_n): ((Vec<RoundId>, Vec<&str>), Vec<i64>) = tube_counts.into_iter().unzip();
+    let mut hours: BTreeMap<(RoundId, Millis), i64> = BTreeMap::new();
+    let mut sites: BTreeMap<(RoundId, SiteId), i64> = BTreeMap::new();
+    for ((round, site, _, minute), n) in &minutes {
+        *hours.entry((*round, minute.div_euclid(60) * 3_600_000)).or_default() += n;
+        *sites.entry((*round, *site)).or_default() += n;
+    }
+    let ((h_rounds, h_hours), h_n): ((Vec<RoundId>, Vec<Millis>), Vec<i64>) = hours.into_iter().unzip();
+    let ((s_rounds, s_sites), s_n): ((Vec<RoundId>, Vec<SiteId>), Vec<i64>) = sites.into_iter().unzip();
     let audits = AuditColumns::of(live.iter().zip(&computed).filter_map(|(item, answer)| match answer {
         Ok(Registered::KeyReused) | Err(_) => None,
         Ok(_) => item.audit.as_ref(),
@@ -596,6 +641,15 @@ async fn attempt_batch(
         &a.outcome,
         &a.detail,
         &a.request_id,
+        &tc_rounds,
+        &tc_states,
+        &tc_n,
+        &h_rounds,
+        &h_hours,
+        &h_n,
+        &s_rounds,
+        &s_sites,
+        &s_n,
     ];
     let inserted = tx.query(&s_write, p_write).await.map_err(failure)?;
     if inserted.len() != rows.key.len() {

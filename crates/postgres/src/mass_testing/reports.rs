@@ -24,8 +24,6 @@ use bulwark_store::{
 use std::collections::{HashMap, HashSet};
 use tokio_postgres::types::{ToSql, Type};
 
-const HOUR: Millis = 3_600_000;
-
 /// The latest door-knock of person `p` in round `$1`, as a lateral join.
 const LAST_KNOCK: &str = "LEFT JOIN LATERAL (
          SELECT k.outcome, k.note, k.at FROM door_knocks k WHERE k.round_id = $1 AND k.person_id = p.id
@@ -40,25 +38,28 @@ impl PgStore {
     pub(super) async fn read_progress(&self, round: RoundId) -> StoreResult<Progress> {
         let client = self.client().await?;
         let by_round: &[&(dyn ToSql + Sync)] = &[&round];
-        let by_round_hour: &[&(dyn ToSql + Sync)] = &[&round, &HOUR];
+        // Counters kept with the writes (round_counts, round_tubes, round_hours, round_sites),
+        // each summed over its shards: a few dozen rows whatever the round's size.
         let (sampled, tubes, hours, sites) = tokio::try_join!(
             client.query_one(
                 "SELECT coalesce(sum(sampled), 0)::bigint FROM round_counts WHERE round_id = $1 AND area_id = 0",
                 by_round
             ),
             client.query_one(
-                "SELECT count(*), count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'resulted')
-                 FROM tubes WHERE round_id = $1",
+                "SELECT coalesce(sum(n), 0)::bigint, coalesce(sum(n) FILTER (WHERE state = 'open'), 0)::bigint,
+                        coalesce(sum(n) FILTER (WHERE state = 'resulted'), 0)::bigint
+                 FROM round_tubes WHERE round_id = $1",
                 by_round
             ),
             client.query(
-                "SELECT (minute * 60000 / $2) * $2, sum(n)::bigint FROM lane_minutes WHERE round_id = $1
-                 GROUP BY 1 ORDER BY 1",
-                by_round_hour
+                "SELECT hour, sum(n)::bigint FROM round_hours WHERE round_id = $1
+                 GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1",
+                by_round
             ),
             client.query(
-                "SELECT s.id, s.name, sum(m.n)::bigint FROM lane_minutes m JOIN sites s ON s.id = m.site_id
-                 WHERE m.round_id = $1 GROUP BY s.id, s.name ORDER BY s.name, s.id",
+                "SELECT s.id, s.name, c.n FROM (
+                     SELECT site_id, sum(n)::bigint AS n FROM round_sites WHERE round_id = $1 GROUP BY 1 HAVING sum(n) <> 0
+                 ) c JOIN sites s ON s.id = c.site_id ORDER BY s.name, s.id",
                 by_round
             ),
         )

@@ -16,8 +16,6 @@ use bulwark_store::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-const HOUR: Millis = 3_600_000;
-
 fn count(conn: &Connection, sql: &str, round: RoundId) -> StoreResult<u64> {
     conn.prepare_cached(sql)
         .and_then(|mut s| s.query_row([round], |r| r.get::<_, Option<i64>>(0)).optional())
@@ -25,26 +23,32 @@ fn count(conn: &Connection, sql: &str, round: RoundId) -> StoreResult<u64> {
         .map(|n| n.flatten().unwrap_or(0) as u64)
 }
 
+/// The round's figures from its counters (round_counts, round_tubes, round_hours, round_sites):
+/// a handful of rows per round whatever its size.
 pub(crate) fn progress(conn: &Connection, round: RoundId) -> StoreResult<Progress> {
     let sampled = count(conn, "SELECT sampled FROM round_counts WHERE round_id = ?1 AND area_id = 0", round)?;
-    let registrations = count(conn, "SELECT sum(n) FROM lane_minutes WHERE round_id = ?1", round)?;
-    let tubes = count(conn, "SELECT count(*) FROM tubes WHERE round_id = ?1", round)?;
-    let tubes_open = count(conn, "SELECT count(*) FROM tubes WHERE round_id = ?1 AND state = 'open'", round)?;
-    let tubes_resulted = count(conn, "SELECT count(*) FROM tubes WHERE round_id = ?1 AND state = 'resulted'", round)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT (minute * 60000 / ?2) * ?2, sum(n) FROM lane_minutes WHERE round_id = ?1 GROUP BY 1 ORDER BY 1",
-        )
+    let mut stmt = conn.prepare_cached("SELECT state, n FROM round_tubes WHERE round_id = ?1").map_err(error::map)?;
+    let states = stmt
+        .query_map([round], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64)))
+        .map_err(error::map)?
+        .collect::<Result<Vec<_>, _>>()
         .map_err(error::map)?;
-    let by_hour = stmt
-        .query_map(params![round, HOUR], |r| Ok(HourCount { hour: r.get(0)?, samples: r.get::<_, i64>(1)? as u64 }))
+    let state = |name: &str| states.iter().filter(|(s, _)| s == name).map(|(_, n)| n).sum::<u64>();
+    let tubes = states.iter().map(|(_, n)| n).sum();
+    let (tubes_open, tubes_resulted) = (state("open"), state("resulted"));
+    let mut stmt = conn
+        .prepare_cached("SELECT hour, n FROM round_hours WHERE round_id = ?1 AND n <> 0 ORDER BY hour")
+        .map_err(error::map)?;
+    let by_hour: Vec<HourCount> = stmt
+        .query_map([round], |r| Ok(HourCount { hour: r.get(0)?, samples: r.get::<_, i64>(1)? as u64 }))
         .map_err(error::map)?
         .collect::<Result<_, _>>()
         .map_err(error::map)?;
+    let registrations = by_hour.iter().map(|h| h.samples).sum();
     let mut stmt = conn
         .prepare_cached(
-            "SELECT s.id, s.name, sum(m.n) FROM lane_minutes m JOIN sites s ON s.id = m.site_id WHERE m.round_id = ?1 \
-             GROUP BY s.id ORDER BY s.name, s.id",
+            "SELECT s.id, s.name, c.n FROM round_sites c JOIN sites s ON s.id = c.site_id \
+             WHERE c.round_id = ?1 AND c.n <> 0 ORDER BY s.name, s.id",
         )
         .map_err(error::map)?;
     let by_site = stmt

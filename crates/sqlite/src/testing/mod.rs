@@ -34,6 +34,14 @@ pub(crate) struct Cache {
     sites: std::sync::Mutex<std::collections::HashMap<SiteId, Site>>,
 }
 
+impl Cache {
+    /// Drops every copy (a merge of grids changed the areas rounds and sites name).
+    pub(crate) fn forget_all(&self) {
+        self.rounds.lock().expect("cache").clear();
+        self.sites.lock().expect("cache").clear();
+    }
+}
+
 /// Lab results applied per transaction: large files commit in steps instead of holding the
 /// writer (and every registration queued behind it) for the whole file.
 const RESULTS_PER_COMMIT: usize = 20_000;

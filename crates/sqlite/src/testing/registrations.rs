@@ -8,8 +8,8 @@ use crate::{error, error::corrupt};
 use bulwark_domain::{
     Millis,
     testing::{
-        LabOutcome, NewRegistration, PoolSize, Registration, RegistrationFlag, RegistrationId, ScanDecision, TubeCode,
-        TubeId, TubeSnapshot, TubeState, decide,
+        LabOutcome, NewRegistration, PoolSize, Registration, RegistrationFlag, RegistrationId, RoundId, ScanDecision,
+        TubeCode, TubeId, TubeSnapshot, TubeState, decide,
     },
 };
 use bulwark_store::{StoreError, StoreResult, testing::Registered};
@@ -65,24 +65,32 @@ pub(crate) fn outcome_of(raw: Option<String>) -> StoreResult<Option<LabOutcome>>
 
 struct StoredTube {
     id: TubeId,
+    round: RoundId,
     snapshot: TubeSnapshot,
 }
 
 fn tube_by_code(conn: &Connection, code: &TubeCode) -> StoreResult<Option<StoredTube>> {
     let row = conn
-        .prepare_cached("SELECT id, state, pool_size, members, outcome FROM tubes WHERE code = ?1")
+        .prepare_cached("SELECT id, state, pool_size, members, outcome, round_id FROM tubes WHERE code = ?1")
         .and_then(|mut s| {
             s.query_row([code.as_str()], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?, r.get(4)?))
+                Ok((
+                    (r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?, r.get(4)?),
+                    r.get::<_, i64>(5)?,
+                ))
             })
             .optional()
         })
         .map_err(error::map)?;
-    let Some((id, state, pool, members, outcome)) = row else { return Ok(None) };
+    let Some(((id, state, pool, members, outcome), round)) = row else { return Ok(None) };
     let state = TubeState::parse(&state).ok_or_else(|| corrupt("tube state", &state))?;
     let pool_size =
         u8::try_from(pool).ok().and_then(|p| PoolSize::new(p).ok()).ok_or_else(|| corrupt("pool size", pool))?;
-    Ok(Some(StoredTube { id, snapshot: TubeSnapshot { state, pool_size, members, outcome: outcome_of(outcome)? } }))
+    Ok(Some(StoredTube {
+        id,
+        round,
+        snapshot: TubeSnapshot { state, pool_size, members, outcome: outcome_of(outcome)? },
+    }))
 }
 
 fn exists(conn: &Connection, sql: &str, id: i64) -> StoreResult<bool> {
@@ -170,6 +178,7 @@ fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
             )
             .and_then(|mut s| s.execute(params![members, state.as_str(), sealed_now, reg.at, t.id]))
             .map_err(error::map)?;
+            crate::deferred::tube_state(t.round, Some(t.snapshot.state.as_str()), Some(state.as_str()));
             t.id
         }
         None => {
@@ -191,6 +200,7 @@ fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
                 ])
             })
             .map_err(error::map)?;
+            crate::deferred::tube_state(reg.round, None, Some(state.as_str()));
             conn.last_insert_rowid()
         }
     };

@@ -55,11 +55,15 @@ pub(crate) fn tube(conn: &Connection, code: &TubeCode) -> StoreResult<Option<Tub
 }
 
 pub(crate) fn seal(conn: &Connection, code: &TubeCode, at: Millis) -> StoreResult<Tube> {
-    conn.execute(
-        "UPDATE tubes SET state = 'sealed', sealed_at = ?2 WHERE code = ?1 AND state = 'open'",
-        params![code.as_str(), at],
-    )
-    .map_err(error::map)?;
+    let sealed = conn
+        .prepare_cached(
+            "UPDATE tubes SET state = 'sealed', sealed_at = ?2 WHERE code = ?1 AND state = 'open' RETURNING round_id",
+        )
+        .and_then(|mut s| s.query_row(params![code.as_str(), at], |r| r.get::<_, i64>(0)).optional())
+        .map_err(error::map)?;
+    if let Some(round) = sealed {
+        crate::deferred::tube_state(round, Some(TubeState::Open.as_str()), Some(TubeState::Sealed.as_str()));
+    }
     tube(conn, code)?.ok_or(StoreError::NotFound)
 }
 
@@ -77,7 +81,7 @@ pub(crate) fn tube_registrations(conn: &Connection, tube: TubeId) -> StoreResult
 pub(crate) fn record(conn: &Connection, results: &[LabResult], by: UserId, at: Millis) -> StoreResult<ResultsReport> {
     let mut report = ResultsReport::default();
     let mut find =
-        conn.prepare_cached("SELECT id, round_id, outcome FROM tubes WHERE code = ?1").map_err(error::map)?;
+        conn.prepare_cached("SELECT id, round_id, outcome, state FROM tubes WHERE code = ?1").map_err(error::map)?;
     let mut log = conn
         .prepare_cached(
             "INSERT INTO lab_results (tube_code, tube_id, outcome, ct_orf1ab, ct_n, sampled_at, tested_at, reported_at, lab, \
@@ -94,17 +98,21 @@ pub(crate) fn record(conn: &Connection, results: &[LabResult], by: UserId, at: M
         .map_err(error::map)?;
     for r in results {
         let tube = find
-            .query_row([r.tube.as_str()], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?)))
+            .query_row([r.tube.as_str()], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?, row.get::<_, String>(3)?))
+            })
             .optional()
             .map_err(error::map)?;
         let (tube_id, review) = match tube {
             None => (None, Some(ReviewReason::UnknownTube)),
-            Some((id, round, existing)) => {
+            Some((id, round, existing, state)) => {
                 let was = outcome_of(existing)?;
                 let arrival = ResultArrival::of(was, r.outcome);
                 match arrival.new_outcome() {
                     Some(outcome) if Some(outcome) != was => {
                         set.execute(params![id, outcome.as_str(), r.ct_orf1ab, r.ct_n, at]).map_err(error::map)?;
+                        let was = TubeState::parse(&state).ok_or_else(|| corrupt("tube state", &state))?;
+                        crate::deferred::tube_state(round, Some(was.as_str()), Some(TubeState::Resulted.as_str()));
                         report.applied += 1;
                         if outcome.is_abnormal() {
                             hold.execute(params![id, round, at]).map_err(error::map)?;
