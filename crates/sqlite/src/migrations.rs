@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "0007_rosters", include_str!("../migrations/0007_rosters.sql")),
     (8, "0008_settings", include_str!("../migrations/0008_settings.sql")),
     (9, "0009_leaders", include_str!("../migrations/0009_leaders.sql")),
+    (10, "0010_abnormal_pools", include_str!("../migrations/0010_abnormal_pools.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

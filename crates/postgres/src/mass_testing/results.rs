@@ -7,28 +7,27 @@
 //! with one `COPY`. All of one call is one transaction. 2,500,000 results against as many tubes
 //! cost the database about 7.5 µs of CPU each (`lab_results_load`).
 
-use super::{REG_COLS, REG_WIDTH, TUBE_COLS, outcome_of, registration_from, tube_from};
+use super::{TUBE_COLS, outcome_of, tube_from};
 use crate::{
     PgStore,
     error::{corrupt, db},
     get,
-    people::{person_cols, person_from},
 };
 use bulwark_domain::{
     Millis,
     access::{Scope, UserId},
-    people::{Person, PersonId},
+    people::{Document, DocumentType, PersonId, Phone},
     testing::{
-        LabOutcome, LabResult, PoolCaseState, Registration, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
+        LabOutcome, LabResult, PoolCaseState, RegistrationFlag, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
     },
 };
 use bulwark_store::{
-    StoreError, StoreResult,
-    testing::{AbnormalPool, PoolMember, ResultsReport, ReviewItem},
+    StoreResult,
+    testing::{AbnormalPool, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
 use std::collections::{HashMap, HashSet};
 use tokio_postgres::{
-    Transaction,
+    IsolationLevel, Transaction,
     binary_copy::BinaryCopyInWriter,
     error::SqlState,
     types::{ToSql, Type},
@@ -190,10 +189,20 @@ impl PgStore {
 
     /// Abnormal pools of the round with a member inside `scope`, in the order their results came.
     /// The state is the pool's, from all its members' re-tests; only members inside `scope` are
-    /// listed.
+    /// listed. Two statements in one read-only snapshot, each read once in the order it answers:
+    /// the pools' tubes, then every registration of those pools in the same order with the
+    /// member's columns the list uses (when she lives inside the scope) and her latest
+    /// single-tube re-test registered after the pool's result.
     pub(super) async fn read_abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
-        let client = self.client().await?;
-        let tubes = client
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)?;
+        let tubes = tx
             .query(
                 &format!(
                     "SELECT {TUBE_COLS} FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
@@ -208,78 +217,101 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
-        let tube_ids: Vec<TubeId> = tubes.iter().map(|t| t.id).collect();
-        // Every member (for the pool's state), with the latest single-tube re-test registered
-        // after the pool's result.
-        let members = client
+        let (low, high) = scope.path_range();
+        let rows = tx
             .query(
-                &format!(
-                    "SELECT {REG_COLS}, rt.code, rt.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id
-                     LEFT JOIN LATERAL (
-                         SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                         WHERE r2.round_id = $2 AND r2.person_id = r.person_id AND t2.pool_size = 1
-                           AND r2.at > coalesce(t.resulted_at, t.opened_at)
-                         ORDER BY r2.id DESC LIMIT 1
-                     ) rt ON true
-                     WHERE r.tube_id = ANY($1) ORDER BY r.tube_id, r.id"
-                ),
-                &[&tube_ids, &round],
+                "SELECT t.id, r.id, r.person_id, r.at, r.flags,
+                        p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path,
+                        rt.code, rt.outcome
+                 FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
+                 JOIN registrations r ON r.tube_id = t.id
+                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
+                 LEFT JOIN LATERAL (
+                     SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+                     WHERE r2.round_id = $1 AND r2.person_id = r.person_id AND r2.id <> r.id AND t2.pool_size = 1
+                       AND r2.at > coalesce(t.resulted_at, t.opened_at)
+                     ORDER BY r2.id DESC LIMIT 1
+                 ) rt ON true
+                 WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')
+                 ORDER BY t.resulted_at, t.id, r.id",
+                &[&round, &low, &high],
             )
             .await
             .map_err(db)?;
-        let mut by_tube: HashMap<TubeId, Vec<(Registration, Retest)>> = HashMap::new();
-        let mut person_ids: Vec<PersonId> = Vec::new();
-        for row in &members {
-            let reg = registration_from(row, 0)?;
-            let code: Option<String> = get(row, REG_WIDTH)?;
-            let outcome: Option<String> = get(row, REG_WIDTH + 1)?;
-            let retest = code.map(|c| Ok::<_, StoreError>((TubeCode::from_stored(c), outcome_of(outcome.as_deref())?)));
-            person_ids.push(reg.person);
-            let list = by_tube.entry(reg.tube_id).or_default();
-            if list.iter().all(|(r, _)| r.person != reg.person) {
-                list.push((reg, retest.transpose()?));
+        tx.commit().await.map_err(db)?;
+        let mut pools = Vec::with_capacity(tubes.len());
+        let mut tubes = tubes.into_iter();
+        let mut current: Option<PoolRead> = None;
+        for row in &rows {
+            let tube_id: TubeId = get(row, 0)?;
+            while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
+                pools.extend(current.take().and_then(PoolRead::finish));
+                // Same order, same snapshot: the registration's tube is the next one.
+                let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
+                current = Some(PoolRead::new(tube));
             }
-        }
-        let people = people_in_scope(&client, scope, &person_ids).await?;
-        let mut pools = Vec::new();
-        for tube in tubes {
-            let all = by_tube.remove(&tube.id).unwrap_or_default();
-            let results: Vec<Option<LabOutcome>> =
-                all.iter().map(|(_, retest)| retest.as_ref().and_then(|(_, o)| *o)).collect();
-            let any_retest = all.iter().any(|(_, retest)| retest.is_some());
-            let state = PoolCaseState::from_member_results(&results, any_retest);
-            let members: Vec<PoolMember> = all
-                .into_iter()
-                .filter_map(|(registration, retest)| {
-                    people.get(&registration.person).map(|p| PoolMember { person: p.clone(), registration, retest })
-                })
-                .collect();
-            if !members.is_empty() {
-                pools.push(AbnormalPool { tube, state, members });
+            let Some(pool) = current.as_mut() else { unreachable!("set above") };
+            // A person scanned twice into one tube counts once (her first registration).
+            let person: PersonId = get(row, 2)?;
+            if pool.results.iter().any(|(p, _)| *p == person) {
+                continue;
             }
+            let code: Option<String> = get(row, 13)?;
+            let retest: Retest = match code {
+                Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, 14)?)?)),
+                None => None,
+            };
+            pool.results.push((person, retest.as_ref().map(|(_, o)| *o)));
+            let Some(id) = get::<Option<PersonId>>(row, 5)? else { continue }; // outside the scope
+            let doc_type: &str = get(row, 7)?;
+            let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
+            let document = Document::from_stored(kind, get(row, 8)?).map_err(|e| corrupt("document", e))?;
+            let phone: Option<&str> = get(row, 9)?;
+            pool.members.push(PoolMember {
+                person: PoolPerson {
+                    id,
+                    name: get(row, 6)?,
+                    document,
+                    phone: phone.map(|p| Phone::parse(p).map_err(|_| corrupt("phone", p))).transpose()?,
+                    address: get(row, 10)?,
+                    grid: get(row, 11)?,
+                    area_path: get(row, 12)?,
+                },
+                registration: get(row, 1)?,
+                registered_at: get(row, 3)?,
+                flags: RegistrationFlag::from_bits(get(row, 4)?),
+                retest,
+            });
         }
+        pools.extend(current.and_then(PoolRead::finish));
         Ok(pools)
     }
 }
 
-/// The people among `ids` who live inside `scope` (the scope is in the query).
-pub(super) async fn people_in_scope(
-    client: &tokio_postgres::Client,
-    scope: &Scope,
-    ids: &[PersonId],
-) -> StoreResult<HashMap<PersonId, Person>> {
-    let (low, high) = scope.path_range();
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {} FROM persons p WHERE p.id = ANY($1) AND p.area_path >= $2 AND p.area_path < $3",
-                person_cols("p")
-            ),
-            &[&ids, &low, &high],
-        )
-        .await
-        .map_err(db)?;
-    rows.iter().map(|r| person_from(r).map(|p| (p.id, p))).collect()
+/// An abnormal pool as its rows are read: its members inside the scope, and every member's
+/// re-test (`Some` when there is one, with its outcome so far) for the pool's state.
+struct PoolRead {
+    tube: Tube,
+    members: Vec<PoolMember>,
+    results: Vec<(PersonId, Option<Option<LabOutcome>>)>,
+}
+
+impl PoolRead {
+    fn new(tube: Tube) -> PoolRead {
+        let n = tube.members as usize;
+        PoolRead { tube, members: Vec::with_capacity(n), results: Vec::with_capacity(n) }
+    }
+
+    /// The pool, unless none of its members lives inside the scope.
+    fn finish(self) -> Option<AbnormalPool> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let any_retest = self.results.iter().any(|(_, r)| r.is_some());
+        let results: Vec<Option<LabOutcome>> = self.results.into_iter().map(|(_, r)| r.flatten()).collect();
+        let state = PoolCaseState::from_member_results(&results, any_retest);
+        Some(AbnormalPool { tube: self.tube, state, members: self.members })
+    }
 }
 
 /// Applies `results` in order inside `tx` and logs every one.
