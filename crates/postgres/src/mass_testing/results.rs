@@ -218,6 +218,10 @@ impl PgStore {
         }
         let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
         let (low, high) = scope.path_range();
+        // Not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
+        // and each pool orders its few members. The re-test is looked for only among the
+        // person's other registrations in the round: as a rule she has none, and the probe of
+        // (round, person, seq) ends in the index without reading a row.
         let rows = tx
             .query(
                 "SELECT t.id, r.id, r.person_id, r.at, r.flags,
@@ -228,89 +232,104 @@ impl PgStore {
                  LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
                  LEFT JOIN LATERAL (
                      SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                     WHERE r2.round_id = $1 AND r2.person_id = r.person_id AND r2.id <> r.id AND t2.pool_size = 1
-                       AND r2.at > coalesce(t.resulted_at, t.opened_at)
+                     WHERE r2.round_id = $1 AND r2.person_id = r.person_id
+                       AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
+                       AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
                      ORDER BY r2.id DESC LIMIT 1
                  ) rt ON true
-                 WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')
-                 ORDER BY t.resulted_at, t.id, r.id",
+                 WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')",
                 &[&round, &low, &high],
             )
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        let mut pools = Vec::with_capacity(tubes.len());
-        let mut tubes = tubes.into_iter();
-        let mut current: Option<PoolRead> = None;
+        let index: HashMap<TubeId, usize> = tubes.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+        let mut pools: Vec<PoolRead> = tubes.into_iter().map(PoolRead::new).collect();
         for row in &rows {
             let tube_id: TubeId = get(row, 0)?;
-            while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
-                pools.extend(current.take().and_then(PoolRead::finish));
-                // Same order, same snapshot: the registration's tube is the next one.
-                let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
-                current = Some(PoolRead::new(tube));
-            }
-            let Some(pool) = current.as_mut() else { unreachable!("set above") };
-            // A person scanned twice into one tube counts once (her first registration).
-            let person: PersonId = get(row, 2)?;
-            if pool.results.iter().any(|(p, _)| *p == person) {
-                continue;
-            }
+            // Same snapshot: every registration's tube is one of the pools.
+            let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
             let code: Option<String> = get(row, 13)?;
             let retest: Retest = match code {
                 Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, 14)?)?)),
                 None => None,
             };
-            pool.results.push((person, retest.as_ref().map(|(_, o)| *o)));
-            let Some(id) = get::<Option<PersonId>>(row, 5)? else { continue }; // outside the scope
-            let doc_type: &str = get(row, 7)?;
-            let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
-            let document = Document::from_stored(kind, get(row, 8)?).map_err(|e| corrupt("document", e))?;
-            let phone: Option<&str> = get(row, 9)?;
-            pool.members.push(PoolMember {
-                person: PoolPerson {
-                    id,
-                    name: get(row, 6)?,
-                    document,
-                    phone: phone.map(|p| Phone::parse(p).map_err(|_| corrupt("phone", p))).transpose()?,
-                    address: get(row, 10)?,
-                    grid: get(row, 11)?,
-                    area_path: get(row, 12)?,
-                },
-                registration: get(row, 1)?,
-                registered_at: get(row, 3)?,
-                flags: RegistrationFlag::from_bits(get(row, 4)?),
-                retest,
-            });
+            let registration: i64 = get(row, 1)?;
+            let person: PersonId = get(row, 2)?;
+            let outcome = retest.as_ref().map(|(_, o)| *o);
+            let member = match get::<Option<PersonId>>(row, 5)? {
+                None => None, // lives outside the scope
+                Some(id) => {
+                    let doc_type: &str = get(row, 7)?;
+                    let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
+                    let document = Document::from_stored(kind, get(row, 8)?).map_err(|e| corrupt("document", e))?;
+                    let phone: Option<&str> = get(row, 9)?;
+                    Some(PoolMember {
+                        person: PoolPerson {
+                            id,
+                            name: get(row, 6)?,
+                            document,
+                            phone: phone.map(|p| Phone::parse(p).map_err(|_| corrupt("phone", p))).transpose()?,
+                            address: get(row, 10)?,
+                            grid: get(row, 11)?,
+                            area_path: get(row, 12)?,
+                        },
+                        registration,
+                        registered_at: get(row, 3)?,
+                        flags: RegistrationFlag::from_bits(get(row, 4)?),
+                        retest,
+                    })
+                }
+            };
+            pool.rows.push(MemberRow { registration, person, outcome, member });
         }
-        pools.extend(current.and_then(PoolRead::finish));
-        Ok(pools)
+        Ok(pools.into_iter().filter_map(PoolRead::finish).collect())
     }
 }
 
-/// An abnormal pool as its rows are read: its members inside the scope, and every member's
-/// re-test (`Some` when there is one, with its outcome so far) for the pool's state.
+/// A registration of an abnormal pool as read: its member when she lives inside the scope, and
+/// her re-test (`Some` when there is one, with its outcome so far) for the pool's state.
+struct MemberRow {
+    registration: i64,
+    person: PersonId,
+    outcome: Option<Option<LabOutcome>>,
+    member: Option<PoolMember>,
+}
+
+/// An abnormal pool and its registrations as read.
 struct PoolRead {
     tube: Tube,
-    members: Vec<PoolMember>,
-    results: Vec<(PersonId, Option<Option<LabOutcome>>)>,
+    rows: Vec<MemberRow>,
 }
 
 impl PoolRead {
     fn new(tube: Tube) -> PoolRead {
         let n = tube.members as usize;
-        PoolRead { tube, members: Vec::with_capacity(n), results: Vec::with_capacity(n) }
+        PoolRead { tube, rows: Vec::with_capacity(n) }
     }
 
-    /// The pool, unless none of its members lives inside the scope.
-    fn finish(self) -> Option<AbnormalPool> {
-        if self.members.is_empty() {
+    /// The pool with its members in registration order, each person once (her first
+    /// registration), unless none of them lives inside the scope.
+    fn finish(mut self) -> Option<AbnormalPool> {
+        self.rows.sort_unstable_by_key(|r| r.registration);
+        let mut seen: Vec<PersonId> = Vec::with_capacity(self.rows.len());
+        let mut results = Vec::with_capacity(self.rows.len());
+        let mut any_retest = false;
+        let mut members = Vec::with_capacity(self.rows.len());
+        for row in self.rows {
+            if seen.contains(&row.person) {
+                continue;
+            }
+            seen.push(row.person);
+            any_retest |= row.outcome.is_some();
+            results.push(row.outcome.flatten());
+            members.extend(row.member);
+        }
+        if members.is_empty() {
             return None;
         }
-        let any_retest = self.results.iter().any(|(_, r)| r.is_some());
-        let results: Vec<Option<LabOutcome>> = self.results.into_iter().map(|(_, r)| r.flatten()).collect();
         let state = PoolCaseState::from_member_results(&results, any_retest);
-        Some(AbnormalPool { tube: self.tube, state, members: self.members })
+        Some(AbnormalPool { tube: self.tube, state, members })
     }
 }
 
