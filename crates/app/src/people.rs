@@ -66,8 +66,19 @@ pub(crate) async fn audit_reads(
     people: &[Person],
     now: Millis,
 ) -> AppResult<()> {
+    audit_read_ids(store, actor, op, people.iter().map(|p| p.id).collect(), now).await
+}
+
+/// Audits reads of the people with these ids, one entry each, as [`audit_reads`] does.
+pub(crate) async fn audit_read_ids(
+    store: &dyn Store,
+    actor: &Actor,
+    op: Operation,
+    ids: Vec<PersonId>,
+    now: Millis,
+) -> AppResult<()> {
     let stamp = actor.stamp(op, now);
-    let entries = people.iter().map(|p| stamp.entry(Some(p.id), Outcome::Success, None)).collect();
+    let entries = ids.into_iter().map(|id| stamp.entry(Some(id), Outcome::Success, None)).collect();
     store.append_audit(entries).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))
 }
 

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "0008_settings", include_str!("../migrations/0008_settings.sql")),
     (9, "0009_leaders", include_str!("../migrations/0009_leaders.sql")),
     (10, "0010_progress", include_str!("../migrations/0010_progress.sql")),
+    (11, "0011_abnormal_pools", include_str!("../migrations/0011_abnormal_pools.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {

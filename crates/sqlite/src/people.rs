@@ -24,34 +24,84 @@ pub(crate) const COLUMNS: &str = "id, name, doc_type, doc_number, sex, birth_dat
                        cannot_walk, bedridden, other_needs, synthetic, created_at, updated_at";
 
 pub(crate) fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
-    let doc_type: String = row.get(2)?;
-    let doc_number: Option<String> = row.get(3)?;
-    let kind = DocumentType::parse(&doc_type).ok_or_else(|| conversion(corrupt("document type", &doc_type)))?;
-    let document =
-        Document::from_stored(kind, doc_number.as_deref()).map_err(|e| conversion(corrupt("document", e)))?;
-    let sex: Option<String> = row.get(4)?;
-    let birth: Option<String> = row.get(5)?;
-    let phone: Option<String> = row.get(6)?;
+    person_at(row, 0)
+}
+
+/// A person from the [`COLUMNS`] that start at column `base` of `row`.
+pub(crate) fn person_at(row: &Row<'_>, base: usize) -> rusqlite::Result<Person> {
+    let (document, phone) = document_and_phone(row, base + 2, base + 6)?;
+    let sex: Option<String> = row.get(base + 4)?;
+    let birth: Option<String> = row.get(base + 5)?;
     Ok(Person {
-        id: row.get(0)?,
-        name: row.get(1)?,
+        id: row.get(base)?,
+        name: row.get(base + 1)?,
         document,
         sex: sex.as_deref().and_then(Sex::parse),
-        birth_date: birth
-            .as_deref()
-            .map(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d"))
-            .transpose()
-            .map_err(|e| conversion(corrupt("birth date", e)))?,
-        phone: phone.as_deref().map(Phone::parse).transpose().map_err(|e| conversion(corrupt("phone", e)))?,
-        address: row.get(7)?,
-        area: row.get(8)?,
-        grid: row.get(9)?,
-        area_path: row.get(10)?,
-        needs: SpecialNeeds { cannot_walk: row.get(11)?, bedridden: row.get(12)?, other: row.get(13)? },
-        synthetic: row.get(14)?,
-        created_at: row.get(15)?,
-        updated_at: row.get(16)?,
+        birth_date: birth.as_deref().map(stored_date).transpose().map_err(|e| conversion(corrupt("birth date", e)))?,
+        phone,
+        address: row.get(base + 7)?,
+        area: row.get(base + 8)?,
+        grid: row.get(base + 9)?,
+        area_path: row.get(base + 10)?,
+        needs: SpecialNeeds {
+            cannot_walk: row.get(base + 11)?,
+            bedridden: row.get(base + 12)?,
+            other: row.get(base + 13)?,
+        },
+        synthetic: row.get(base + 14)?,
+        created_at: row.get(base + 15)?,
+        updated_at: row.get(base + 16)?,
     })
+}
+
+/// The people among `ids` whose area path is in `[low, high)`, by id.
+pub(crate) fn people_by_ids(conn: &Connection, ids: &[PersonId], low: &str, high: &str) -> StoreResult<Vec<Person>> {
+    // A JSON array of integers, read back by json_each: one statement for any number of ids.
+    let ids = format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM persons
+             WHERE id IN (SELECT value FROM json_each(?1)) AND area_path >= ?2 AND area_path < ?3
+             ORDER BY id"
+        ))
+        .map_err(error::map)?;
+    let rows = stmt.query_map(params![ids, low, high], person_from_row).map_err(error::map)?;
+    rows.collect::<Result<_, _>>().map_err(error::map)
+}
+
+/// The document (`doc_type, doc_number` at column `doc`) and the phone (at column `phone`).
+pub(crate) fn document_and_phone(
+    row: &Row<'_>,
+    doc: usize,
+    phone: usize,
+) -> rusqlite::Result<(Document, Option<Phone>)> {
+    let doc_type: rusqlite::types::ValueRef<'_> = row.get_ref(doc)?;
+    let doc_type = doc_type.as_str().map_err(|e| conversion(corrupt("document type", e)))?;
+    let kind = DocumentType::parse(doc_type).ok_or_else(|| conversion(corrupt("document type", doc_type)))?;
+    let number: Option<&str> =
+        row.get_ref(doc + 1)?.as_str_or_null().map_err(|e| conversion(corrupt("document", e)))?;
+    let document = Document::from_stored(kind, number).map_err(|e| conversion(corrupt("document", e)))?;
+    let phone: Option<&str> = row.get_ref(phone)?.as_str_or_null().map_err(|e| conversion(corrupt("phone", e)))?;
+    let phone = phone.map(Phone::parse).transpose().map_err(|e| conversion(corrupt("phone", e)))?;
+    Ok((document, phone))
+}
+
+/// A stored `YYYY-MM-DD` date, read without chrono's format parser when it has that exact shape
+/// (this runs for every person read back).
+fn stored_date(s: &str) -> Result<NaiveDate, chrono::ParseError> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |a, d| d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0')))
+    };
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let ymd = (digits(0..4), digits(5..7), digits(8..10));
+        if let (Some(y), Some(m), Some(d)) = ymd
+            && let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d)
+        {
+            return Ok(date);
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
 }
 
 /// Where a person living in an area is placed: the area's path, and its grid.
@@ -177,19 +227,8 @@ impl PersonStore for SqliteStore {
     async fn people_by_ids(&self, scope: &Scope, ids: &[PersonId]) -> StoreResult<Vec<Person>> {
         let (low, high) = scope.path_range();
         // A JSON array of integers, read back by json_each: one statement for any number of ids.
-        let ids = format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
-        self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM persons
-                     WHERE id IN (SELECT value FROM json_each(?1)) AND area_path >= ?2 AND area_path < ?3
-                     ORDER BY id"
-                ))
-                .map_err(error::map)?;
-            let rows = stmt.query_map(params![ids, low, high], person_from_row).map_err(error::map)?;
-            rows.collect::<Result<_, _>>().map_err(error::map)
-        })
-        .await
+        let ids = ids.to_vec();
+        self.read(move |c| people_by_ids(c, &ids, &low, &high)).await
     }
 
     async fn count_people(&self, scope: &Scope) -> StoreResult<u64> {

@@ -104,6 +104,7 @@ macro_rules! contract_tests {
             testing_untested_list_and_home_visits,
             testing_lab_results_and_the_review_queue,
             testing_abnormal_pool_members_and_state,
+            testing_abnormal_pools_order_duplicates_and_retests,
             testing_people_by_document_and_qr,
             testing_resident_counters_follow_moves,
             testing_merge_grid_moves_mass_testing_references,

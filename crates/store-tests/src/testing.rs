@@ -501,6 +501,54 @@ pub async fn testing_abnormal_pool_members_and_state(store: &dyn Store) {
     assert_eq!(grid_b[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.b[1].id]);
 }
 
+/// The list reads each pool once in result order: a person scanned twice into a pool is listed
+/// once, with her registration, the latest of several single-tube re-tests counts, a later
+/// pooled registration is not a re-test, and the home-visit list gets the members' whole records.
+pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Store) {
+    let s = scene(store).await;
+    let first = created(store.register(s.reg("p-0", "EP0000011", &s.a[0], 1)).await);
+    created(store.register(s.reg("p-1", "EP0000011", &s.a[1], 2)).await);
+    let again = store.register(s.reg("p-2", "EP0000011", &s.a[0], 3)).await.unwrap();
+    assert!(matches!(again, Registered::AlreadyInTube(_)), "the same swab scanned twice: {again:?}");
+    created(store.register(s.reg("q-0", "EP0000012", &s.b[0], 4)).await);
+    created(store.register(s.reg("q-1", "EP0000012", &s.a[2], 5)).await);
+    store.record_results(vec![result("EP0000012", LabOutcome::Abnormal)], 7, T0 + 300 * MINUTE).await.unwrap();
+    store.record_results(vec![result("EP0000011", LabOutcome::Positive)], 7, T0 + 310 * MINUTE).await.unwrap();
+    // a1: two single-tube re-tests, the later one counts; a2: scanned into another pool later.
+    for (key, code, minute) in [("r-0", "EP0000921", 400), ("r-1", "EP0000922", 410)] {
+        let mut r = s.reg(key, code, &s.a[1], minute);
+        r.pool_size = PoolSize::SINGLE;
+        created(store.register(r).await);
+    }
+    created(store.register(s.reg("x-0", "EP0000013", &s.a[2], 420)).await);
+    let village = Scope::of(&s.world.village);
+    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    let codes: Vec<&str> = pools.iter().map(|p| p.tube.code.as_str()).collect();
+    assert_eq!(codes, vec!["EP0000012", "EP0000011"], "in the order the results came");
+    let ids = |i: usize| pools[i].members.iter().map(|m| m.person.id).collect::<Vec<_>>();
+    assert_eq!(ids(0), vec![s.b[0].id, s.a[2].id]);
+    assert_eq!(ids(1), vec![s.a[0].id, s.a[1].id], "a person scanned twice is listed once");
+    let a0 = &pools[1].members[0];
+    assert_eq!((a0.registration, a0.registered_at), (first.id, first.at), "her first registration");
+    assert_eq!((a0.person.name.as_str(), &a0.person.document), (s.a[0].name.as_str(), &s.a[0].document));
+    assert_eq!((a0.person.grid, &a0.person.area_path), (s.a[0].grid, &s.a[0].area_path));
+    assert_eq!(pools[1].members[1].retest, Some((tube("EP0000922"), None)), "the latest re-test");
+    assert_eq!(pools[0].members[1].retest, None, "a later pooled registration is not a re-test");
+    assert_eq!((pools[0].state, pools[1].state), (PoolCaseState::Held, PoolCaseState::Resampling));
+    // Scope: grid B sees the first pool with its own member only, and not the second.
+    let grid_b = store.abnormal_pools(s.round.id, &Scope::of(&s.world.grid_b)).await.unwrap();
+    assert_eq!(grid_b.len(), 1);
+    assert_eq!(grid_b[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.b[0].id]);
+    // Home visits: the members without a re-test, each with her whole record.
+    let visits = store.home_visits(s.round.id, &village).await.unwrap();
+    let mut pooled: Vec<&Person> =
+        visits.iter().filter(|v| v.reason == HomeVisitReason::AbnormalPool).map(|v| &v.person).collect();
+    pooled.sort_by_key(|p| p.id);
+    let mut expected = vec![&s.a[0], &s.a[2], &s.b[0]];
+    expected.sort_by_key(|p| p.id);
+    assert_eq!(pooled, expected);
+}
+
 pub async fn testing_people_by_document_and_qr(store: &dyn Store) {
     let s = scene(store).await;
     let found = store.person_by_document(&s.a[2].document).await.unwrap().expect("found");

@@ -18,10 +18,11 @@ use bulwark_domain::{
     Millis,
     access::{Scope, UserId},
     areas::{Area, AreaId},
-    people::{Document, Person, PersonId},
+    people::{Document, Person, PersonId, Phone, mask_document, mask_phone},
     testing::{
         DoorKnock, LabOutcome, LabResult, LaneId, NewRegistration, NewRound, NewSite, PoolCaseState, PoolSize,
-        Registration, RegistrationFlag, ReviewReason, Round, RoundId, Site, SiteId, TubeCode, TubeId, TubeState,
+        Registration, RegistrationFlag, RegistrationId, ReviewReason, Round, RoundId, Site, SiteId, TubeCode, TubeId,
+        TubeState,
     },
 };
 use serde::Serialize;
@@ -133,11 +134,40 @@ pub struct Untested {
     pub knock: Option<DoorKnock>,
 }
 
-/// One member of an abnormal pool.
+/// A member of an abnormal pool as the list, its sheet and the alerts use her: who she is, how to
+/// reach her, where she lives. The rest of her record (birth date, needs, …) is not read: at city
+/// scale a list holds tens of thousands of members and every column read costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolPerson {
+    pub id: PersonId,
+    pub name: String,
+    pub document: Document,
+    pub phone: Option<Phone>,
+    pub address: Option<String>,
+    pub grid: Option<AreaId>,
+    /// Materialised path of the person's area.
+    pub area_path: String,
+}
+
+impl PoolPerson {
+    pub fn masked_document(&self) -> Option<String> {
+        self.document.number().map(mask_document)
+    }
+
+    pub fn masked_phone(&self) -> Option<String> {
+        self.phone.as_ref().map(|p| mask_phone(p.as_str()))
+    }
+}
+
+/// One member of an abnormal pool: the person, her registration into the pool, her re-test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolMember {
-    pub person: Person,
-    pub registration: Registration,
+    pub person: PoolPerson,
+    /// Her registration into the pool (the first, if she was scanned into it twice).
+    pub registration: RegistrationId,
+    pub registered_at: Millis,
+    /// The registration's flags (e.g. it arrived after the result).
+    pub flags: Vec<RegistrationFlag>,
     /// The member's single-tube re-test after the pool's result: its tube and outcome so far.
     pub retest: Option<(TubeCode, Option<LabOutcome>)>,
 }

@@ -1,7 +1,11 @@
 //! What the command and the grid workers read: progress, coverage, the door-knock list, home
 //! visits and abnormal pools. Lists of people are audited like every other read of a person.
 
-use crate::{Actor, AppError, AppResult, areas::resolve_area, people::audit_reads};
+use crate::{
+    Actor, AppError, AppResult,
+    areas::resolve_area,
+    people::{audit_read_ids, audit_reads},
+};
 use bulwark_domain::{
     Millis,
     access::{Operation, Scope},
@@ -149,8 +153,8 @@ pub async fn abnormal_pools_within(
     existing_round(store, round).await?;
     let scope = scope_of(store, actor, op, area, now).await?;
     let pools = store.abnormal_pools(round, &scope).await?;
-    let people: Vec<Person> = pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.clone())).collect();
-    audit_reads(store, actor, op, &people, now).await?;
+    let people = pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.id)).collect();
+    audit_read_ids(store, actor, op, people, now).await?;
     Ok(pools)
 }
 

@@ -75,8 +75,13 @@ impl IdNumber {
 
     /// Like [`IdNumber::parse`] without the future-date check, for values read back from storage.
     pub fn parse_ignoring_date_limit(input: &str) -> Result<IdNumber, IdNumberError> {
-        let normalised = normalise(input);
-        if let Some(digits) = excel_number_digits(&normalised) {
+        // Numbers read back from storage are already canonical: no normalising, no Excel check
+        // (every list of people parses one per person).
+        let b = input.as_bytes();
+        let canonical =
+            b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
+        let normalised = if canonical { input.to_string() } else { normalise(input) };
+        if !canonical && let Some(digits) = excel_number_digits(&normalised) {
             return Err(IdNumberError::ExcelNumber(digits));
         }
         let chars = normalised.chars().count();
@@ -88,7 +93,7 @@ impl IdNumber {
             return Err(IdNumberError::Characters);
         }
         let date = &normalised[6..14];
-        NaiveDate::parse_from_str(date, "%Y%m%d").map_err(|_| IdNumberError::BirthDate(date.to_string()))?;
+        date_of_digits(date.as_bytes()).ok_or_else(|| IdNumberError::BirthDate(date.to_string()))?;
         let expected = check_char(&bytes[..17]);
         let found = bytes[17] as char;
         if expected != found {
@@ -107,7 +112,7 @@ impl IdNumber {
     }
 
     pub fn birth_date(&self) -> NaiveDate {
-        NaiveDate::parse_from_str(&self.0[6..14], "%Y%m%d").expect("checked at parse time")
+        date_of_digits(&self.0.as_bytes()[6..14]).expect("checked at parse time")
     }
 
     pub fn sex(&self) -> Sex {
@@ -123,6 +128,16 @@ impl IdNumber {
         s.push(check_char(body17.as_bytes()));
         Self::parse_ignoring_date_limit(&s).expect("a computed check character is valid")
     }
+}
+
+/// `YYYYMMDD` as a date (what chrono's `%Y%m%d` accepts for eight digits, without its format
+/// parser: this runs for every person read back).
+fn date_of_digits(s: &[u8]) -> Option<NaiveDate> {
+    if s.len() != 8 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s[r].iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+    NaiveDate::from_ymd_opt(i32::try_from(n(0..4)).ok()?, n(4..6), n(6..8))
 }
 
 fn check_char(first17: &[u8]) -> char {

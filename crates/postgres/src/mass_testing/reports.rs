@@ -273,12 +273,17 @@ impl PgStore {
             };
             visits.insert(person.id, HomeVisit { person, reason });
         }
-        for pool in self.read_abnormal_pools(round, scope).await? {
-            for member in pool.members.into_iter().filter(|m| m.retest.is_none()) {
-                visits.insert(
-                    member.person.id,
-                    HomeVisit { person: member.person, reason: HomeVisitReason::AbnormalPool },
-                );
+        // Members of abnormal pools without a re-test, with their whole record (the list reads
+        // only what it shows).
+        let members: Vec<PersonId> = self
+            .read_abnormal_pools(round, scope)
+            .await?
+            .into_iter()
+            .flat_map(|pool| pool.members.into_iter().filter(|m| m.retest.is_none()).map(|m| m.person.id))
+            .collect();
+        if !members.is_empty() {
+            for person in bulwark_store::PersonStore::people_by_ids(self, scope, &members).await? {
+                visits.insert(person.id, HomeVisit { person, reason: HomeVisitReason::AbnormalPool });
             }
         }
         let mut visits: Vec<HomeVisit> = visits.into_values().collect();

@@ -7,28 +7,27 @@
 //! with one `COPY`. All of one call is one transaction. 2,500,000 results against as many tubes
 //! cost the database about 7.5 µs of CPU each (`lab_results_load`).
 
-use super::{REG_COLS, REG_WIDTH, TUBE_COLS, outcome_of, registration_from, tube_from};
+use super::{TUBE_COLS, outcome_of, tube_from};
 use crate::{
     PgStore,
     error::{corrupt, db},
     get,
-    people::{person_cols, person_from},
 };
 use bulwark_domain::{
     Millis,
     access::{Scope, UserId},
-    people::{Person, PersonId},
+    people::{Document, DocumentType, PersonId, Phone},
     testing::{
-        LabOutcome, LabResult, PoolCaseState, Registration, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
+        LabOutcome, LabResult, PoolCaseState, RegistrationFlag, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
     },
 };
 use bulwark_store::{
-    StoreError, StoreResult,
-    testing::{AbnormalPool, PoolMember, ResultsReport, ReviewItem},
+    StoreResult,
+    testing::{AbnormalPool, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::{
-    Transaction,
+    IsolationLevel, Transaction,
     binary_copy::BinaryCopyInWriter,
     error::SqlState,
     types::{ToSql, Type},
@@ -216,10 +215,20 @@ impl PgStore {
 
     /// Abnormal pools of the round with a member inside `scope`, in the order their results came.
     /// The state is the pool's, from all its members' re-tests; only members inside `scope` are
-    /// listed.
+    /// listed. Two statements in one read-only snapshot, each read once in the order it answers:
+    /// the pools' tubes, then every registration of those pools in the same order with the
+    /// member's columns the list uses (when she lives inside the scope) and her latest
+    /// single-tube re-test registered after the pool's result.
     pub(super) async fn read_abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
-        let client = self.client().await?;
-        let tubes = client
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(db)?;
+        let tubes = tx
             .query(
                 &format!(
                     "SELECT {TUBE_COLS} FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
@@ -234,78 +243,120 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
-        let tube_ids: Vec<TubeId> = tubes.iter().map(|t| t.id).collect();
-        // Every member (for the pool's state), with the latest single-tube re-test registered
-        // after the pool's result.
-        let members = client
+        let (low, high) = scope.path_range();
+        // Not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
+        // and each pool orders its few members. The re-test is looked for only among the
+        // person's other registrations in the round: as a rule she has none, and the probe of
+        // (round, person, seq) ends in the index without reading a row.
+        let rows = tx
             .query(
-                &format!(
-                    "SELECT {REG_COLS}, rt.code, rt.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id
-                     LEFT JOIN LATERAL (
-                         SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                         WHERE r2.round_id = $2 AND r2.person_id = r.person_id AND t2.pool_size = 1
-                           AND r2.at > coalesce(t.resulted_at, t.opened_at)
-                         ORDER BY r2.id DESC LIMIT 1
-                     ) rt ON true
-                     WHERE r.tube_id = ANY($1) ORDER BY r.tube_id, r.id"
-                ),
-                &[&tube_ids, &round],
+                "SELECT t.id, r.id, r.person_id, r.at, r.flags,
+                        p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path,
+                        rt.code, rt.outcome
+                 FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
+                 JOIN registrations r ON r.tube_id = t.id
+                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
+                 LEFT JOIN LATERAL (
+                     SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+                     WHERE r2.round_id = $1 AND r2.person_id = r.person_id
+                       AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
+                       AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
+                     ORDER BY r2.id DESC LIMIT 1
+                 ) rt ON true
+                 WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')",
+                &[&round, &low, &high],
             )
             .await
             .map_err(db)?;
-        let mut by_tube: HashMap<TubeId, Vec<(Registration, Retest)>> = HashMap::new();
-        let mut person_ids: Vec<PersonId> = Vec::new();
-        for row in &members {
-            let reg = registration_from(row, 0)?;
-            let code: Option<String> = get(row, REG_WIDTH)?;
-            let outcome: Option<String> = get(row, REG_WIDTH + 1)?;
-            let retest = code.map(|c| Ok::<_, StoreError>((TubeCode::from_stored(c), outcome_of(outcome.as_deref())?)));
-            person_ids.push(reg.person);
-            let list = by_tube.entry(reg.tube_id).or_default();
-            if list.iter().all(|(r, _)| r.person != reg.person) {
-                list.push((reg, retest.transpose()?));
-            }
+        tx.commit().await.map_err(db)?;
+        let index: HashMap<TubeId, usize> = tubes.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+        let mut pools: Vec<PoolRead> = tubes.into_iter().map(PoolRead::new).collect();
+        for row in &rows {
+            let tube_id: TubeId = get(row, 0)?;
+            // Same snapshot: every registration's tube is one of the pools.
+            let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
+            let code: Option<String> = get(row, 13)?;
+            let retest: Retest = match code {
+                Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, 14)?)?)),
+                None => None,
+            };
+            let registration: i64 = get(row, 1)?;
+            let person: PersonId = get(row, 2)?;
+            let outcome = retest.as_ref().map(|(_, o)| *o);
+            let member = match get::<Option<PersonId>>(row, 5)? {
+                None => None, // lives outside the scope
+                Some(id) => {
+                    let doc_type: &str = get(row, 7)?;
+                    let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
+                    let document = Document::from_stored(kind, get(row, 8)?).map_err(|e| corrupt("document", e))?;
+                    let phone: Option<&str> = get(row, 9)?;
+                    Some(PoolMember {
+                        person: PoolPerson {
+                            id,
+                            name: get(row, 6)?,
+                            document,
+                            phone: phone.map(|p| Phone::parse(p).map_err(|_| corrupt("phone", p))).transpose()?,
+                            address: get(row, 10)?,
+                            grid: get(row, 11)?,
+                            area_path: get(row, 12)?,
+                        },
+                        registration,
+                        registered_at: get(row, 3)?,
+                        flags: RegistrationFlag::from_bits(get(row, 4)?),
+                        retest,
+                    })
+                }
+            };
+            pool.rows.push(MemberRow { registration, person, outcome, member });
         }
-        let people = people_in_scope(&client, scope, &person_ids).await?;
-        let mut pools = Vec::new();
-        for tube in tubes {
-            let all = by_tube.remove(&tube.id).unwrap_or_default();
-            let results: Vec<Option<LabOutcome>> =
-                all.iter().map(|(_, retest)| retest.as_ref().and_then(|(_, o)| *o)).collect();
-            let any_retest = all.iter().any(|(_, retest)| retest.is_some());
-            let state = PoolCaseState::from_member_results(&results, any_retest);
-            let members: Vec<PoolMember> = all
-                .into_iter()
-                .filter_map(|(registration, retest)| {
-                    people.get(&registration.person).map(|p| PoolMember { person: p.clone(), registration, retest })
-                })
-                .collect();
-            if !members.is_empty() {
-                pools.push(AbnormalPool { tube, state, members });
-            }
-        }
-        Ok(pools)
+        Ok(pools.into_iter().filter_map(PoolRead::finish).collect())
     }
 }
 
-/// The people among `ids` who live inside `scope` (the scope is in the query).
-pub(super) async fn people_in_scope(
-    client: &tokio_postgres::Client,
-    scope: &Scope,
-    ids: &[PersonId],
-) -> StoreResult<HashMap<PersonId, Person>> {
-    let (low, high) = scope.path_range();
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {} FROM persons p WHERE p.id = ANY($1) AND p.area_path >= $2 AND p.area_path < $3",
-                person_cols("p")
-            ),
-            &[&ids, &low, &high],
-        )
-        .await
-        .map_err(db)?;
-    rows.iter().map(|r| person_from(r).map(|p| (p.id, p))).collect()
+/// A registration of an abnormal pool as read: its member when she lives inside the scope, and
+/// her re-test (`Some` when there is one, with its outcome so far) for the pool's state.
+struct MemberRow {
+    registration: i64,
+    person: PersonId,
+    outcome: Option<Option<LabOutcome>>,
+    member: Option<PoolMember>,
+}
+
+/// An abnormal pool and its registrations as read.
+struct PoolRead {
+    tube: Tube,
+    rows: Vec<MemberRow>,
+}
+
+impl PoolRead {
+    fn new(tube: Tube) -> PoolRead {
+        let n = tube.members as usize;
+        PoolRead { tube, rows: Vec::with_capacity(n) }
+    }
+
+    /// The pool with its members in registration order, each person once (her first
+    /// registration), unless none of them lives inside the scope.
+    fn finish(mut self) -> Option<AbnormalPool> {
+        self.rows.sort_unstable_by_key(|r| r.registration);
+        let mut seen: Vec<PersonId> = Vec::with_capacity(self.rows.len());
+        let mut results = Vec::with_capacity(self.rows.len());
+        let mut any_retest = false;
+        let mut members = Vec::with_capacity(self.rows.len());
+        for row in self.rows {
+            if seen.contains(&row.person) {
+                continue;
+            }
+            seen.push(row.person);
+            any_retest |= row.outcome.is_some();
+            results.push(row.outcome.flatten());
+            members.extend(row.member);
+        }
+        if members.is_empty() {
+            return None;
+        }
+        let state = PoolCaseState::from_member_results(&results, any_retest);
+        Some(AbnormalPool { tube: self.tube, state, members })
+    }
 }
 
 /// Applies `results` in order inside `tx` and logs every one.

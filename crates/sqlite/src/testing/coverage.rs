@@ -195,11 +195,17 @@ pub(crate) fn home_visits(conn: &Connection, round: RoundId, scope: &Scope) -> S
         };
         visits.push(HomeVisit { person, reason });
     }
-    for pool in super::results::abnormal_pools(conn, round, scope)? {
-        for member in pool.members.into_iter().filter(|m| m.retest.is_none()) {
-            visits.retain(|v| v.person.id != member.person.id);
-            visits.push(HomeVisit { person: member.person, reason: HomeVisitReason::AbnormalPool });
-        }
+    // Members of abnormal pools without a re-test, with their whole record (the list reads only
+    // what it shows).
+    let members: Vec<PersonId> = super::results::abnormal_pools(conn, round, scope)?
+        .into_iter()
+        .flat_map(|pool| pool.members.into_iter().filter(|m| m.retest.is_none()).map(|m| m.person.id))
+        .collect();
+    if !members.is_empty() {
+        let members = people::people_by_ids(conn, &members, &low, &high)?;
+        let ids: std::collections::HashSet<PersonId> = members.iter().map(|m| m.id).collect();
+        visits.retain(|v| !ids.contains(&v.person.id));
+        visits.extend(members.into_iter().map(|person| HomeVisit { person, reason: HomeVisitReason::AbnormalPool }));
     }
     visits.sort_by_key(|v| (v.person.grid, v.person.id));
     visits.dedup_by_key(|v| v.person.id);

@@ -19,29 +19,34 @@ pub(crate) const REGISTRATION_COLUMNS: &str = "r.id, r.idem_key, r.round_id, r.s
     t.pool_size, r.person_id, r.at, r.device_time, r.account_id, r.home, r.flags, r.tube_state, r.tube_members";
 
 pub(crate) fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
-    let pool: i64 = row.get(7)?;
-    let state: String = row.get(14)?;
+    registration_at(row, 0)
+}
+
+/// A registration from the [`REGISTRATION_COLUMNS`] that start at column `base` of `row`.
+pub(crate) fn registration_at(row: &Row<'_>, base: usize) -> rusqlite::Result<Registration> {
+    let pool: i64 = row.get(base + 7)?;
+    let state: String = row.get(base + 14)?;
     let conv = |e: StoreError| crate::areas::conversion(e);
     Ok(Registration {
-        id: row.get(0)?,
-        key: row.get(1)?,
-        round: row.get(2)?,
-        site: row.get(3)?,
-        lane: row.get(4)?,
-        tube_id: row.get(5)?,
-        tube: TubeCode::from_stored(row.get(6)?),
+        id: row.get(base)?,
+        key: row.get(base + 1)?,
+        round: row.get(base + 2)?,
+        site: row.get(base + 3)?,
+        lane: row.get(base + 4)?,
+        tube_id: row.get(base + 5)?,
+        tube: TubeCode::from_stored(row.get(base + 6)?),
         pool_size: u8::try_from(pool)
             .ok()
             .and_then(|p| PoolSize::new(p).ok())
             .ok_or_else(|| conv(corrupt("pool size", pool)))?,
-        person: row.get(8)?,
-        at: row.get(9)?,
-        device_time: row.get(10)?,
-        by: row.get(11)?,
-        home: row.get(12)?,
-        flags: RegistrationFlag::from_bits(row.get(13)?),
+        person: row.get(base + 8)?,
+        at: row.get(base + 9)?,
+        device_time: row.get(base + 10)?,
+        by: row.get(base + 11)?,
+        home: row.get(base + 12)?,
+        flags: RegistrationFlag::from_bits(row.get(base + 13)?),
         tube_state: TubeState::parse(&state).ok_or_else(|| conv(corrupt("tube state", &state)))?,
-        tube_members: row.get(15)?,
+        tube_members: row.get(base + 15)?,
     })
 }
 

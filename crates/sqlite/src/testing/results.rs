@@ -1,26 +1,20 @@
 //! Tubes, lab results, the review queue and abnormal pools on SQLite.
 
 use super::registrations::{REGISTRATION_COLUMNS, outcome_of, registration_from_row};
-use crate::{
-    error,
-    error::corrupt,
-    people::{self, COLUMNS as PERSON_COLUMNS},
-};
+use crate::{error, error::corrupt, people};
 use bulwark_domain::{
     Millis,
     access::{Scope, UserId},
-    people::Person,
     testing::{
-        LabResult, PoolCaseState, PoolSize, Registration, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
-        TubeState,
+        LabOutcome, LabResult, PoolCaseState, PoolSize, Registration, RegistrationFlag, ResultArrival, ReviewReason,
+        RoundId, TubeCode, TubeId, TubeState,
     },
 };
 use bulwark_store::{
     StoreError, StoreResult,
-    testing::{AbnormalPool, PoolMember, ResultsReport, ReviewItem, Tube},
+    testing::{AbnormalPool, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::collections::HashMap;
 
 const TUBE_COLUMNS: &str =
     "id, code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at, outcome, resulted_at";
@@ -182,99 +176,165 @@ pub(crate) fn review_queue(conn: &Connection, limit: u32) -> StoreResult<Vec<Rev
     Ok(out)
 }
 
+/// The tube's columns in a join where the tube is `t`.
+const POOL_TUBE_COLUMNS: &str = "t.id, t.code, t.round_id, t.site_id, t.lane_id, t.pool_size, t.state, t.members, \
+    t.opened_at, t.sealed_at, t.outcome, t.resulted_at";
+
+/// The abnormal pools of round `?1` (the condition of `tubes_abnormal_pools`, which the lists read
+/// in the order their results came, so nothing is sorted).
+const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AND t.pool_size > 1";
+
 /// Abnormal pools of the round with a member inside `scope`, in the order their results came.
-/// Set-based: the pools, all their registrations, the members inside the scope and every
-/// single-tube re-test of those people are four queries whatever the number of pools (one query
-/// per member and pool took 1.6 s for 5,000 pools).
+/// Two statements in one read transaction, each read once in the order it answers: the pools'
+/// tubes, then every registration of those pools in the same order (by pool, then id, from
+/// `registrations_tube`) with the member's columns the list uses when she lives inside the scope,
+/// and her other registrations in the round after the pool's result that went into a single tube
+/// (one probe of `registrations_round_person`, which skips the pool's own registration without
+/// reading it; as a rule nothing is found). Members outside the scope still count for the pool's
+/// state. (Four statements joined in hash maps over full records took 257 ms for 5,000 pools of
+/// ten; a correlated sub-query for the re-test opened its cursors again for every member.)
 pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
-    const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AND t.pool_size > 1";
-    let mut stmt = conn
-        .prepare_cached(&format!("SELECT {TUBE_COLUMNS} FROM tubes t WHERE {POOLS} ORDER BY t.resulted_at, t.id"))
+    let tx = conn.unchecked_transaction().map_err(error::map)?;
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {POOL_TUBE_COLUMNS} FROM tubes t INDEXED BY tubes_abnormal_pools WHERE {POOLS}
+             ORDER BY t.resulted_at, t.id"
+        ))
         .map_err(error::map)?;
     let tubes: Vec<Tube> =
         stmt.query_map([round], tube_from_row).map_err(error::map)?.collect::<Result<_, _>>().map_err(error::map)?;
     if tubes.is_empty() {
         return Ok(Vec::new());
     }
-    // Every registration of those pools, in order; a person scanned twice into one tube counts once.
-    let mut by_tube: HashMap<i64, Vec<Registration>> = HashMap::new();
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {REGISTRATION_COLUMNS} FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE {POOLS} ORDER BY r.tube_id, r.id"
-        ))
-        .map_err(error::map)?;
-    for registration in stmt.query_map([round], registration_from_row).map_err(error::map)? {
-        let registration = registration.map_err(error::map)?;
-        let list = by_tube.entry(registration.tube_id).or_default();
-        if list.iter().all(|r| r.person != registration.person) {
-            list.push(registration);
-        }
-    }
-    // The members inside the scope.
     let (low, high) = scope.path_range();
-    let mut stmt = conn
+    let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT {PERSON_COLUMNS} FROM persons WHERE area_path >= ?2 AND area_path < ?3 AND id IN
-             (SELECT r.person_id FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE {POOLS})"
+            "SELECT t.id, r.id, r.person_id, r.at, r.flags,
+                    p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path,
+                    r2.id, t2.code, t2.outcome
+             FROM tubes t INDEXED BY tubes_abnormal_pools
+             JOIN registrations r ON r.tube_id = t.id
+             LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
+             LEFT JOIN registrations r2 ON r2.round_id = ?1 AND r2.person_id = r.person_id AND r2.id <> r.id
+                  AND r2.at > coalesce(t.resulted_at, t.opened_at)
+             LEFT JOIN tubes t2 ON t2.id = r2.tube_id AND t2.pool_size = 1
+             WHERE {POOLS}
+             ORDER BY t.resulted_at, t.id, r.id"
         ))
         .map_err(error::map)?;
-    let mut people: HashMap<i64, Person> = HashMap::new();
-    for person in stmt.query_map(params![round, low, high], people::person_from_row).map_err(error::map)? {
-        let person = person.map_err(error::map)?;
-        people.insert(person.id, person);
-    }
-    // Every single-tube registration in the round of anyone in those pools, newest first.
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT r.person_id, r.at, t.code, t.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id
-             WHERE r.round_id = ?1 AND t.pool_size = 1 AND r.person_id IN
-             (SELECT r.person_id FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE {POOLS})
-             ORDER BY r.id DESC"
-        ))
-        .map_err(error::map)?;
-    let mut singles: HashMap<i64, Vec<(Millis, String, Option<String>)>> = HashMap::new();
-    let rows = stmt
-        .query_map([round], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Millis>(1)?, r.get(2)?, r.get(3)?)))
-        .map_err(error::map)?;
-    for row in rows {
-        let (person, at, code, outcome) = row.map_err(error::map)?;
-        singles.entry(person).or_default().push((at, code, outcome));
-    }
-    // A person is in one pool as a rule: hand each record over on its last use instead of copying.
-    let mut uses: HashMap<i64, usize> = HashMap::with_capacity(people.len());
-    for registration in by_tube.values().flatten() {
-        *uses.entry(registration.person).or_default() += 1;
-    }
-    let mut pools = Vec::new();
-    for tube in tubes {
-        let after = tube.resulted_at.unwrap_or(tube.opened_at);
-        let mut results = Vec::new();
-        let mut any_retest = false;
-        let mut members = Vec::new();
-        for registration in by_tube.remove(&tube.id).unwrap_or_default() {
-            // The latest single-tube registration after the pool's result is the re-test.
-            let retest = match singles.get(&registration.person).and_then(|s| s.iter().find(|(at, ..)| *at > after)) {
-                Some((_, code, outcome)) => Some((TubeCode::from_stored(code.clone()), outcome_of(outcome.clone())?)),
-                None => None,
-            };
-            any_retest |= retest.is_some();
-            results.push(retest.as_ref().and_then(|(_, o)| *o));
-            let left = uses.get_mut(&registration.person).map(|n| {
-                *n -= 1;
-                *n
-            });
-            let person = match left {
-                Some(0) => people.remove(&registration.person),
-                _ => people.get(&registration.person).cloned(),
-            };
-            let Some(person) = person else { continue };
-            members.push(PoolMember { person, registration, retest });
+    let mut rows = stmt.query(params![round, low, high]).map_err(error::map)?;
+    let mut pools = Vec::with_capacity(tubes.len());
+    let mut tubes = tubes.into_iter();
+    let mut current: Option<PoolRead> = None;
+    let mut last_registration = None;
+    while let Some(row) = rows.next().map_err(error::map)? {
+        let tube_id: i64 = row.get(0).map_err(error::map)?;
+        while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
+            pools.extend(current.take().and_then(PoolRead::finish));
+            // Same order, same transaction: the registration's tube is the next one.
+            let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
+            current = Some(PoolRead::new(tube));
         }
-        if members.is_empty() {
+        let Some(pool) = current.as_mut() else { unreachable!("set above") };
+        let registration: i64 = row.get(1).map_err(error::map)?;
+        let person: i64 = row.get(2).map_err(error::map)?;
+        // A single-tube registration after the result is a re-test; the latest one counts.
+        let retest_id: Option<i64> = row.get(13).map_err(error::map)?;
+        let code: Option<String> = row.get(14).map_err(error::map)?;
+        let retest = match code {
+            Some(code) => Some((retest_id, TubeCode::from_stored(code), outcome_of(row.get(15).map_err(error::map)?)?)),
+            None => None,
+        };
+        if last_registration == Some(registration) {
+            // The same registration again: she has several registrations after the result.
+            pool.better_retest(person, retest);
             continue;
         }
-        let state = PoolCaseState::from_member_results(&results, any_retest);
-        pools.push(AbnormalPool { tube, state, members });
+        last_registration = Some(registration);
+        // A person scanned twice into one tube counts once (her first registration).
+        if pool.results.iter().any(|r| r.person == person) {
+            continue;
+        }
+        pool.results.push(MemberRetest {
+            person,
+            id: retest.as_ref().and_then(|r| r.0),
+            outcome: retest.as_ref().map(|r| r.2),
+        });
+        if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
+            continue; // lives outside the scope
+        }
+        pool.members.push(PoolMember {
+            person: pool_person(row, 5).map_err(error::map)?,
+            registration,
+            registered_at: row.get(3).map_err(error::map)?,
+            flags: RegistrationFlag::from_bits(row.get(4).map_err(error::map)?),
+            retest: retest.map(|(_, code, outcome)| (code, outcome)),
+        });
     }
+    pools.extend(current.and_then(PoolRead::finish));
     Ok(pools)
+}
+
+/// A pool member's person from `id, name, doc_type, doc_number, phone, address, grid_id,
+/// area_path` starting at column `base`.
+fn pool_person(row: &Row<'_>, base: usize) -> rusqlite::Result<PoolPerson> {
+    let (document, phone) = people::document_and_phone(row, base + 2, base + 4)?;
+    Ok(PoolPerson {
+        id: row.get(base)?,
+        name: row.get(base + 1)?,
+        document,
+        phone,
+        address: row.get(base + 5)?,
+        grid: row.get(base + 6)?,
+        area_path: row.get(base + 7)?,
+    })
+}
+
+/// A member's re-test as far as the pool's state goes: whether there is one (`Some`) and its
+/// outcome so far.
+struct MemberRetest {
+    person: i64,
+    /// The re-test's registration.
+    id: Option<i64>,
+    outcome: Option<Option<LabOutcome>>,
+}
+
+/// An abnormal pool as its rows are read: its members inside the scope, and every member's
+/// re-test (for the pool's state), one entry per person.
+struct PoolRead {
+    tube: Tube,
+    members: Vec<PoolMember>,
+    results: Vec<MemberRetest>,
+}
+
+impl PoolRead {
+    fn new(tube: Tube) -> PoolRead {
+        let n = tube.members as usize;
+        PoolRead { tube, members: Vec::with_capacity(n), results: Vec::with_capacity(n) }
+    }
+
+    /// Another candidate for the re-test of `person`, the member read last: the latest
+    /// single-tube registration wins.
+    fn better_retest(&mut self, person: i64, retest: Option<(Option<i64>, TubeCode, Option<LabOutcome>)>) {
+        let Some((id, code, outcome)) = retest else { return };
+        let Some(last) = self.results.last_mut().filter(|r| r.person == person) else { return };
+        if last.id.is_some() && last.id >= id {
+            return;
+        }
+        *last = MemberRetest { person, id, outcome: Some(outcome) };
+        if let Some(member) = self.members.last_mut().filter(|m| m.person.id == person) {
+            member.retest = Some((code, outcome));
+        }
+    }
+
+    /// The pool, unless none of its members lives inside the scope.
+    fn finish(self) -> Option<AbnormalPool> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let any_retest = self.results.iter().any(|r| r.outcome.is_some());
+        let results: Vec<Option<LabOutcome>> = self.results.into_iter().map(|r| r.outcome.flatten()).collect();
+        let state = PoolCaseState::from_member_results(&results, any_retest);
+        Some(AbnormalPool { tube: self.tube, state, members: self.members })
+    }
 }

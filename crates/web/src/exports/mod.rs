@@ -19,7 +19,7 @@ use crate::i18n::Tr;
 use bulwark_app::{Actor, AppResult, people};
 use bulwark_domain::{
     Millis,
-    people::{Person, PersonId},
+    people::{Document, Person, PersonId, Phone, mask_document, mask_phone},
 };
 use bulwark_store::Store;
 use std::collections::BTreeSet;
@@ -37,25 +37,56 @@ impl Numbers {
     }
 
     /// The person's document number: whole (noted as revealed) or masked.
-    pub(crate) fn document(&mut self, p: &Person) -> Cell {
-        match p.document.number() {
+    pub(crate) fn document(&mut self, p: &impl Numbered) -> Cell {
+        match p.document().number() {
             Some(n) if self.whole => {
-                self.revealed.insert(p.id);
+                self.revealed.insert(p.id());
                 Cell::Code(n.to_string())
             }
-            _ => Cell::code(p.masked_document()),
+            _ => Cell::code(p.document().number().map(mask_document)),
         }
     }
 
     /// The person's phone: whole (noted as revealed) or masked.
-    pub(crate) fn phone(&mut self, p: &Person) -> Cell {
-        match &p.phone {
+    pub(crate) fn phone(&mut self, p: &impl Numbered) -> Cell {
+        match p.phone() {
             Some(ph) if self.whole => {
-                self.revealed.insert(p.id);
+                self.revealed.insert(p.id());
                 Cell::Code(ph.as_str().to_string())
             }
-            _ => Cell::code(p.masked_phone()),
+            _ => Cell::code(p.phone().map(|ph| mask_phone(ph.as_str()))),
         }
+    }
+}
+
+/// A person's record as a sheet holds it: the whole register record, or what a list read of it.
+pub(crate) trait Numbered {
+    fn id(&self) -> PersonId;
+    fn document(&self) -> &Document;
+    fn phone(&self) -> Option<&Phone>;
+}
+
+impl Numbered for Person {
+    fn id(&self) -> PersonId {
+        self.id
+    }
+    fn document(&self) -> &Document {
+        &self.document
+    }
+    fn phone(&self) -> Option<&Phone> {
+        self.phone.as_ref()
+    }
+}
+
+impl Numbered for bulwark_store::testing::PoolPerson {
+    fn id(&self) -> PersonId {
+        self.id
+    }
+    fn document(&self) -> &Document {
+        &self.document
+    }
+    fn phone(&self) -> Option<&Phone> {
+        self.phone.as_ref()
     }
 }
 

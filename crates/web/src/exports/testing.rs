@@ -124,7 +124,7 @@ pub(crate) async fn abnormal_pools(x: &mut Export, store: &dyn Store, pools: &[A
                 x.numbers.phone(p),
                 Cell::maybe_text(p.address.clone()),
                 Cell::text(grids.name(store, p.grid).await?),
-                Cell::Time(m.registration.at),
+                Cell::Time(m.registered_at),
                 Cell::text(tr.get(hold)),
                 Cell::code(m.retest.as_ref().map(|(t, _)| t.to_string())),
                 Cell::maybe_text(

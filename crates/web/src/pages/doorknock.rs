@@ -256,7 +256,7 @@ pub(crate) async fn abnormal_pools(
     let mut pools = Vec::new();
     for p in found {
         let resulted = p.tube.resulted_at.map(local_day_hm).unwrap_or_default();
-        let registered: Vec<String> = p.members.iter().map(|m| local_day_hm(m.registration.at)).collect();
+        let registered: Vec<String> = p.members.iter().map(|m| local_day_hm(m.registered_at)).collect();
         let view: AbnormalPoolView = pool_view(p);
         if let std::collections::hash_map::Entry::Vacant(entry) = sites.entry(view.site) {
             entry.insert(store.site(view.site).await.or_page(lang)?.map(|s| s.name).unwrap_or_default());

@@ -1,0 +1,358 @@
+//! One Shanghai day of lab results through the real HTTP import, then the abnormal pools listed
+//! over HTTP (issue 3: "2,500,000 tube results imported in ≤ 30 s; the abnormal pools' members
+//! listed ≤ 100 ms afterwards"), on SQLite.
+//!
+//! The demo town is loaded (its accounts: `lab` posts the files, `commander` lists the pools), a
+//! round over the town and a site are created through the store, and `--tubes` sealed tubes of
+//! ten (default 2,500,000) go straight into the database file by SQL, with the ten members of the
+//! one tube in a thousand that will come back abnormal or positive (50,000 residents of one grid
+//! with an ID number, a phone and an address; one in ten with a single-tube re-test). The day's
+//! results are written as the CSV files a lab exports (Chinese headers, each file within the
+//! importer's limits: 200,000 rows and 20 MiB), then posted to `POST /api/v1/imports/lab-results`
+//! (multipart, `--parallel` files at a time, default 2) against the server running in this
+//! process (`bulwark_web::serve`, release build, on a loopback port). Writing the files and the
+//! database is not timed. Then `GET /api/v1/rounds/{id}/abnormal-pools` `--lists` times (default
+//! 5), and the store call alone the same number of times for the ratio.
+//!
+//! `cargo run --release -p bulwark-web --example lab_day_http [-- --tubes N --parallel N --lists N]`
+
+use bulwark_app::demo;
+use bulwark_domain::{
+    access::Scope,
+    areas::AreaCode,
+    people::IdNumber,
+    testing::{LaneKind, NewLane, NewRound, NewSite, OpeningHours, PoolSize},
+};
+use bulwark_importer::{MAX_FILE_BYTES, MAX_ROWS};
+use bulwark_store::Store;
+use serde_json::{Value, json};
+use std::{fmt::Write as _, sync::Arc, time::Instant};
+
+const PASSWORD: &str = "bench-password-1234";
+/// 07:00 on 6 October 2022, China time.
+const T0: i64 = 1_665_010_800_000;
+const HOUR: i64 = 3_600_000;
+const HEADER: &str = "条码号,检测结果,CT值(ORF1ab),CT值(N),采样时间,检测时间,报告时间,检测机构\r\n";
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).map(|i| args[i + 1].parse().unwrap()).unwrap_or(default)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn code(n: usize) -> String {
+    format!("SH20221006{n:08}")
+}
+
+/// The day's results as a lab's CSV files, each as full as the importer's limits allow.
+fn files(tubes: usize) -> Vec<Vec<u8>> {
+    let mut files = Vec::new();
+    let mut file = String::from(HEADER);
+    let mut rows = 0;
+    let mut line = String::new();
+    for n in 0..tubes {
+        line.clear();
+        let (result, ct) = match n % 1000 {
+            7 => ("可疑", "36.2,37.1"),
+            500 => ("阳性", "24.5,26.3"),
+            _ => ("阴性", ","),
+        };
+        let minute = n % 600;
+        let _ = write!(
+            line,
+            "{},{result},{ct},2022-10-06 {:02}:{:02}:00,2022-10-06 13:{:02}:00,2022-10-06 14:{:02}:00,江门市中心医院检验科\r\n",
+            code(n),
+            7 + minute / 60,
+            minute % 60,
+            n % 60,
+            n % 60
+        );
+        if rows == MAX_ROWS || file.len() + line.len() > MAX_FILE_BYTES {
+            files.push(std::mem::replace(&mut file, String::from(HEADER)).into_bytes());
+            rows = 0;
+        }
+        file.push_str(&line);
+        rows += 1;
+    }
+    files.push(file.into_bytes());
+    files
+}
+
+async fn login(http: &reqwest::Client, base: &str, username: &str) -> String {
+    let r: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().expect("token").to_string()
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn tenths(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|t| (t * 10.0).round() / 10.0).collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let tubes = arg("--tubes", 2_500_000);
+    let parallel = arg("--parallel", 2);
+    let lists = arg("--lists", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db");
+    let store: Arc<dyn Store> = Arc::new(bulwark_sqlite::SqliteStore::open(&path).unwrap());
+    let t = Instant::now();
+    let today = chrono::NaiveDate::from_ymd_opt(2022, 10, 6).unwrap();
+    demo::load(store.as_ref(), demo::DEFAULT_SEED, today, Some(PASSWORD.into()), T0).await.unwrap();
+    let town = store.area_by_code(&AreaCode::parse(bulwark_demo::TOWN.0).unwrap()).await.unwrap().unwrap();
+    let round = store
+        .create_round(
+            NewRound {
+                name: "一日检测".into(),
+                areas: vec![town.id],
+                pool_size: PoolSize::TEN,
+                overrides: vec![],
+                starts_at: T0,
+                ends_at: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let site = store
+        .create_site(
+            NewSite {
+                name: "一日检测采样点".into(),
+                area: town.id,
+                serves: vec![town.id],
+                hours: OpeningHours::ALWAYS,
+                lanes: vec![NewLane { name: "1号".into(), kind: LaneKind::Normal }],
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    // The tubes and the pools' members, straight into the file.
+    let members = {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+        let (grid, grid_path): (i64, String) = c
+            .query_row("SELECT id, path FROM areas WHERE kind = 'grid' ORDER BY id LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        let tx = c.unchecked_transaction().unwrap();
+        let mut members = 0usize;
+        {
+            let mut tube = tx
+                .prepare(
+                    "INSERT INTO tubes (code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'sealed', ?6, ?7, ?7)",
+                )
+                .unwrap();
+            let mut person = tx
+                .prepare(
+                    "INSERT INTO persons (name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path, created_at, updated_at)
+                     VALUES (?1, 'resident_id', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, 0)",
+                )
+                .unwrap();
+            let mut reg = tx
+                .prepare(
+                    "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, account_id, home, flags, tube_state, tube_members)
+                     VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, 0, 'sealed', ?9)",
+                )
+                .unwrap();
+            let lane = site.lanes[0].id;
+            for n in 0..tubes {
+                tube.execute(rusqlite::params![code(n), round.id, site.id, lane, 10, 10, T0]).unwrap();
+                if !matches!(n % 1000, 7 | 500) {
+                    continue;
+                }
+                let tube_id = tx.last_insert_rowid();
+                for m in 0..10 {
+                    let birth = chrono::NaiveDate::from_ymd_opt(1930, 1, 1).unwrap()
+                        + chrono::Days::new((members / 900) as u64);
+                    let id =
+                        IdNumber::from_body(&format!("310115{}{:03}", birth.format("%Y%m%d"), 100 + members % 900));
+                    person
+                        .execute(rusqlite::params![
+                            format!("受检者{members}"),
+                            id.as_str(),
+                            if members.is_multiple_of(2) { "male" } else { "female" },
+                            birth.format("%Y-%m-%d").to_string(),
+                            format!("139{members:08}"),
+                            format!("圣堂镇一日检测网格{}号", members % 500),
+                            grid,
+                            grid_path
+                        ])
+                        .unwrap();
+                    let pid = tx.last_insert_rowid();
+                    reg.execute(rusqlite::params![
+                        format!("day-{n}-{m}"),
+                        round.id,
+                        site.id,
+                        lane,
+                        tube_id,
+                        pid,
+                        T0,
+                        0,
+                        m + 1
+                    ])
+                    .unwrap();
+                    // One member in ten has a single-tube re-test after the result.
+                    if members % 10 == 3 {
+                        tube.execute(rusqlite::params![
+                            format!("RT{members:09}"),
+                            round.id,
+                            site.id,
+                            lane,
+                            1,
+                            1,
+                            T0 + 7 * HOUR
+                        ])
+                        .unwrap();
+                        let retest = tx.last_insert_rowid();
+                        reg.execute(rusqlite::params![
+                            format!("re-{members}"),
+                            round.id,
+                            site.id,
+                            lane,
+                            retest,
+                            pid,
+                            T0 + 7 * HOUR,
+                            1,
+                            1
+                        ])
+                        .unwrap();
+                    }
+                    members += 1;
+                }
+            }
+        }
+        tx.commit().unwrap();
+        members
+    };
+    let files = files(tubes);
+    println!(
+        "demo town, round {} with {tubes} sealed tubes and {members} pool members, {} files of CSV ({:.0} MiB) in {:.1} s",
+        round.id,
+        files.len(),
+        files.iter().map(Vec::len).sum::<usize>() as f64 / 1048576.0,
+        t.elapsed().as_secs_f64()
+    );
+
+    let clock = Arc::new(bulwark_web::clock::ManualClock::new(T0 + 6 * HOUR));
+    let state = bulwark_web::AppState::new(store.clone(), clock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(bulwark_web::serve(listener, state, std::future::pending()));
+    let http = reqwest::Client::new();
+    let lab = login(&http, &base, "lab").await;
+    let commander = login(&http, &base, "commander").await;
+
+    // The day's files, `parallel` at a time.
+    let queue = Arc::new(std::sync::Mutex::new(files.into_iter().enumerate().collect::<Vec<_>>()));
+    let t = Instant::now();
+    let load = load_average();
+    let workers: Vec<_> = (0..parallel)
+        .map(|_| {
+            let (queue, http, base, lab) = (queue.clone(), http.clone(), base.clone(), lab.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap().pop();
+                    let Some((i, bytes)) = next else { return done };
+                    let t = Instant::now();
+                    let part = reqwest::multipart::Part::bytes(bytes).file_name(format!("day-{i:02}.csv"));
+                    let form = reqwest::multipart::Form::new().part("file", part);
+                    let r = http
+                        .post(format!("{base}/api/v1/imports/lab-results?lab=jiangmen"))
+                        .bearer_auth(&lab)
+                        .multipart(form)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status();
+                    let report: Value = r.json().await.unwrap();
+                    assert!(status.is_success(), "file {i}: {status} {report}");
+                    done.push((
+                        t.elapsed().as_secs_f64(),
+                        report["imported"].as_u64().unwrap(),
+                        report["rejected"].as_u64().unwrap(),
+                        report["results"]["abnormal"].as_array().unwrap().len(),
+                    ));
+                }
+            })
+        })
+        .collect();
+    let mut per_file = Vec::new();
+    for w in workers {
+        per_file.extend(w.await.unwrap());
+    }
+    let day = t.elapsed().as_secs_f64();
+    let imported: u64 = per_file.iter().map(|f| f.1).sum();
+    let rejected: u64 = per_file.iter().map(|f| f.2).sum();
+    let abnormal: usize = per_file.iter().map(|f| f.3).sum();
+    assert_eq!((imported, rejected), (tubes as u64, 0));
+    let mut seconds: Vec<f64> = per_file.iter().map(|f| f.0).collect();
+    seconds.sort_by(f64::total_cmp);
+    println!(
+        "POST /api/v1/imports/lab-results: {tubes} results in {} files, {parallel} at a time: {day:.1} s = {:.0} results/s \
+         ({abnormal} abnormal tubes); a file took {:.2}–{:.2} s; load average before {load}, after {}",
+        per_file.len(),
+        tubes as f64 / day,
+        seconds[0],
+        seconds[seconds.len() - 1],
+        load_average()
+    );
+
+    // Right afterwards: the list over HTTP, then the store call alone.
+    let mut wall = Vec::new();
+    let mut size = 0;
+    let mut counted = (0, 0);
+    for _ in 0..lists {
+        let t = Instant::now();
+        let r = http
+            .get(format!("{base}/api/v1/rounds/{}/abnormal-pools", round.id))
+            .bearer_auth(&commander)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let body = r.bytes().await.unwrap();
+        wall.push(t.elapsed().as_secs_f64() * 1000.0);
+        size = body.len();
+        let pools: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        counted = (pools.len(), pools.iter().map(|p| p["members"].as_array().unwrap().len()).sum::<usize>());
+    }
+    println!(
+        "GET /api/v1/rounds/{}/abnormal-pools: {} pools, {} members, {:.1} MiB of JSON: {:?} ms (median {:.1}); load average {}",
+        round.id,
+        counted.0,
+        counted.1,
+        size as f64 / 1048576.0,
+        tenths(&wall),
+        median(&wall),
+        load_average()
+    );
+    let scope = Scope::of(&town);
+    let mut alone = Vec::new();
+    for _ in 0..lists {
+        let t = Instant::now();
+        let pools = store.abnormal_pools(round.id, &scope).await.unwrap();
+        alone.push(t.elapsed().as_secs_f64() * 1000.0);
+        drop(pools);
+    }
+    println!("  the store call alone: {:?} ms (median {:.1})", tenths(&alone), median(&alone));
+}
