@@ -14,8 +14,9 @@
 //!    time, and the database is read directly and compared with the ledger ([`crate::verify`]).
 //!
 //! With `kill_postgres` the database is a private cluster this tool owns ([`crate::pgcluster`]),
-//! and in a seeded half of the cycles PostgreSQL is the one that goes down — SIGKILL to the
-//! postmaster or `pg_ctl stop -m immediate`, drawn 50/50 — **instead of** the bulwark server,
+//! and in half of the cycles (exactly, in a seeded order) PostgreSQL is the one that goes down —
+//! SIGKILL to the postmaster or `pg_ctl stop -m immediate`, half each — **instead of** the bulwark
+//! server,
 //! which stays up and must find its way back to the database by itself once crash recovery is
 //! done (in the meantime it answers 503 and the clients retry). Before the offline check the
 //! postmaster is SIGKILLed and recovered once more, so that every acknowledged write had to come
@@ -31,7 +32,7 @@ use crate::{
     verify::{self, Ledger, Verdict},
 };
 use bytes::Bytes;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::{
@@ -493,6 +494,23 @@ async fn person_range(engine: &Engine) -> anyhow::Result<PersonRange> {
     Ok(PersonRange { first, last })
 }
 
+/// Which cycles stop PostgreSQL, and how: exactly `round(kills × share)` of them, in a seeded
+/// order, half (rounded up) by SIGKILL to the postmaster and the rest by `pg_ctl stop -m
+/// immediate`; `None` kills the server.
+fn pg_schedule(rng: &mut ChaCha8Rng, kills: u32, share: f64) -> Vec<Option<Stop>> {
+    let pg = ((f64::from(kills) * share.clamp(0.0, 1.0)).round() as usize).min(kills as usize);
+    let sigkills = pg.div_ceil(2);
+    let mut schedule: Vec<Option<Stop>> = (0..kills as usize)
+        .map(|i| match i {
+            i if i < sigkills => Some(Stop::SigKill),
+            i if i < pg => Some(Stop::Immediate),
+            _ => None,
+        })
+        .collect();
+    schedule.shuffle(rng);
+    schedule
+}
+
 fn uniform(rng: &mut ChaCha8Rng, (low, high): (Duration, Duration)) -> Duration {
     if high <= low { low } else { rng.random_range(low..=high) }
 }
@@ -676,13 +694,16 @@ async fn drive(
     let mut kills = 0;
     let (mut server_kills, mut pg_sigkills, mut pg_immediate_stops, mut server_exits_on_pg_kill) = (0, 0, 0, 0);
     let mut pg_recovery = Vec::new();
+    // Drawn only with a cluster, so that runs without one replay as before for a seed.
+    let schedule = match cluster {
+        Some(_) => pg_schedule(rng, options.kills, options.pg_kill_share),
+        None => vec![None; options.kills as usize],
+    };
     while kills < options.kills {
         tokio::time::sleep(uniform(rng, options.up)).await;
-        // Drawn only with a cluster, so that runs without one replay as before for a seed.
         if let Some(c) = cluster.as_deref_mut()
-            && rng.random_bool(options.pg_kill_share.clamp(0.0, 1.0))
+            && let Some(how) = schedule[kills as usize]
         {
-            let how = if rng.random_bool(0.5) { Stop::SigKill } else { Stop::Immediate };
             c.stop(how).await?;
             kills += 1;
             match how {
@@ -865,6 +886,18 @@ mod tests {
         );
         assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
         assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+
+    #[test]
+    fn postgres_is_stopped_in_the_given_share_of_the_cycles_half_of_them_by_sigkill() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let schedule = pg_schedule(&mut rng, 30, 0.5);
+        assert_eq!(schedule.len(), 30);
+        assert_eq!(schedule.iter().filter(|s| **s == Some(Stop::SigKill)).count(), 8);
+        assert_eq!(schedule.iter().filter(|s| **s == Some(Stop::Immediate)).count(), 7);
+        assert_ne!(schedule, pg_schedule(&mut rng, 30, 0.5), "the order is drawn");
+        assert_eq!(pg_schedule(&mut rng, 7, 0.0), vec![None; 7]);
+        assert!(pg_schedule(&mut rng, 3, 1.0).iter().all(Option::is_some));
     }
 
     #[test]

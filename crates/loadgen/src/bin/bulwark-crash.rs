@@ -21,11 +21,12 @@ struct Args {
     database: Option<String>,
     /// PostgreSQL on a private, throw-away cluster this tool creates (initdb in a temporary
     /// directory, a free loopback port; as the `postgres` OS user when run as root), and in half
-    /// of the cycles (seeded) PostgreSQL is killed instead of the bulwark server: SIGKILL to the
-    /// postmaster or `pg_ctl stop -m immediate`. Instead of --database.
+    /// of the cycles (in a seeded order) PostgreSQL is stopped instead of the bulwark server:
+    /// half of those by SIGKILL to the postmaster, half by `pg_ctl stop -m immediate`. Instead
+    /// of --database.
     #[arg(long, conflicts_with_all = ["database", "power_loss"])]
     kill_postgres: bool,
-    /// With --kill-postgres: the share of cycles that kill PostgreSQL.
+    /// With --kill-postgres: the share of cycles that stop PostgreSQL (exactly, rounded).
     #[arg(long, default_value_t = 0.5)]
     pg_kill_share: f64,
     /// With --kill-postgres: the directory of initdb, postgres and pg_ctl (default:
