@@ -1,6 +1,6 @@
 //! Procedure (a) mode K, small: `bulwark-crash` against the debug `bulwark` binary on SQLite with
 //! five kills and a short load, and on a private PostgreSQL cluster with six fault cycles of which
-//! five stop PostgreSQL itself (`--kill-postgres`), asserting that nothing acknowledged was lost
+//! three stop PostgreSQL itself (`--kill-postgres`), asserting that nothing acknowledged was lost
 //! and nothing stored twice. The long runs (30+ kills, release builds, mode P) are in
 //! RELIABILITY.md.
 //!
