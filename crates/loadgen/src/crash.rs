@@ -12,17 +12,27 @@
 //!    (mode P: before the restart, everything not fsynced is dropped, see [`crate::lossyfs`]);
 //! 4. then the clients stop taking new work, finish what they hold, the server is killed a last
 //!    time, and the database is read directly and compared with the ledger ([`crate::verify`]).
+//!
+//! With `kill_postgres` the database is a private cluster this tool owns ([`crate::pgcluster`]),
+//! and in half of the cycles (exactly, in a seeded order) PostgreSQL is the one that goes down —
+//! SIGKILL to the postmaster or `pg_ctl stop -m immediate`, half each — **instead of** the bulwark
+//! server,
+//! which stays up and must find its way back to the database by itself once crash recovery is
+//! done (in the meantime it answers 503 and the clients retry). Before the offline check the
+//! postmaster is SIGKILLed and recovered once more, so that every acknowledged write had to come
+//! back from the WAL at least once.
 
 use crate::{
     PersonRange, api,
     http::{Conn, HttpError},
+    pgcluster::Stop,
     plan::{self, Keys, Plan},
     report::{self, Latency},
     server::{self, Server, Storage},
     verify::{self, Ledger, Verdict},
 };
 use bytes::Bytes;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::{
@@ -41,6 +51,12 @@ pub struct Options {
     /// A PostgreSQL URL (of a maintenance database such as `postgres`); a new database is created
     /// on that server for the run. `None`: SQLite in a temporary data directory.
     pub database: Option<String>,
+    /// PostgreSQL on a private cluster (`pgcluster_bindir`'s binaries) that is itself killed in a
+    /// seeded share (`pg_kill_share`) of the cycles. `database` must then be `None`.
+    pub kill_postgres: bool,
+    pub pg_kill_share: f64,
+    /// The PostgreSQL server binaries for `kill_postgres` (default: [`crate::pgcluster::find_bindir`]).
+    pub pg_bindir: Option<PathBuf>,
     pub kills: u32,
     pub seed: u64,
     pub workers: usize,
@@ -71,6 +87,9 @@ impl Options {
         Options {
             server_bin,
             database: None,
+            kill_postgres: false,
+            pg_kill_share: 0.5,
+            pg_bindir: None,
             kills: 30,
             seed: 0,
             workers: 8,
@@ -98,7 +117,19 @@ pub struct Figures {
     pub engine: &'static str,
     pub seed: u64,
     pub workers: usize,
+    /// Fault cycles: the server's kills plus PostgreSQL's.
     pub kills: u32,
+    /// Cycles that SIGKILLed the bulwark server.
+    pub server_kills: u32,
+    /// Cycles that stopped PostgreSQL instead (`kill_postgres`), and how: SIGKILL to the
+    /// postmaster, or `pg_ctl stop -m immediate`. The final SIGKILL before the check not counted.
+    pub pg_kills: u32,
+    pub pg_sigkills: u32,
+    pub pg_immediate_stops: u32,
+    /// From each PostgreSQL start after a kill to its first accepted connection (crash recovery).
+    pub pg_recovery_ms: Option<RestartFigures>,
+    /// Times the bulwark server exited by itself while PostgreSQL was down or recovering.
+    pub server_exits_on_pg_kill: u32,
     pub server_starts: u32,
     /// Starts whose process exited by itself (e.g. failed to open the database).
     pub server_early_exits: u32,
@@ -134,8 +165,11 @@ pub struct Figures {
     pub load_seconds: f64,
     pub acked_per_s: f64,
     pub ack_latency: Latency,
-    /// From each restart to the first acknowledged write sent after it.
+    /// From each restart of the server to the first acknowledged write sent after it.
     pub restart_to_first_write_ms: Option<RestartFigures>,
+    /// From each time PostgreSQL accepted connections again after a kill to the first
+    /// acknowledged write sent after it (the running server's reconnection included).
+    pub pg_restart_to_first_write_ms: Option<RestartFigures>,
     pub integrity: String,
     pub journal: String,
     /// Mode P: what the lossy layer did (fsyncs passed through, dirty pages dropped).
@@ -152,6 +186,23 @@ pub struct RestartFigures {
     pub max: f64,
 }
 
+impl RestartFigures {
+    fn of(durations: &[Duration]) -> Option<RestartFigures> {
+        if durations.is_empty() {
+            return None;
+        }
+        let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        Some(RestartFigures {
+            count: ms.len(),
+            p50: round(ms[ms.len() / 2]),
+            mean: round(ms.iter().sum::<f64>() / ms.len() as f64),
+            max: round(*ms.last().expect("not empty")),
+        })
+    }
+}
+
 /// What the clients share with the fault loop.
 struct Shared {
     addr: std::net::SocketAddr,
@@ -161,9 +212,11 @@ struct Shared {
     stop: AtomicBool,
     /// Past this instant clients give up on an unanswered key (set when the drain starts).
     give_up_at: Mutex<Option<Instant>>,
-    /// The last restart not yet followed by an acknowledged write.
-    restarted_at: Mutex<Option<Instant>>,
+    /// The last restart not yet followed by an acknowledged write, and whether it was
+    /// PostgreSQL's.
+    restarted_at: Mutex<Option<(Instant, bool)>>,
     restart_to_first_write: Mutex<Vec<Duration>>,
+    pg_restart_to_first_write: Mutex<Vec<Duration>>,
     replay_rate: f64,
     request_timeout: Duration,
     backoff_max: Duration,
@@ -293,10 +346,11 @@ impl Worker {
 
     fn note_first_write(shared: &Shared, sent_at: Instant) {
         let mut restarted = shared.restarted_at.lock().expect("lock");
-        if let Some(at) = *restarted
+        if let Some((at, pg)) = *restarted
             && sent_at >= at
         {
-            shared.restart_to_first_write.lock().expect("lock").push(Instant::now() - at);
+            let list = if pg { &shared.pg_restart_to_first_write } else { &shared.restart_to_first_write };
+            list.lock().expect("lock").push(Instant::now() - at);
             *restarted = None;
         }
     }
@@ -440,6 +494,23 @@ async fn person_range(engine: &Engine) -> anyhow::Result<PersonRange> {
     Ok(PersonRange { first, last })
 }
 
+/// Which cycles stop PostgreSQL, and how: exactly `round(kills × share)` of them, in a seeded
+/// order, half (rounded up) by SIGKILL to the postmaster and the rest by `pg_ctl stop -m
+/// immediate`; `None` kills the server.
+fn pg_schedule(rng: &mut ChaCha8Rng, kills: u32, share: f64) -> Vec<Option<Stop>> {
+    let pg = ((f64::from(kills) * share.clamp(0.0, 1.0)).round() as usize).min(kills as usize);
+    let sigkills = pg.div_ceil(2);
+    let mut schedule: Vec<Option<Stop>> = (0..kills as usize)
+        .map(|i| match i {
+            i if i < sigkills => Some(Stop::SigKill),
+            i if i < pg => Some(Stop::Immediate),
+            _ => None,
+        })
+        .collect();
+    schedule.shuffle(rng);
+    schedule
+}
+
 fn uniform(rng: &mut ChaCha8Rng, (low, high): (Duration, Duration)) -> Duration {
     if high <= low { low } else { rng.random_range(low..=high) }
 }
@@ -462,7 +533,41 @@ pub async fn run(options: Options) -> anyhow::Result<Figures> {
     let data_dir = root.join("data");
     std::fs::create_dir_all(&data_dir)?;
     let mut lossy = None;
-    let (storage, engine) = match &options.database {
+    let mut cluster = None;
+    let database = if options.kill_postgres {
+        if options.power_loss {
+            anyhow::bail!("--kill-postgres and --power-loss do not go together (mode P runs on SQLite only)");
+        }
+        if options.database.is_some() {
+            anyhow::bail!(
+                "--kill-postgres runs its own PostgreSQL cluster: a --database server would not be the one killed"
+            );
+        }
+        let bindir = match &options.pg_bindir {
+            Some(dir) => dir.clone(),
+            None => crate::pgcluster::find_bindir().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--kill-postgres needs the PostgreSQL server binaries (initdb, postgres, pg_ctl): none found \
+                     (set BULWARK_PG_BINDIR)"
+                )
+            })?,
+        };
+        let mut c = crate::pgcluster::Cluster::create(&bindir, root.join("postgres.log"))?;
+        c.start()?;
+        c.wait_ready(options.start_timeout).await?;
+        eprintln!(
+            "bulwark-crash: private PostgreSQL cluster ({}) on port {}, postmaster {}",
+            bindir.display(),
+            c.port,
+            c.pid().unwrap_or(0)
+        );
+        let url = c.url("postgres");
+        cluster = Some(c);
+        Some(url)
+    } else {
+        options.database.clone()
+    };
+    let (storage, engine) = match &database {
         None => {
             let served_dir = if options.power_loss {
                 let mount = root.join("mnt");
@@ -492,7 +597,7 @@ pub async fn run(options: Options) -> anyhow::Result<Figures> {
     let password: String = (0..20).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
     let mut server =
         Server::new(&options.server_bin, storage, server::free_port()?, password.clone(), root.join("server.log"));
-    let result = drive(&options, &mut rng, &mut server, &engine, lossy.as_mut()).await;
+    let result = drive(&options, &mut rng, &mut server, &engine, lossy.as_mut(), cluster.as_mut()).await;
     server.kill();
     if let Some(l) = lossy.take() {
         l.unmount();
@@ -501,7 +606,13 @@ pub async fn run(options: Options) -> anyhow::Result<Figures> {
         Ok(figures) => figures,
         Err(e) => {
             eprintln!("bulwark-crash: server log tail:\n{}", server.log_tail());
+            if let Some(c) = &cluster {
+                eprintln!("bulwark-crash: PostgreSQL log tail:\n{}", c.log_tail());
+            }
             if options.keep {
+                if let Some(dir) = cluster.as_mut().and_then(|c| c.keep()) {
+                    eprintln!("bulwark-crash: kept the PostgreSQL cluster {}", dir.display());
+                }
                 eprintln!("bulwark-crash: kept {}", tmp.keep().display());
             }
             return Err(e);
@@ -509,13 +620,18 @@ pub async fn run(options: Options) -> anyhow::Result<Figures> {
     };
     if let Engine::Postgres { admin_url, name, .. } = &engine
         && !options.keep
+        && cluster.is_none()
         && let Err(e) = postgres_admin(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
     {
         eprintln!("bulwark-crash: could not drop database {name}: {e}");
     }
     if options.keep {
+        if let Some(dir) = cluster.as_mut().and_then(|c| c.keep()) {
+            eprintln!("bulwark-crash: kept the PostgreSQL cluster {} (stopped)", dir.display());
+        }
         eprintln!("bulwark-crash: kept {}", tmp.keep().display());
     }
+    drop(cluster);
     Ok(figures)
 }
 
@@ -525,6 +641,7 @@ async fn drive(
     server: &mut Server,
     engine: &Engine,
     mut lossy: Option<&mut crate::lossyfs::Lossy>,
+    mut cluster: Option<&mut crate::pgcluster::Cluster>,
 ) -> anyhow::Result<Figures> {
     // 1. The demo town, a round and a site.
     server.start(true)?;
@@ -561,6 +678,7 @@ async fn drive(
         give_up_at: Mutex::new(None),
         restarted_at: Mutex::new(None),
         restart_to_first_write: Mutex::new(Vec::new()),
+        pg_restart_to_first_write: Mutex::new(Vec::new()),
         replay_rate: options.replay_rate,
         request_timeout: options.request_timeout,
         backoff_max: options.backoff_max,
@@ -574,16 +692,46 @@ async fn drive(
         tokio::time::sleep(options.no_fault_duration).await;
     }
     let mut kills = 0;
+    let (mut server_kills, mut pg_sigkills, mut pg_immediate_stops, mut server_exits_on_pg_kill) = (0, 0, 0, 0);
+    let mut pg_recovery = Vec::new();
+    // Drawn only with a cluster, so that runs without one replay as before for a seed.
+    let schedule = match cluster {
+        Some(_) => pg_schedule(rng, options.kills, options.pg_kill_share),
+        None => vec![None; options.kills as usize],
+    };
     while kills < options.kills {
         tokio::time::sleep(uniform(rng, options.up)).await;
+        if let Some(c) = cluster.as_deref_mut()
+            && let Some(how) = schedule[kills as usize]
+        {
+            c.stop(how).await?;
+            kills += 1;
+            match how {
+                Stop::SigKill => pg_sigkills += 1,
+                Stop::Immediate => pg_immediate_stops += 1,
+            }
+            tokio::time::sleep(uniform(rng, options.down)).await;
+            c.start()?;
+            pg_recovery.push(c.wait_ready(options.start_timeout).await?);
+            *shared.restarted_at.lock().expect("lock") = Some((Instant::now(), true));
+            // The server was left running: it must still be (a server that exits when its
+            // database goes away is counted, then started again).
+            if !server.running() {
+                server_exits_on_pg_kill += 1;
+                eprintln!("bulwark-crash: the server exited while PostgreSQL was down (kill {kills})");
+                server.start(false)?;
+            }
+            continue;
+        }
         server.kill();
         kills += 1;
+        server_kills += 1;
         if let Some(l) = lossy.as_deref_mut() {
             l.power_loss()?;
         }
         tokio::time::sleep(uniform(rng, options.down)).await;
         server.start(false)?;
-        *shared.restarted_at.lock().expect("lock") = Some(Instant::now());
+        *shared.restarted_at.lock().expect("lock") = Some((Instant::now(), false));
         // A start that fails (e.g. the port still held) shows as an early exit: try again, but
         // a server that cannot start at all (say, a database it cannot open) ends the run.
         let restarted = Instant::now();
@@ -610,6 +758,11 @@ async fn drive(
     server.kill();
     if let Some(l) = lossy.as_deref_mut() {
         l.power_loss()?;
+    }
+    if let Some(c) = cluster {
+        c.stop(Stop::SigKill).await?;
+        c.start()?;
+        c.wait_ready(options.start_timeout).await?;
     }
 
     let lossy_stats = lossy.as_ref().map(|l| l.stats());
@@ -668,18 +821,12 @@ async fn drive(
         && f.rejected.is_empty()
         && f.unresolved == 0;
 
-    let restarts = shared.restart_to_first_write.lock().expect("lock").clone();
-    let restart_to_first_write_ms = (!restarts.is_empty()).then(|| {
-        let mut ms: Vec<f64> = restarts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let round = |v: f64| (v * 10.0).round() / 10.0;
-        RestartFigures {
-            count: ms.len(),
-            p50: round(ms[ms.len() / 2]),
-            mean: round(ms.iter().sum::<f64>() / ms.len() as f64),
-            max: round(*ms.last().expect("not empty")),
-        }
-    });
+    if server_exits_on_pg_kill > 0 {
+        failures.push(format!("the server exited {server_exits_on_pg_kill} times when PostgreSQL went down"));
+    }
+    let passed = passed && server_exits_on_pg_kill == 0;
+    let restart_to_first_write_ms = RestartFigures::of(&shared.restart_to_first_write.lock().expect("lock"));
+    let pg_restart_to_first_write_ms = RestartFigures::of(&shared.pg_restart_to_first_write.lock().expect("lock"));
     let acked = ledger.acked.len() as u64;
     Ok(Figures {
         procedure: "a",
@@ -688,6 +835,12 @@ async fn drive(
         seed: options.seed,
         workers: options.workers,
         kills,
+        server_kills,
+        pg_kills: pg_sigkills + pg_immediate_stops,
+        pg_sigkills,
+        pg_immediate_stops,
+        pg_recovery_ms: RestartFigures::of(&pg_recovery),
+        server_exits_on_pg_kill,
         server_starts: server.starts,
         server_early_exits: server.early_exits,
         attempted: ledger.attempted.len() as u64,
@@ -712,6 +865,7 @@ async fn drive(
         acked_per_s: ((acked as f64 / load_seconds) * 10.0).round() / 10.0,
         ack_latency: Latency::of(&latency),
         restart_to_first_write_ms,
+        pg_restart_to_first_write_ms,
         integrity: verdict.integrity,
         journal,
         lossy: lossy_stats,
@@ -732,6 +886,18 @@ mod tests {
         );
         assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
         assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+
+    #[test]
+    fn postgres_is_stopped_in_the_given_share_of_the_cycles_half_of_them_by_sigkill() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let schedule = pg_schedule(&mut rng, 30, 0.5);
+        assert_eq!(schedule.len(), 30);
+        assert_eq!(schedule.iter().filter(|s| **s == Some(Stop::SigKill)).count(), 8);
+        assert_eq!(schedule.iter().filter(|s| **s == Some(Stop::Immediate)).count(), 7);
+        assert_ne!(schedule, pg_schedule(&mut rng, 30, 0.5), "the order is drawn");
+        assert_eq!(pg_schedule(&mut rng, 7, 0.0), vec![None; 7]);
+        assert!(pg_schedule(&mut rng, 3, 1.0).iter().all(Option::is_some));
     }
 
     #[test]

@@ -4,18 +4,21 @@
 //!   keep-alive connections), reporting throughput, latency percentiles and errors by status.
 //! - `bulwark-crash`: reliability procedure (a) (`shared/docs/reliability.md` §3 a): registrations
 //!   with idempotent retries while the server is killed with SIGKILL and restarted, then an offline
-//!   check of the database (lost, unexpected, duplicates, replays, integrity).
+//!   check of the database (lost, unexpected, duplicates, replays, integrity); with
+//!   `--kill-postgres`, PostgreSQL on a private cluster that is itself killed in half the cycles.
 //!
 //! The pieces are in this library so that they can be unit-tested: [`http`] (one connection per
 //! task), [`plan`] (which person goes into which tube, and the request bodies), [`report`]
 //! (histograms and counts), [`api`] (logins and set-up calls), [`verify`] (the offline check),
-//! [`server`] (starting and killing the server process), [`crash`] (the procedure itself) and
+//! [`server`] (starting and killing the server process), [`pgcluster`] (a throw-away PostgreSQL
+//! cluster to kill), [`crash`] (the procedure itself) and
 //! [`lossyfs`] (the power-loss layer: a FUSE pass-through that forgets what was not fsynced).
 
 pub mod api;
 pub mod crash;
 pub mod http;
 pub mod lossyfs;
+pub mod pgcluster;
 pub mod plan;
 pub mod report;
 pub mod server;

@@ -1,6 +1,8 @@
 //! Procedure (a) mode K, small: `bulwark-crash` against the debug `bulwark` binary on SQLite with
-//! five kills and a short load, asserting that nothing acknowledged was lost and nothing stored
-//! twice. The long runs (30+ kills, release builds, PostgreSQL, mode P) are in RELIABILITY.md.
+//! five kills and a short load, and on a private PostgreSQL cluster with six fault cycles of which
+//! three stop PostgreSQL itself (`--kill-postgres`), asserting that nothing acknowledged was lost
+//! and nothing stored twice. The long runs (30+ kills, release builds, mode P) are in
+//! RELIABILITY.md.
 //!
 //! The server binary: `BULWARK_BIN`, else `bulwark` next to this test's own directory (cargo and
 //! nextest build it there for `--workspace` runs, since the cli crate has integration tests),
@@ -26,16 +28,16 @@ fn server_bin() -> PathBuf {
     })
 }
 
-#[test]
-fn five_kills_under_load_lose_nothing_and_store_nothing_twice() {
+/// Runs `bulwark-crash` with `args` and returns its figures, after asserting that it passed.
+fn crash(args: &[&str]) -> serde_json::Value {
     let bin = server_bin();
     let out = tempfile::tempdir().unwrap();
     let jsonl = out.path().join("crash.jsonl");
     let output = Command::new(env!("CARGO_BIN_EXE_bulwark-crash"))
         .arg("--server-bin")
         .arg(&bin)
-        .args(["--kills", "5", "--seed", "20221006", "--up-min", "300ms", "--up-max", "800ms"])
-        .args(["--request-timeout", "20s", "--start-timeout", "240s"])
+        .args(args)
+        .args(["--up-min", "300ms", "--up-max", "800ms", "--request-timeout", "20s", "--start-timeout", "240s"])
         .arg("--out")
         .arg(&jsonl)
         .stdin(Stdio::null())
@@ -51,7 +53,10 @@ fn five_kills_under_load_lose_nothing_and_store_nothing_twice() {
         output.status,
         bin.display()
     );
-    assert_eq!(figures["kills"], 5, "{figures}");
+    figures
+}
+
+fn assert_nothing_lost(figures: &serde_json::Value) {
     assert_eq!(figures["lost"], 0, "{figures}");
     assert_eq!(figures["unexpected"], 0, "{figures}");
     assert_eq!(figures["duplicates"], 0, "{figures}");
@@ -60,4 +65,32 @@ fn five_kills_under_load_lose_nothing_and_store_nothing_twice() {
     assert_eq!(figures["integrity"], "ok", "{figures}");
     assert!(figures["acked"].as_u64().unwrap_or(0) > 0, "{figures}");
     assert_eq!(figures["passed"], true, "{figures}");
+}
+
+#[test]
+fn five_kills_under_load_lose_nothing_and_store_nothing_twice() {
+    let figures = crash(&["--kills", "5", "--seed", "20221006"]);
+    assert_eq!(figures["kills"], 5, "{figures}");
+    assert_nothing_lost(&figures);
+}
+
+#[test]
+fn postgres_killed_under_load_loses_nothing_and_stores_nothing_twice() {
+    if bulwark_loadgen::pgcluster::find_bindir().is_none() {
+        eprintln!(
+            "skipped: the PostgreSQL server binaries (initdb, postgres, pg_ctl) are not installed \
+             (BULWARK_PG_BINDIR, pg_config --bindir, /usr/lib/postgresql/*/bin)"
+        );
+        return;
+    }
+    // Half of the six cycles stop PostgreSQL: two SIGKILLs of the postmaster, one `pg_ctl stop -m
+    // immediate`; the other three kill the server.
+    let figures = crash(&["--kills", "6", "--seed", "7", "--kill-postgres"]);
+    assert_eq!(figures["engine"], "postgres", "{figures}");
+    assert_eq!(figures["kills"], 6, "{figures}");
+    assert_eq!(figures["server_kills"], 3, "{figures}");
+    assert_eq!(figures["pg_kills"], 3, "{figures}");
+    assert_eq!(figures["pg_sigkills"], 2, "{figures}");
+    assert_eq!(figures["server_exits_on_pg_kill"], 0, "{figures}");
+    assert_nothing_lost(&figures);
 }

@@ -16,9 +16,23 @@ struct Args {
     #[arg(long)]
     server_bin: PathBuf,
     /// PostgreSQL instead of SQLite: a server URL (its database is used only to create a fresh one
-    /// for the run). Only the bulwark server is killed, never PostgreSQL.
+    /// for the run). Only the bulwark server is killed, never that PostgreSQL (see --kill-postgres).
     #[arg(long)]
     database: Option<String>,
+    /// PostgreSQL on a private, throw-away cluster this tool creates (initdb in a temporary
+    /// directory, a free loopback port; as the `postgres` OS user when run as root), and in half
+    /// of the cycles (in a seeded order) PostgreSQL is stopped instead of the bulwark server:
+    /// half of those by SIGKILL to the postmaster, half by `pg_ctl stop -m immediate`. Instead
+    /// of --database.
+    #[arg(long, conflicts_with_all = ["database", "power_loss"])]
+    kill_postgres: bool,
+    /// With --kill-postgres: the share of cycles that stop PostgreSQL (exactly, rounded).
+    #[arg(long, default_value_t = 0.5)]
+    pg_kill_share: f64,
+    /// With --kill-postgres: the directory of initdb, postgres and pg_ctl (default:
+    /// $BULWARK_PG_BINDIR, `pg_config --bindir`, or the newest /usr/lib/postgresql/*/bin).
+    #[arg(long)]
+    pg_bindir: Option<PathBuf>,
     /// Kill/restart cycles (reliability §3 a asks for at least 30 in CI, 300 in release; 0 runs
     /// the same load without faults for --no-fault-duration, the throughput baseline).
     #[arg(long, default_value_t = 30)]
@@ -73,6 +87,9 @@ fn main() -> anyhow::Result<()> {
     println!("seed {seed}");
     let mut options = crash::Options::new(args.server_bin);
     options.database = args.database;
+    options.kill_postgres = args.kill_postgres;
+    options.pg_kill_share = args.pg_kill_share.clamp(0.0, 1.0);
+    options.pg_bindir = args.pg_bindir;
     options.kills = args.kills;
     options.seed = seed;
     options.workers = args.workers.max(1);
@@ -93,9 +110,10 @@ fn main() -> anyhow::Result<()> {
     println!("{line}");
     bulwark_loadgen::append_jsonl(&out, &line)?;
     eprintln!(
-        "bulwark-crash: {} · kills {} · acked {} · attempted {} · present {} · lost {} · unexpected {} · duplicates {}/{} · replays {} ({} failed) · {} acked/s · figures appended to {}",
+        "bulwark-crash: {} · kills {} (PostgreSQL {}) · acked {} · attempted {} · present {} · lost {} · unexpected {} · duplicates {}/{} · replays {} ({} failed) · {} acked/s · figures appended to {}",
         if figures.passed { "PASS" } else { "FAIL" },
         figures.kills,
+        figures.pg_kills,
         figures.acked,
         figures.attempted,
         figures.present,
