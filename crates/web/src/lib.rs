@@ -85,7 +85,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/static/{*path}", get(assets::serve))
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
+        // One limit for every body: 32 MiB, room for the importers' 20 MiB files in a multipart
+        // form. axum's own 2 MB default for extractors (`Multipart`, `Json`, …) would refuse a
+        // lab's file past 2 MB with "Error parsing multipart/form-data request".
         .layer(tower_http::limit::RequestBodyLimitLayer::new(32 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
