@@ -25,6 +25,10 @@ enum Increment {
     LaneMinute { round: i64, site: i64, lane: i64, minute: i64 },
     /// `round_tubes.n` of (round, state): tubes of the round in a state.
     Tubes { round: i64, state: &'static str },
+    /// `round_hours.n` of (round, hour start in ms): derived from `LaneMinute` when flushed.
+    Hour { round: i64, hour: i64 },
+    /// `round_sites.n` of (round, site): derived from `LaneMinute` when flushed.
+    Site { round: i64, site: i64 },
 }
 
 thread_local! {
@@ -99,33 +103,35 @@ pub(crate) fn flush(conn: &Connection) -> StoreResult<()> {
         return Ok(());
     }
     let mut sums: BTreeMap<Increment, i64> = BTreeMap::new();
-    let mut hours: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    let mut sites: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     for (increment, by) in pending {
         *sums.entry(increment).or_default() += by;
         if let Increment::LaneMinute { round, site, minute, .. } = increment {
-            *hours.entry((round, minute.div_euclid(HOUR_MINUTES) * HOUR_MINUTES * 60_000)).or_default() += by;
-            *sites.entry((round, site)).or_default() += by;
+            let hour = minute.div_euclid(HOUR_MINUTES) * HOUR_MINUTES * 60_000;
+            *sums.entry(Increment::Hour { round, hour }).or_default() += by;
+            *sums.entry(Increment::Site { round, site }).or_default() += by;
         }
     }
-    let mut sampled = conn
-        .prepare_cached(
-            "INSERT INTO round_counts (round_id, area_id, sampled) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (round_id, area_id) DO UPDATE SET sampled = sampled + excluded.sampled",
-        )
-        .map_err(error::map)?;
-    let mut minutes = conn
-        .prepare_cached(
-            "INSERT INTO lane_minutes (round_id, site_id, lane_id, minute, n) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (round_id, site_id, lane_id, minute) DO UPDATE SET n = n + excluded.n",
-        )
-        .map_err(error::map)?;
-    let mut tubes = conn
-        .prepare_cached(
-            "INSERT INTO round_tubes (round_id, state, n) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (round_id, state) DO UPDATE SET n = n + excluded.n",
-        )
-        .map_err(error::map)?;
+    let upsert = |sql: &str| conn.prepare_cached(sql).map_err(error::map);
+    let mut sampled = upsert(
+        "INSERT INTO round_counts (round_id, area_id, sampled) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (round_id, area_id) DO UPDATE SET sampled = sampled + excluded.sampled",
+    )?;
+    let mut minutes = upsert(
+        "INSERT INTO lane_minutes (round_id, site_id, lane_id, minute, n) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (round_id, site_id, lane_id, minute) DO UPDATE SET n = n + excluded.n",
+    )?;
+    let mut tubes = upsert(
+        "INSERT INTO round_tubes (round_id, state, n) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (round_id, state) DO UPDATE SET n = n + excluded.n",
+    )?;
+    let mut hours = upsert(
+        "INSERT INTO round_hours (round_id, hour, n) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (round_id, hour) DO UPDATE SET n = n + excluded.n",
+    )?;
+    let mut sites = upsert(
+        "INSERT INTO round_sites (round_id, site_id, n) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (round_id, site_id) DO UPDATE SET n = n + excluded.n",
+    )?;
     for (increment, n) in sums.into_iter().filter(|(_, n)| *n != 0) {
         match increment {
             Increment::Sampled { round, area } => sampled.execute(params![round, area, n]),
@@ -133,26 +139,10 @@ pub(crate) fn flush(conn: &Connection) -> StoreResult<()> {
                 minutes.execute(params![round, site, lane, minute, n])
             }
             Increment::Tubes { round, state } => tubes.execute(params![round, state, n]),
+            Increment::Hour { round, hour } => hours.execute(params![round, hour, n]),
+            Increment::Site { round, site } => sites.execute(params![round, site, n]),
         }
         .map_err(error::map)?;
-    }
-    let mut by_hour = conn
-        .prepare_cached(
-            "INSERT INTO round_hours (round_id, hour, n) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (round_id, hour) DO UPDATE SET n = n + excluded.n",
-        )
-        .map_err(error::map)?;
-    for ((round, hour), n) in hours.into_iter().filter(|(_, n)| *n != 0) {
-        by_hour.execute(params![round, hour, n]).map_err(error::map)?;
-    }
-    let mut by_site = conn
-        .prepare_cached(
-            "INSERT INTO round_sites (round_id, site_id, n) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (round_id, site_id) DO UPDATE SET n = n + excluded.n",
-        )
-        .map_err(error::map)?;
-    for ((round, site), n) in sites.into_iter().filter(|(_, n)| *n != 0) {
-        by_site.execute(params![round, site, n]).map_err(error::map)?;
     }
     Ok(())
 }
