@@ -32,20 +32,23 @@ async fn open(database: Option<&str>, dir: &std::path::Path) -> Arc<dyn Store> {
 }
 
 struct Plan {
-    round: i64,
+    /// Each pass over the people goes to the next round, as the HTTP load generator does.
+    rounds: Vec<i64>,
     site: i64,
     lane: i64,
     people: Vec<Person>,
 }
 
 impl Plan {
-    /// The `i`-th registration of run `run`: ten people per tube, every key new.
+    /// The `i`-th registration of run `run`: ten people per tube, every key new. `i` counts on
+    /// from the earlier runs, so that a person is registered once per round.
     fn registration(&self, run: &str, i: usize) -> NewRegistration {
         let person = &self.people[i % self.people.len()];
+        let pass = (i / 10) / (self.people.len() / 10).max(1);
         NewRegistration {
             key: uuid::Uuid::now_v7().to_string(),
             body_hash: i as i64,
-            round: self.round,
+            round: self.rounds[pass % self.rounds.len()],
             site: self.site,
             lane: Some(self.lane),
             tube: TubeCode::parse(&format!("{run}{:09}", i / 10), &TubeFormat::default()).unwrap(),
@@ -110,12 +113,15 @@ async fn main() {
         starts_at: 0,
         ends_at: None,
     };
-    let round = store.create_round(round, 0).await.unwrap().id;
+    let mut rounds = Vec::new();
+    for _ in 0..(2 * total).div_ceil(people.len()) + 1 {
+        rounds.push(store.create_round(round.clone(), 0).await.unwrap().id);
+    }
     let lanes = vec![NewLane { name: "1".into(), kind: LaneKind::Normal }];
     let site =
         NewSite { name: "bench".into(), area: town.id, serves: vec![town.id], hours: OpeningHours::ALWAYS, lanes };
     let site = store.create_site(site, 0).await.unwrap();
-    let plan = Arc::new(Plan { round, site: site.id, lane: site.lanes[0].id, people });
+    let plan = Arc::new(Plan { rounds, site: site.id, lane: site.lanes[0].id, people });
 
     // One registration per call, 64 callers.
     let t = Instant::now();
@@ -144,7 +150,7 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let mut b = c;
             while b < batches {
-                let items = (b * 500..((b + 1) * 500).min(total)).map(|i| plan.registration("B", i)).collect();
+                let items = (b * 500..((b + 1) * 500).min(total)).map(|i| plan.registration("B", total + i)).collect();
                 for answer in store.register_many(items).await.unwrap() {
                     answer.unwrap();
                 }

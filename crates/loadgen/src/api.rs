@@ -57,9 +57,8 @@ pub fn id_of(value: &Value) -> Option<i64> {
     value.as_i64().or_else(|| value.as_str().and_then(|s| s.parse().ok()))
 }
 
-/// Opens a round over the town with pool size 10, and a site in `village` with a normal lane and
-/// a green channel; registrations go to the normal lane.
-pub async fn set_up(conn: &mut Conn, token: &str, name: &str, town: &str, village: &str) -> anyhow::Result<Target> {
+/// Opens a round over the town with pool size 10; answers its id.
+pub async fn open_round(conn: &mut Conn, token: &str, name: &str, town: &str) -> anyhow::Result<i64> {
     let round = conn
         .post_json(
             "/api/v1/rounds",
@@ -68,7 +67,13 @@ pub async fn set_up(conn: &mut Conn, token: &str, name: &str, town: &str, villag
         )
         .await?;
     let round = expect(round, &[200, 201], "opening a round")?;
-    let round = id_of(&round["id"]).ok_or_else(|| anyhow::anyhow!("round without an id: {round}"))?;
+    id_of(&round["id"]).ok_or_else(|| anyhow::anyhow!("round without an id: {round}"))
+}
+
+/// Opens a round over the town with pool size 10, and a site in `village` with a normal lane and
+/// a green channel; registrations go to the normal lane.
+pub async fn set_up(conn: &mut Conn, token: &str, name: &str, town: &str, village: &str) -> anyhow::Result<Target> {
+    let round = open_round(conn, token, name, town).await?;
     let site = conn
         .post_json(
             "/api/v1/sites",

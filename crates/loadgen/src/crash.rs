@@ -659,6 +659,7 @@ async fn drive(
     };
     let plan = Plan {
         target,
+        rounds: vec![target.round],
         persons,
         tube_prefix: plan::run_prefix('K', options.seed % 1_000_000_000_000, rng),
         device_time: plan::device_time_now(),

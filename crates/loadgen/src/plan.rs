@@ -3,7 +3,9 @@
 //! Item `i` of a run is person `first + i mod n` in tube `PREFIX-(i / 10)`: ten consecutive items
 //! fill one tube with ten different people, so every (person, tube) pair of a run is unique and
 //! every tube holds exactly [`POOL_SIZE`] people. A person comes back (in another tube) only after
-//! `n` items, which the server flags as a duplicate in the round and still stores.
+//! `n` items. Each such pass over the people goes to the next of the plan's rounds, as a town's
+//! successive rounds do; once the rounds are used up they are used again, and the server flags a
+//! person's second scan in a round as a duplicate and still stores it.
 
 use crate::PersonRange;
 use rand::{Rng, SeedableRng};
@@ -25,6 +27,8 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub target: Target,
+    /// The rounds the passes over the people go to, in turn (the target's round alone, or more).
+    pub rounds: Vec<i64>,
     pub persons: PersonRange,
     /// Tube codes are `PREFIX-NNNNNNNNN`; the prefix is unique per run.
     pub tube_prefix: String,
@@ -36,6 +40,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub index: u64,
+    pub round: i64,
     pub person: i64,
     pub tube: String,
 }
@@ -43,7 +48,14 @@ pub struct Item {
 impl Plan {
     pub fn item(&self, index: u64) -> Item {
         let person = self.persons.first + (index % self.persons.len()) as i64;
-        Item { index, person, tube: tube_code(&self.tube_prefix, index / POOL_SIZE) }
+        // By tube, so that a tube's ten people are always in one round.
+        let tube = index / POOL_SIZE;
+        let pass = tube / (self.persons.len() / POOL_SIZE).max(1);
+        let round = match self.rounds.len() {
+            0 => self.target.round,
+            n => self.rounds[(pass % n as u64) as usize],
+        };
+        Item { index, round, person, tube: tube_code(&self.tube_prefix, tube) }
     }
 
     /// The single-registration body: `{"round","site","lane","tube","person":{"person_id"},"device_time"}`.
@@ -74,11 +86,11 @@ impl Plan {
 
     fn write_fields(&self, out: &mut String, item: &Item) {
         // Tube codes and the device time hold no characters that need escaping in JSON.
-        let Target { round, site, lane } = self.target;
+        let Target { site, lane, .. } = self.target;
         let _ = write!(
             out,
-            r#"{{"round":{round},"site":{site},"lane":{lane},"tube":"{}","person":{{"person_id":{}}},"device_time":"{}""#,
-            item.tube, item.person, self.device_time
+            r#"{{"round":{},"site":{site},"lane":{lane},"tube":"{}","person":{{"person_id":{}}},"device_time":"{}""#,
+            item.round, item.tube, item.person, self.device_time
         );
     }
 }
@@ -156,6 +168,7 @@ mod tests {
     fn plan() -> Plan {
         Plan {
             target: Target { round: 7, site: 3, lane: 5 },
+            rounds: vec![7],
             persons: PersonRange { first: 1, last: 25 },
             tube_prefix: "LABCDEFGHX".into(),
             device_time: "2022-10-06T08:00:00+08:00".into(),
@@ -175,6 +188,25 @@ mod tests {
         }
         assert_eq!(tubes.len(), 100);
         assert!(tubes.values().all(|people| people.len() == 10));
+    }
+
+    #[test]
+    fn each_pass_over_the_people_goes_to_the_next_round() {
+        let plan = Plan { rounds: vec![7, 8, 9], persons: PersonRange { first: 1, last: 20 }, ..plan() };
+        let mut seen: HashMap<i64, HashSet<i64>> = HashMap::new();
+        for i in 0..60 {
+            let item = plan.item(i);
+            assert!(seen.entry(item.round).or_default().insert(item.person), "{item:?} twice in its round");
+        }
+        assert_eq!(seen.len(), 3);
+        assert!(seen.values().all(|people| people.len() == 20));
+        assert_eq!(plan.item(60).round, 7, "rounds are used again once used up");
+        let mut tubes: HashMap<String, HashSet<i64>> = HashMap::new();
+        for i in 0..1000 {
+            let item = plan.item(i);
+            tubes.entry(item.tube).or_default().insert(item.round);
+        }
+        assert!(tubes.values().all(|rounds| rounds.len() == 1), "a tube's people share one round");
     }
 
     #[test]

@@ -48,6 +48,10 @@ struct Args {
     lane: Option<i64>,
     #[arg(long, default_value = "commander")]
     setup_username: String,
+    /// Rounds opened at set-up: each pass over the people goes to the next, so a person is
+    /// scanned once per round as on a real day until they are used up (then used again).
+    #[arg(long, default_value_t = 24)]
+    rounds: usize,
     /// Concurrent connections, one request in flight on each.
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -109,19 +113,27 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         (None, Some(password)) => api::login(&mut conn, &args.username, password).await?,
         (None, None) => anyhow::bail!("give --token, or --password (with --username, default sampler)"),
     };
-    let target = match (args.round, args.site, args.lane) {
-        (Some(round), Some(site), Some(lane)) => Target { round, site, lane },
+    let (target, rounds) = match (args.round, args.site, args.lane) {
+        (Some(round), Some(site), Some(lane)) => (Target { round, site, lane }, vec![round]),
         (None, None, None) => {
             let password =
                 args.password.as_deref().ok_or_else(|| anyhow::anyhow!("--round/--site/--lane or --password"))?;
             let setup = api::login(&mut conn, &args.setup_username, password).await?;
             let village = api::a_village(&mut conn, &setup, api::DEMO_TOWN).await?;
-            let target = api::set_up(&mut conn, &setup, &format!("load seed {seed}"), api::DEMO_TOWN, &village).await?;
+            let name = format!("load seed {seed}");
+            let target = api::set_up(&mut conn, &setup, &name, api::DEMO_TOWN, &village).await?;
+            let mut rounds = vec![target.round];
+            for n in 1..args.rounds.max(1) {
+                rounds.push(api::open_round(&mut conn, &setup, &format!("{name} · {}", n + 1), api::DEMO_TOWN).await?);
+            }
             eprintln!(
-                "bulwark-load: opened round {} and site {} (lane {}) in {village}",
-                target.round, target.site, target.lane
+                "bulwark-load: opened {} round(s) from {} and site {} (lane {}) in {village}",
+                rounds.len(),
+                target.round,
+                target.site,
+                target.lane
             );
-            target
+            (target, rounds)
         }
         _ => anyhow::bail!("give all of --round, --site and --lane, or none"),
     };
@@ -129,6 +141,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let start_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
     let plan = Plan {
         target,
+        rounds,
         persons: args.persons,
         tube_prefix: plan::run_prefix('L', start_ms, &mut rng),
         device_time: plan::device_time_now(),
