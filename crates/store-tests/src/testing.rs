@@ -567,6 +567,72 @@ pub async fn testing_people_by_document_and_qr(store: &dyn Store) {
     assert!(store.person_by_qr("qr-unknown").await.unwrap().is_none());
 }
 
+/// A scan looked up and stored in one step: by id, by document and by QR token, each answering
+/// the person found with the registration `make` built for them; nobody found stores nothing.
+pub async fn testing_register_scanned_finds_the_person_and_stores(store: &dyn Store) {
+    use bulwark_store::testing::Scanned;
+    let s = scene(store).await;
+    let make = |key: &str, tube: &str| -> bulwark_store::testing::MakeRegistration {
+        let (key, code, scene_reg) = (key.to_string(), tube.to_string(), s.reg("unused", "LXA0001", &s.a[0], 0));
+        Box::new(move |person: &Person| NewRegistration {
+            key,
+            tube: self::tube(&code),
+            person: person.id,
+            person_area_path: person.area_path.clone(),
+            ..scene_reg
+        })
+    };
+    let (by_id, person) = store
+        .register_scanned(Scanned::Id(s.a[1].id), make("0190a000-0000-7000-8000-000000000001", "LXA0001"))
+        .await
+        .unwrap()
+        .expect("found by id");
+    assert_eq!(person.id, s.a[1].id);
+    assert_eq!(created(Ok(by_id)).person, s.a[1].id);
+    let (by_document, person) = store
+        .register_scanned(
+            Scanned::Document(s.a[2].document.clone()),
+            make("0190a000-0000-7000-8000-000000000002", "LXA0001"),
+        )
+        .await
+        .unwrap()
+        .expect("found by document");
+    assert_eq!(person.id, s.a[2].id);
+    assert_eq!(created(Ok(by_document)).tube_members, 2);
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    let token = move || format!("QR{}", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let tokens = store.qr_tokens(&Scope::of(&s.world.grid_b), &token).await.unwrap();
+    let (owner, token) = &tokens[0];
+    let (by_qr, person) = store
+        .register_scanned(Scanned::Qr(token.clone()), make("0190a000-0000-7000-8000-000000000003", "LXA0002"))
+        .await
+        .unwrap()
+        .expect("found by QR token");
+    assert_eq!(person.id, owner.id);
+    assert_eq!(created(Ok(by_qr)).person, owner.id);
+    // The same key again answers the stored registration (a replay), with the person.
+    let (replay, _) = store
+        .register_scanned(Scanned::Id(s.a[1].id), make("0190a000-0000-7000-8000-000000000001", "LXA0001"))
+        .await
+        .unwrap()
+        .expect("found again");
+    assert!(matches!(replay, Registered::Replayed(_)), "{replay:?}");
+    let nobody = store
+        .register_scanned(Scanned::Id(9_999_999), make("0190a000-0000-7000-8000-000000000004", "LXA0003"))
+        .await
+        .unwrap();
+    assert!(nobody.is_none());
+    let unknown = Scanned::Document(Document::ResidentId(super::nth_id(77_777)));
+    assert!(
+        store
+            .register_scanned(unknown, make("0190a000-0000-7000-8000-000000000005", "LXA0003"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 3, "nothing stored for nobody");
+}
+
 /// Residents counted per area follow people moving between grids.
 pub async fn testing_resident_counters_follow_moves(store: &dyn Store) {
     let s = scene(store).await;

@@ -27,6 +27,19 @@ use bulwark_domain::{
 };
 use serde::Serialize;
 
+/// Who a lane scanned, as the store finds them: by id, by document, or by personal QR token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scanned {
+    Id(PersonId),
+    Document(Document),
+    /// The token of a personal QR code, as stored (upper case).
+    Qr(String),
+}
+
+/// Turns the person scanned into the registration to store (the round's pool size where they
+/// live, the audit entry naming them): the domain's part of a scan, run once they are found.
+pub type MakeRegistration = Box<dyn FnOnce(&Person) -> NewRegistration + Send>;
+
 /// The answer to a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registered {
@@ -246,6 +259,15 @@ pub trait TestingStore: Send + Sync {
 
     /// Stores a registration (see the module's rules). Durable when it returns.
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered>;
+    /// Finds the person scanned (anywhere) and stores the registration `make` builds for them, as
+    /// [`Self::register`] does; answers the person with it. `None` when nobody has that id,
+    /// document or token (nothing is stored). An engine may do both in one transaction: on SQLite
+    /// the read inside the writer saves a read transaction per scan.
+    async fn register_scanned(
+        &self,
+        scanned: Scanned,
+        make: MakeRegistration,
+    ) -> StoreResult<Option<(Registered, Person)>>;
     /// Stores many registrations, each on its own (one failing does not undo the others); one
     /// answer per item, in order.
     async fn register_many(&self, registrations: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>>;

@@ -4,15 +4,18 @@ use super::millis_of;
 use crate::{Actor, AppError, AppResult};
 use bulwark_domain::{
     Millis,
-    access::Operation,
-    audit::Outcome,
+    access::{Operation, Scope},
+    audit::{AuditStamp, Outcome},
     people::{Document, DocumentType, IdNumber, NewPerson, Person, Phone},
     testing::{
         NewRegistration, PoolSize, Registration, RegistrationFlag, Round, RoundId, Site, SiteId, TubeCode, TubeFormat,
         green_channel_reasons,
     },
 };
-use bulwark_store::{Store, StoreError, testing::Registered};
+use bulwark_store::{
+    Store, StoreError,
+    testing::{Registered, Scanned},
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -91,6 +94,32 @@ async fn context(store: &dyn Store, actor: &Actor, input: &RegistrationInput, no
     Ok(Context { round, site })
 }
 
+/// The person a scan names, as the store looks them up; `None` for a typed document, which may
+/// register a visitor on the spot.
+fn scanned_of(person: &PersonRefInput, today: NaiveDate) -> AppResult<Option<Scanned>> {
+    Ok(match person {
+        PersonRefInput::IdNumber { id_number } => {
+            let id = IdNumber::parse(id_number, today).map_err(|e| AppError::invalid("person.id_number", e))?;
+            Some(Scanned::Document(Document::ResidentId(id)))
+        }
+        PersonRefInput::PersonId { person_id } => Some(Scanned::Id(*person_id)),
+        PersonRefInput::Qr { qr } => Some(Scanned::Qr(qr.trim().to_ascii_uppercase())),
+        PersonRefInput::Document { .. } => None,
+    })
+}
+
+/// The answer when nobody has the id, document or code scanned.
+fn not_found(person: &PersonRefInput) -> AppError {
+    let unknown =
+        |field: &str| AppError::invalid(field, "not in the register: register the person with their document and name");
+    match person {
+        PersonRefInput::IdNumber { .. } => unknown("person.id_number"),
+        PersonRefInput::PersonId { .. } => unknown("person.person_id"),
+        PersonRefInput::Qr { .. } => AppError::invalid("person.qr", "a Bulwark personal QR code"),
+        PersonRefInput::Document { .. } => unknown("person.document_number"),
+    }
+}
+
 /// Finds (or, for a visitor, registers) the person scanned.
 async fn resolve_person(
     store: &dyn Store,
@@ -100,53 +129,112 @@ async fn resolve_person(
     today: NaiveDate,
     now: Millis,
 ) -> AppResult<(Person, Vec<RegistrationFlag>)> {
-    let unknown =
-        |field: &str| AppError::invalid(field, "not in the register: register the person with their document and name");
-    match person {
-        PersonRefInput::IdNumber { id_number } => {
-            let id = IdNumber::parse(id_number, today).map_err(|e| AppError::invalid("person.id_number", e))?;
-            let found = store.person_by_document(&Document::ResidentId(id)).await?;
-            Ok((found.ok_or_else(|| unknown("person.id_number"))?, vec![]))
+    if let Some(scanned) = scanned_of(person, today)? {
+        let found = match &scanned {
+            Scanned::Id(id) => store.person(&Scope::everywhere(), *id).await?,
+            Scanned::Document(document) => store.person_by_document(document).await?,
+            Scanned::Qr(token) => store.person_by_qr(token).await?,
+        };
+        return Ok((found.ok_or_else(|| not_found(person))?, vec![]));
+    }
+    let PersonRefInput::Document { document_type, document_number, name, phone } = person else {
+        return Err(AppError::Internal("a scanned person without a lookup".into()));
+    };
+    let kind = DocumentType::parse(document_type)
+        .ok_or_else(|| AppError::invalid("person.document_type", "resident_id, passport, permit or other"))?;
+    let document =
+        Document::parse(kind, document_number, today).map_err(|e| AppError::invalid("person.document_number", e))?;
+    if let Some(found) = store.person_by_document(&document).await? {
+        return Ok((found, vec![]));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(AppError::invalid("person.name", "the person's name (1–50 characters)"));
+    }
+    let mut visitor = NewPerson::new(name, document.clone(), site.area);
+    visitor.phone = match phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => Some(Phone::parse(p).map_err(|e| AppError::invalid("person.phone", e))?),
+    };
+    let stamp = actor.stamp(Operation::RegistrationsCreate, now);
+    match store.insert_person(visitor, &stamp).await {
+        Ok(p) => Ok((p, vec![RegistrationFlag::RegisteredOnSpot])),
+        // Registered meanwhile (a retry of this very scan, or another lane).
+        Err(StoreError::Conflict(_)) => {
+            let found = store.person_by_document(&document).await?;
+            Ok((
+                found.ok_or_else(|| AppError::Internal("visitor vanished".into()))?,
+                vec![RegistrationFlag::RegisteredOnSpot],
+            ))
         }
-        PersonRefInput::PersonId { person_id } => {
-            let everywhere = bulwark_domain::access::Scope { area: 0, path: "/".into() };
-            let found = store.person(&everywhere, *person_id).await?;
-            Ok((found.ok_or_else(|| unknown("person.person_id"))?, vec![]))
-        }
-        PersonRefInput::Qr { qr } => {
-            let found = store.person_by_qr(&qr.trim().to_ascii_uppercase()).await?;
-            Ok((found.ok_or_else(|| AppError::invalid("person.qr", "a Bulwark personal QR code"))?, vec![]))
-        }
-        PersonRefInput::Document { document_type, document_number, name, phone } => {
-            let kind = DocumentType::parse(document_type)
-                .ok_or_else(|| AppError::invalid("person.document_type", "resident_id, passport, permit or other"))?;
-            let document = Document::parse(kind, document_number, today)
-                .map_err(|e| AppError::invalid("person.document_number", e))?;
-            if let Some(found) = store.person_by_document(&document).await? {
-                return Ok((found, vec![]));
-            }
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > 50 {
-                return Err(AppError::invalid("person.name", "the person's name (1–50 characters)"));
-            }
-            let mut visitor = NewPerson::new(name, document.clone(), site.area);
-            visitor.phone = match phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-                None => None,
-                Some(p) => Some(Phone::parse(p).map_err(|e| AppError::invalid("person.phone", e))?),
-            };
-            let stamp = actor.stamp(Operation::RegistrationsCreate, now);
-            match store.insert_person(visitor, &stamp).await {
-                Ok(p) => Ok((p, vec![RegistrationFlag::RegisteredOnSpot])),
-                // Registered meanwhile (a retry of this very scan, or another lane).
-                Err(StoreError::Conflict(_)) => {
-                    let found = store.person_by_document(&document).await?;
-                    Ok((
-                        found.ok_or_else(|| AppError::Internal("visitor vanished".into()))?,
-                        vec![RegistrationFlag::RegisteredOnSpot],
-                    ))
-                }
-                Err(e) => Err(e.into()),
-            }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A scan checked and placed (its round and site exist, the site is in the sampler's area):
+/// everything the registration needs but the person.
+struct Checked {
+    key: String,
+    body_hash: i64,
+    tube: TubeCode,
+    pool_size: Option<PoolSize>,
+    device_time: Option<Millis>,
+    lane: Option<i64>,
+    home: bool,
+    round: Round,
+    site: Site,
+    by: bulwark_domain::access::UserId,
+    stamp: AuditStamp,
+}
+
+async fn check(
+    store: &dyn Store,
+    actor: &Actor,
+    key: &str,
+    input: &RegistrationInput,
+    now: Millis,
+) -> AppResult<Checked> {
+    let key = parse_key(key)?;
+    let tube = TubeCode::parse(&input.tube, &TubeFormat::default()).map_err(|e| AppError::invalid("tube", e))?;
+    let pool_size =
+        input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
+    let device_time = millis_of("device_time", input.device_time.as_deref())?;
+    let Context { round, site } = context(store, actor, input, now).await?;
+    Ok(Checked {
+        key,
+        body_hash: input.fingerprint(),
+        tube,
+        pool_size,
+        device_time,
+        lane: input.lane,
+        home: input.home,
+        round,
+        site,
+        by: actor.account.id,
+        stamp: actor.stamp(Operation::RegistrationsCreate, now),
+    })
+}
+
+impl Checked {
+    /// The registration of `person`, as the store takes it.
+    fn registration(self, person: &Person, flags: Vec<RegistrationFlag>) -> NewRegistration {
+        NewRegistration {
+            pool_size: self.pool_size.unwrap_or_else(|| self.round.pool_size_for(&person.area_path)),
+            key: self.key,
+            body_hash: self.body_hash,
+            round: self.round.id,
+            site: self.site.id,
+            lane: self.lane,
+            tube: self.tube,
+            person: person.id,
+            person_area_path: person.area_path.clone(),
+            flags,
+            at: self.stamp.at,
+            device_time: self.device_time,
+            by: self.by,
+            home: self.home,
+            // The answer shows who was scanned: an audited read, committed with the registration.
+            audit: Some(self.stamp.entry(Some(person.id), Outcome::Success, None)),
         }
     }
 }
@@ -160,32 +248,9 @@ async fn prepare(
     today: NaiveDate,
     now: Millis,
 ) -> AppResult<(NewRegistration, Person)> {
-    let key = parse_key(key)?;
-    let tube = TubeCode::parse(&input.tube, &TubeFormat::default()).map_err(|e| AppError::invalid("tube", e))?;
-    let pool_size =
-        input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
-    let device_time = millis_of("device_time", input.device_time.as_deref())?;
-    let ctx = context(store, actor, input, now).await?;
-    let (person, flags) = resolve_person(store, actor, &input.person, &ctx.site, today, now).await?;
-    let reg = NewRegistration {
-        key,
-        body_hash: input.fingerprint(),
-        round: ctx.round.id,
-        site: ctx.site.id,
-        lane: input.lane,
-        tube,
-        pool_size: pool_size.unwrap_or_else(|| ctx.round.pool_size_for(&person.area_path)),
-        person: person.id,
-        person_area_path: person.area_path.clone(),
-        flags,
-        at: now,
-        device_time,
-        by: actor.account.id,
-        home: input.home,
-        // The answer shows who was scanned: an audited read, committed with the registration.
-        audit: Some(actor.stamp(Operation::RegistrationsCreate, now).entry(Some(person.id), Outcome::Success, None)),
-    };
-    Ok((reg, person))
+    let checked = check(store, actor, key, input, now).await?;
+    let (person, flags) = resolve_person(store, actor, &input.person, &checked.site, today, now).await?;
+    Ok((checked.registration(&person, flags), person))
 }
 
 /// The idempotency key: a UUID, in canonical lower-case form.
@@ -218,8 +283,17 @@ pub async fn register(
     now: Millis,
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
-    let (reg, person) = prepare(store, actor, key, &input, today, now).await?;
-    outcome(store.register(reg).await?, person, today)
+    let Some(scanned) = scanned_of(&input.person, today)? else {
+        // A typed document: the person may have to be registered first.
+        let (reg, person) = prepare(store, actor, key, &input, today, now).await?;
+        return outcome(store.register(reg).await?, person, today);
+    };
+    let checked = check(store, actor, key, &input, now).await?;
+    let make = Box::new(move |person: &Person| checked.registration(person, vec![]));
+    match store.register_scanned(scanned, make).await? {
+        Some((registered, person)) => outcome(registered, person, today),
+        None => Err(not_found(&input.person)),
+    }
 }
 
 /// One item of an outbox upload.

@@ -14,6 +14,11 @@ impl Scope {
         Scope { area: area.id, path: area.path.clone() }
     }
 
+    /// Every area: for lookups that are not a user's view (a lane identifies whoever stands there).
+    pub fn everywhere() -> Scope {
+        Scope { area: 0, path: "/".into() }
+    }
+
     /// Whether something located at `path` is inside the scope.
     pub fn contains_path(&self, path: &str) -> bool {
         path.starts_with(&self.path)

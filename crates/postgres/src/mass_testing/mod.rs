@@ -27,8 +27,8 @@ use bulwark_domain::{
 use bulwark_store::{
     StoreResult,
     testing::{
-        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, Progress, Registered, ResultsReport, ReviewItem,
-        TestingStore, Tube, Untested,
+        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress, Registered,
+        ResultsReport, ReviewItem, Scanned, TestingStore, Tube, Untested,
     },
 };
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -261,6 +261,23 @@ impl TestingStore for PgStore {
         new_token: &(dyn Fn() -> String + Send + Sync),
     ) -> StoreResult<Vec<(Person, String)>> {
         self.assign_qr_tokens(scope, new_token).await
+    }
+
+    async fn register_scanned(
+        &self,
+        scanned: Scanned,
+        make: MakeRegistration,
+    ) -> StoreResult<Option<(Registered, Person)>> {
+        // Two steps here: the registration joins the queue of the next group commit, and a read
+        // on a pool connection costs one round trip either way.
+        let person = match &scanned {
+            Scanned::Id(id) => bulwark_store::PersonStore::person(self, &Scope::everywhere(), *id).await?,
+            Scanned::Document(document) => self.find_person_by_document(document).await?,
+            Scanned::Qr(token) => self.find_person_by_qr(token).await?,
+        };
+        let Some(person) = person else { return Ok(None) };
+        let registration = make(&person);
+        Ok(Some((bulwark_store::TestingStore::register(self, registration).await?, person)))
     }
 
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {

@@ -21,8 +21,8 @@ use bulwark_domain::{
 use bulwark_store::{
     StoreError, StoreResult, TestingStore,
     testing::{
-        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, Progress, Registered, ResultsReport, ReviewItem,
-        Tube, Untested,
+        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress, Registered,
+        ResultsReport, ReviewItem, Scanned, Tube, Untested,
     },
 };
 use rusqlite::{OptionalExtension, params};
@@ -139,6 +139,26 @@ impl TestingStore for SqliteStore {
 
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {
         self.write(move |c| registrations::register(c, &registration)).await
+    }
+
+    async fn register_scanned(
+        &self,
+        scanned: Scanned,
+        make: MakeRegistration,
+    ) -> StoreResult<Option<(Registered, Person)>> {
+        // The writer's pages are warm and its view never goes stale; a reader starting after a
+        // commit begins with an empty cache, which cost more than the lookup itself.
+        self.write(move |c| {
+            let person = match &scanned {
+                Scanned::Id(id) => crate::people::person_in_scope(c, &Scope::everywhere(), *id)?,
+                Scanned::Document(document) => coverage::person_by_document(c, document)?,
+                Scanned::Qr(token) => coverage::person_by_qr(c, token)?,
+            };
+            let Some(person) = person else { return Ok(None) };
+            let registration = make(&person);
+            Ok(Some((registrations::register(c, &registration)?, person)))
+        })
+        .await
     }
 
     async fn register_many(&self, regs: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {

@@ -84,6 +84,21 @@ async fn contract(engine: Engine) {
     let bad = json!({"round": s.round, "site": s.site, "tube": "管子", "person": {"person_id": people[3]}});
     let (status, e) = register(&sampler, &key(5), &bad).await;
     assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("tube")), "{e}");
+    // Nobody with that id, ID number or code: the field is named and nothing is stored (the
+    // round's progress below counts the registrations).
+    let nobody =
+        |person: serde_json::Value| json!({"round": s.round, "site": s.site, "tube": "EP0000003", "person": person});
+    for (n, (person, field)) in [
+        (json!({"person_id": 999_999_999}), "person.person_id"),
+        (json!({"id_number": "11010519491231002X"}), "person.id_number"),
+        (json!({"qr": "NOSUCHCODE"}), "person.qr"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, e) = register(&sampler, &key(6 + n as u32), &nobody(person)).await;
+        assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{e}");
+    }
 
     // The outbox batch: one answer per item, in order.
     let items = json!({"items": [
