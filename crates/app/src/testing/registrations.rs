@@ -283,12 +283,12 @@ pub async fn register(
     now: Millis,
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
+    let checked = check(store, actor, key, &input, now).await?;
     let Some(scanned) = scanned_of(&input.person, today)? else {
         // A typed document: the person may have to be registered first.
-        let (reg, person) = prepare(store, actor, key, &input, today, now).await?;
-        return outcome(store.register(reg).await?, person, today);
+        let (person, flags) = resolve_person(store, actor, &input.person, &checked.site, today, now).await?;
+        return outcome(store.register(checked.registration(&person, flags)).await?, person, today);
     };
-    let checked = check(store, actor, key, &input, now).await?;
     let make = Box::new(move |person: &Person| checked.registration(person, vec![]));
     match store.register_scanned(scanned, make).await? {
         Some((registered, person)) => outcome(registered, person, today),
