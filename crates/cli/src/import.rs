@@ -36,7 +36,7 @@ pub(crate) async fn run(command: ImportCommand) -> anyhow::Result<()> {
             scope: 0,
             disabled: false,
         },
-        scope: Scope { area: 0, path: "/".into() },
+        scope: Scope::everywhere(),
         request_id: uuid_like(),
     };
     let bar = ProgressBar::new(0);

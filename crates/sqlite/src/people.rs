@@ -173,7 +173,7 @@ impl PersonStore for SqliteStore {
             let place = placement(c, person.area)?;
             let id = insert_one(c, &person, &place, stamp.at)?;
             insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
-            let everywhere = Scope { area: 0, path: "/".into() };
+            let everywhere = Scope::everywhere();
             person_in_scope(c, &everywhere, id)?.ok_or(StoreError::NotFound)
         })
         .await

@@ -117,7 +117,7 @@ async fn a_failing_write_in_a_batch_undoes_only_itself() {
         tokio::join!(store.create_area(county("1")), store.create_area(county("1")), store.create_area(county("2")));
     assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "exactly one of two equal codes wins");
     assert!(c.is_ok());
-    assert_eq!(store.areas_within(&Scope { area: 0, path: "/".into() }, true).await.unwrap().len(), 2);
+    assert_eq!(store.areas_within(&Scope::everywhere(), true).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

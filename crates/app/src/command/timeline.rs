@@ -64,7 +64,7 @@ pub async fn note_abnormal_pools(
     let more = if abnormal.len() > shown.len() { "等" } else { "" };
     let text =
         format!("检出核酸检测异常混管{}管：{}{more}；混管成员原地管控、单管复采", abnormal.len(), shown.join("、"));
-    let everywhere = bulwark_domain::access::Scope { area: 0, path: "/".into() };
+    let everywhere = bulwark_domain::access::Scope::everywhere();
     let mut written = 0;
     for incident in store.incidents(&everywhere).await? {
         let overlaps =

@@ -165,7 +165,7 @@ pub async fn site_statuses(
             a.authorize(store, Operation::SitesRead, now).await?;
             a.scope.clone()
         }
-        None => bulwark_domain::access::Scope { area: 0, path: "/".into() },
+        None => bulwark_domain::access::Scope::everywhere(),
     };
     let mut out = Vec::new();
     for site in store.sites(&scope).await? {
