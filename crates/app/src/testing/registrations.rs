@@ -94,29 +94,60 @@ async fn context(store: &dyn Store, actor: &Actor, input: &RegistrationInput, no
     Ok(Context { round, site })
 }
 
-/// The person a scan names, as the store looks them up; `None` for a typed document, which may
-/// register a visitor on the spot.
-fn scanned_of(person: &PersonRefInput, today: NaiveDate) -> AppResult<Option<Scanned>> {
+/// What a scan names: someone the store looks up, or a document typed by hand, which may register
+/// a visitor on the spot.
+enum Named<'a> {
+    Scanned(Scanned),
+    Typed(Typed<'a>),
+}
+
+struct Typed<'a> {
+    document_type: &'a str,
+    document_number: &'a str,
+    name: &'a str,
+    phone: Option<&'a str>,
+}
+
+fn named(person: &PersonRefInput, today: NaiveDate) -> AppResult<Named<'_>> {
     Ok(match person {
         PersonRefInput::IdNumber { id_number } => {
             let id = IdNumber::parse(id_number, today).map_err(|e| AppError::invalid("person.id_number", e))?;
-            Some(Scanned::Document(Document::ResidentId(id)))
+            Named::Scanned(Scanned::Document(Document::ResidentId(id)))
         }
-        PersonRefInput::PersonId { person_id } => Some(Scanned::Id(*person_id)),
-        PersonRefInput::Qr { qr } => Some(Scanned::Qr(qr.trim().to_ascii_uppercase())),
-        PersonRefInput::Document { .. } => None,
+        PersonRefInput::PersonId { person_id } => Named::Scanned(Scanned::Id(*person_id)),
+        PersonRefInput::Qr { qr } => Named::Scanned(Scanned::Qr(qr.trim().to_ascii_uppercase())),
+        PersonRefInput::Document { document_type, document_number, name, phone } => {
+            Named::Typed(Typed { document_type, document_number, name, phone: phone.as_deref() })
+        }
     })
 }
 
-/// The answer when nobody has the id, document or code scanned.
-fn not_found(person: &PersonRefInput) -> AppError {
-    let unknown =
-        |field: &str| AppError::invalid(field, "not in the register: register the person with their document and name");
-    match person {
-        PersonRefInput::IdNumber { .. } => unknown("person.id_number"),
-        PersonRefInput::PersonId { .. } => unknown("person.person_id"),
-        PersonRefInput::Qr { .. } => AppError::invalid("person.qr", "a Bulwark personal QR code"),
-        PersonRefInput::Document { .. } => unknown("person.document_number"),
+/// How a scan named the person: all the answer needs when nobody has that id, ID number or code.
+#[derive(Clone, Copy)]
+enum NamedBy {
+    Id,
+    IdNumber,
+    Qr,
+}
+
+impl NamedBy {
+    fn of(scanned: &Scanned) -> NamedBy {
+        match scanned {
+            Scanned::Id(_) => NamedBy::Id,
+            Scanned::Document(_) => NamedBy::IdNumber,
+            Scanned::Qr(_) => NamedBy::Qr,
+        }
+    }
+
+    fn not_found(self) -> AppError {
+        let unknown = |field: &str| {
+            AppError::invalid(field, "not in the register: register the person with their document and name")
+        };
+        match self {
+            NamedBy::Id => unknown("person.person_id"),
+            NamedBy::IdNumber => unknown("person.id_number"),
+            NamedBy::Qr => AppError::invalid("person.qr", "a Bulwark personal QR code"),
+        }
     }
 }
 
@@ -129,30 +160,41 @@ async fn resolve_person(
     today: NaiveDate,
     now: Millis,
 ) -> AppResult<(Person, Vec<RegistrationFlag>)> {
-    if let Some(scanned) = scanned_of(person, today)? {
-        let found = match &scanned {
-            Scanned::Id(id) => store.person(&Scope::everywhere(), *id).await?,
-            Scanned::Document(document) => store.person_by_document(document).await?,
-            Scanned::Qr(token) => store.person_by_qr(token).await?,
-        };
-        return Ok((found.ok_or_else(|| not_found(person))?, vec![]));
-    }
-    let PersonRefInput::Document { document_type, document_number, name, phone } = person else {
-        return Err(AppError::Internal("a scanned person without a lookup".into()));
+    let scanned = match named(person, today)? {
+        Named::Scanned(scanned) => scanned,
+        Named::Typed(typed) => return visitor(store, actor, typed, site, today, now).await,
     };
-    let kind = DocumentType::parse(document_type)
+    let found = match &scanned {
+        Scanned::Id(id) => store.person(&Scope::everywhere(), *id).await?,
+        Scanned::Document(document) => store.person_by_document(document).await?,
+        Scanned::Qr(token) => store.person_by_qr(token).await?,
+    };
+    Ok((found.ok_or_else(|| NamedBy::of(&scanned).not_found())?, vec![]))
+}
+
+/// The person holding a typed document, registered on the spot (with the name and phone given)
+/// when nobody does yet.
+async fn visitor(
+    store: &dyn Store,
+    actor: &Actor,
+    typed: Typed<'_>,
+    site: &Site,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<(Person, Vec<RegistrationFlag>)> {
+    let kind = DocumentType::parse(typed.document_type)
         .ok_or_else(|| AppError::invalid("person.document_type", "resident_id, passport, permit or other"))?;
-    let document =
-        Document::parse(kind, document_number, today).map_err(|e| AppError::invalid("person.document_number", e))?;
+    let document = Document::parse(kind, typed.document_number, today)
+        .map_err(|e| AppError::invalid("person.document_number", e))?;
     if let Some(found) = store.person_by_document(&document).await? {
         return Ok((found, vec![]));
     }
-    let name = name.trim();
+    let name = typed.name.trim();
     if name.is_empty() || name.chars().count() > 50 {
         return Err(AppError::invalid("person.name", "the person's name (1–50 characters)"));
     }
     let mut visitor = NewPerson::new(name, document.clone(), site.area);
-    visitor.phone = match phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    visitor.phone = match typed.phone.map(str::trim).filter(|p| !p.is_empty()) {
         None => None,
         Some(p) => Some(Phone::parse(p).map_err(|e| AppError::invalid("person.phone", e))?),
     };
@@ -284,15 +326,19 @@ pub async fn register(
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
     let checked = check(store, actor, key, &input, now).await?;
-    let Some(scanned) = scanned_of(&input.person, today)? else {
+    let scanned = match named(&input.person, today)? {
+        Named::Scanned(scanned) => scanned,
         // A typed document: the person may have to be registered first.
-        let (person, flags) = resolve_person(store, actor, &input.person, &checked.site, today, now).await?;
-        return outcome(store.register(checked.registration(&person, flags)).await?, person, today);
+        Named::Typed(typed) => {
+            let (person, flags) = visitor(store, actor, typed, &checked.site, today, now).await?;
+            return outcome(store.register(checked.registration(&person, flags)).await?, person, today);
+        }
     };
+    let by = NamedBy::of(&scanned);
     let make = Box::new(move |person: &Person| checked.registration(person, vec![]));
     match store.register_scanned(scanned, make).await? {
         Some((registered, person)) => outcome(registered, person, today),
-        None => Err(not_found(&input.person)),
+        None => Err(by.not_found()),
     }
 }
 
