@@ -77,6 +77,12 @@ pub(crate) async fn audit_read_ids(
     ids: Vec<PersonId>,
     now: Millis,
 ) -> AppResult<()> {
+    // One entry per request and person: someone listed twice (in two pools, say) was read once.
+    // In id order, so that a long list's entries go into the log's person index side by side
+    // instead of one scattered page each (a 50,000-person list: half the time on SQLite).
+    let mut ids = ids;
+    ids.sort_unstable();
+    ids.dedup();
     let stamp = actor.stamp(op, now);
     let entries = ids.into_iter().map(|id| stamp.entry(Some(id), Outcome::Success, None)).collect();
     store.append_audit(entries).await.map_err(|e| AppError::Unavailable(format!("audit log: {e}")))
