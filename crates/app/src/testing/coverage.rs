@@ -139,9 +139,43 @@ pub async fn abnormal_pools(
     abnormal_pools_within(store, actor, round, None, now).await
 }
 
+/// The round's abnormal pools turned into `R` by `render` (the JSON of the answer, say) while
+/// their members' audit entries are written: a list of 50,000 members is 13 MiB of JSON, made on
+/// the other core instead of after the commit. The rendering is handed back only once the audit
+/// has committed, so nothing is shown unaudited, as with [`abnormal_pools`].
+pub async fn abnormal_pools_rendered<R: Send + 'static>(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    now: Millis,
+    render: impl FnOnce(Vec<AbnormalPool>) -> R + Send + 'static,
+) -> AppResult<R> {
+    let op = Operation::AbnormalPoolsRead;
+    let pools = unaudited_abnormal_pools(store, actor, round, None, now).await?;
+    let people = member_ids(&pools);
+    let rendering = tokio::task::spawn_blocking(move || render(pools));
+    let audited = audit_read_ids(store, actor, op, people, now).await;
+    let rendered = rendering.await.map_err(|e| AppError::Internal(format!("rendering the abnormal pools: {e}")))?;
+    audited.map(|()| rendered)
+}
+
 /// Abnormal pools with their members inside `area` (an area code, narrowed to the actor's scope;
 /// the whole scope when absent). Every member listed is an audited read.
 pub async fn abnormal_pools_within(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    area: Option<&str>,
+    now: Millis,
+) -> AppResult<Vec<AbnormalPool>> {
+    let pools = unaudited_abnormal_pools(store, actor, round, area, now).await?;
+    audit_read_ids(store, actor, Operation::AbnormalPoolsRead, member_ids(&pools), now).await?;
+    Ok(pools)
+}
+
+/// The abnormal pools the actor may see, read but not yet audited: the caller audits them before
+/// showing anyone.
+async fn unaudited_abnormal_pools(
     store: &dyn Store,
     actor: &Actor,
     round: RoundId,
@@ -152,10 +186,11 @@ pub async fn abnormal_pools_within(
     actor.authorize(store, op, now).await?;
     existing_round(store, round).await?;
     let scope = scope_of(store, actor, op, area, now).await?;
-    let pools = store.abnormal_pools(round, &scope).await?;
-    let people = pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.id)).collect();
-    audit_read_ids(store, actor, op, people, now).await?;
-    Ok(pools)
+    Ok(store.abnormal_pools(round, &scope).await?)
+}
+
+fn member_ids(pools: &[AbnormalPool]) -> Vec<PersonId> {
+    pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.id)).collect()
 }
 
 pub use bulwark_store::testing::HomeVisitReason;

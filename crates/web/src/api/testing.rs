@@ -8,7 +8,8 @@ use crate::{
 use axum::{
     Json,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
 };
 use bulwark_app::{
     AppError,
@@ -696,9 +697,13 @@ pub(crate) async fn abnormal_pools(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-) -> Result<Json<Vec<AbnormalPoolView>>, ApiError> {
-    let pools = coverage::abnormal_pools(state.store.as_ref(), &actor, id, state.clock.now()).await?;
-    Ok(Json(pools.into_iter().map(pool_view).collect()))
+) -> Result<impl IntoResponse, ApiError> {
+    let json = coverage::abnormal_pools_rendered(state.store.as_ref(), &actor, id, state.clock.now(), |pools| {
+        serde_json::to_vec(&pools.into_iter().map(pool_view).collect::<Vec<_>>())
+    })
+    .await?
+    .map_err(|e| ApiError(AppError::Internal(format!("abnormal pools as JSON: {e}"))))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json))
 }
 
 #[derive(Serialize, ToSchema)]
