@@ -1,10 +1,12 @@
 //! One Shanghai day of lab results through the real HTTP import, then the abnormal pools listed
 //! over HTTP (issue 3: "2,500,000 tube results imported in ≤ 30 s; the abnormal pools' members
-//! listed ≤ 100 ms afterwards"), on SQLite.
+//! listed ≤ 100 ms afterwards"), on SQLite, or with `--postgres` on a fresh database of the test
+//! server (`BULWARK_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`; dropped
+//! at the end).
 //!
 //! The demo town is loaded (its accounts: `lab` posts the files, `commander` lists the pools), a
 //! round over the town and a site are created through the store, and `--tubes` sealed tubes of
-//! ten (default 2,500,000) go straight into the database file by SQL, with the ten members of the
+//! ten (default 2,500,000) go straight into the database by SQL, with the ten members of the
 //! one tube in a thousand that will come back abnormal or positive (50,000 residents of one grid
 //! with an ID number, a phone and an address; one in ten with a single-tube re-test). The day's
 //! results are written as the CSV files a lab exports (Chinese headers, each file within the
@@ -14,12 +16,13 @@
 //! database is not timed. Then `GET /api/v1/rounds/{id}/abnormal-pools` `--lists` times (default
 //! 5), and the store call alone the same number of times for the ratio.
 //!
-//! `cargo run --release -p bulwark-web --example lab_day_http [-- --tubes N --parallel N --lists N]`
+//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N]`
 
 use bulwark_app::demo;
 use bulwark_domain::{
-    access::Scope,
+    access::{Operation, Scope},
     areas::AreaCode,
+    audit::{NewAuditEntry, Outcome},
     people::IdNumber,
     testing::{LaneKind, NewLane, NewRound, NewSite, OpeningHours, PoolSize},
 };
@@ -104,14 +107,222 @@ fn tenths(v: &[f64]) -> Vec<f64> {
     v.iter().map(|t| (t * 10.0).round() / 10.0).collect()
 }
 
+/// The `n`-th pool member as a register holds her: an ID number, a phone, an address.
+struct Member {
+    name: String,
+    id_number: String,
+    sex: &'static str,
+    birth: String,
+    phone: String,
+    address: String,
+}
+
+impl Member {
+    fn nth(n: usize) -> Member {
+        let birth = chrono::NaiveDate::from_ymd_opt(1930, 1, 1).unwrap() + chrono::Days::new((n / 900) as u64);
+        let id = IdNumber::from_body(&format!("310115{}{:03}", birth.format("%Y%m%d"), 100 + n % 900));
+        Member {
+            name: format!("受检者{n}"),
+            id_number: id.as_str().to_string(),
+            sex: if n.is_multiple_of(2) { "male" } else { "female" },
+            birth: birth.format("%Y-%m-%d").to_string(),
+            phone: format!("139{n:08}"),
+            address: format!("圣堂镇一日检测网格{}号", n % 500),
+        }
+    }
+}
+
+/// The same on PostgreSQL, a statement per kind of row; the number of members.
+async fn load_postgres(url: &str, round: i64, site: i64, lane: i64, tubes: usize) -> usize {
+    let c = bulwark_postgres::testing::raw(url).await;
+    let row = c.query_one("SELECT id, path FROM areas WHERE kind = 'grid' ORDER BY id LIMIT 1", &[]).await.unwrap();
+    let (grid, grid_path): (i64, String) = (row.get(0), row.get(1));
+    c.execute(
+        "INSERT INTO tubes (code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at)
+         SELECT 'SH20221006' || lpad(i::text, 8, '0'), $1, $2, $3, 10, 'sealed', 10, $4::bigint, $4::bigint
+         FROM generate_series(0, $5::int - 1) AS i",
+        &[&round, &site, &lane, &T0, &(tubes as i32)],
+    )
+    .await
+    .unwrap();
+    let pools: Vec<String> = (0..tubes).filter(|n| matches!(n % 1000, 7 | 500)).map(code).collect();
+    let people: Vec<Member> = (0..pools.len() * 10).map(Member::nth).collect();
+    let column = |f: fn(&Member) -> &str| people.iter().map(f).collect::<Vec<&str>>();
+    c.execute(
+        "INSERT INTO persons (name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path,
+                              created_at, updated_at)
+         SELECT u.n, 'resident_id', u.d, u.s, u.b::date, u.p, u.a, $7, $7, $8, 0, 0
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(n, d, s, b, p, a)",
+        &[
+            &column(|m| &m.name),
+            &column(|m| &m.id_number),
+            &column(|m| m.sex),
+            &column(|m| &m.birth),
+            &column(|m| &m.phone),
+            &column(|m| &m.address),
+            &grid,
+            &grid_path,
+        ],
+    )
+    .await
+    .unwrap();
+    let person_ids: std::collections::HashMap<String, i64> = c
+        .query("SELECT doc_number, id FROM persons WHERE doc_number = ANY($1)", &[&column(|m| &m.id_number)])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // One member in ten has a single-tube re-test after the result.
+    let retests: Vec<String> = (0..people.len()).filter(|n| n % 10 == 3).map(|n| format!("RT{n:09}")).collect();
+    c.execute(
+        "INSERT INTO tubes (code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at)
+         SELECT u.code, $2, $3, $4, 1, 'sealed', 1, $5::bigint, $5::bigint FROM UNNEST($1::text[]) AS u(code)",
+        &[&retests, &round, &site, &lane, &(T0 + 7 * HOUR)],
+    )
+    .await
+    .unwrap();
+    let codes: Vec<&String> = pools.iter().chain(&retests).collect();
+    let tube_ids: std::collections::HashMap<String, i64> = c
+        .query("SELECT code, id FROM tubes WHERE code = ANY($1)", &[&codes])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let (mut keys, mut tube, mut person, mut seq, mut at, mut home, mut members) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (n, who) in people.iter().enumerate() {
+        let pid = person_ids[&who.id_number];
+        keys.push(format!("day-{n}"));
+        tube.push(tube_ids[&pools[n / 10]]);
+        person.push(pid);
+        seq.push(0i32);
+        at.push(T0);
+        home.push(false);
+        members.push((n % 10 + 1) as i32);
+        if n % 10 == 3 {
+            keys.push(format!("re-{n}"));
+            tube.push(tube_ids[&format!("RT{n:09}")]);
+            person.push(pid);
+            seq.push(1);
+            at.push(T0 + 7 * HOUR);
+            home.push(true);
+            members.push(1);
+        }
+    }
+    c.execute(
+        "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, seq, at,
+                                    account_id, home, flags, tube_state, tube_members)
+         SELECT u.k, 0, $1, $2, $3, u.t, u.p, u.q, u.at, 1, u.h, 0, 'sealed', u.m
+         FROM UNNEST($4::text[], $5::bigint[], $6::bigint[], $7::int[], $8::bigint[], $9::bool[], $10::int[])
+              AS u(k, t, p, q, at, h, m)",
+        &[&round, &site, &lane, &keys, &tube, &person, &seq, &at, &home, &members],
+    )
+    .await
+    .unwrap();
+    c.batch_execute("VACUUM ANALYZE").await.unwrap();
+    people.len()
+}
+
+/// Where the run's data lives, kept until the end of `main`.
+enum Engine {
+    Sqlite(tempfile::TempDir),
+    Postgres(bulwark_postgres::testing::TestDb),
+}
+
+/// The tubes and the pools' members, straight into the SQLite file; the number of members.
+fn load_sqlite(path: &std::path::Path, round: i64, site: i64, lane: i64, tubes: usize) -> usize {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let (grid, grid_path): (i64, String) = c
+        .query_row("SELECT id, path FROM areas WHERE kind = 'grid' ORDER BY id LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let tx = c.unchecked_transaction().unwrap();
+    let mut members = 0usize;
+    {
+        let mut tube = tx
+            .prepare(
+                "INSERT INTO tubes (code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'sealed', ?6, ?7, ?7)",
+            )
+            .unwrap();
+        let mut person = tx
+            .prepare(
+                "INSERT INTO persons (name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path, created_at, updated_at)
+                 VALUES (?1, 'resident_id', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, 0)",
+            )
+            .unwrap();
+        let mut reg = tx
+            .prepare(
+                "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, account_id, home, flags, tube_state, tube_members)
+                 VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, 0, 'sealed', ?9)",
+            )
+            .unwrap();
+        for n in 0..tubes {
+            tube.execute(rusqlite::params![code(n), round, site, lane, 10, 10, T0]).unwrap();
+            if !matches!(n % 1000, 7 | 500) {
+                continue;
+            }
+            let tube_id = tx.last_insert_rowid();
+            for m in 0..10 {
+                let who = Member::nth(members);
+                person
+                    .execute(rusqlite::params![
+                        who.name,
+                        who.id_number,
+                        who.sex,
+                        who.birth,
+                        who.phone,
+                        who.address,
+                        grid,
+                        grid_path
+                    ])
+                    .unwrap();
+                let pid = tx.last_insert_rowid();
+                reg.execute(rusqlite::params![format!("day-{n}-{m}"), round, site, lane, tube_id, pid, T0, 0, m + 1])
+                    .unwrap();
+                // One member in ten has a single-tube re-test after the result.
+                if members % 10 == 3 {
+                    tube.execute(rusqlite::params![format!("RT{members:09}"), round, site, lane, 1, 1, T0 + 7 * HOUR])
+                        .unwrap();
+                    let retest = tx.last_insert_rowid();
+                    reg.execute(rusqlite::params![
+                        format!("re-{members}"),
+                        round,
+                        site,
+                        lane,
+                        retest,
+                        pid,
+                        T0 + 7 * HOUR,
+                        1,
+                        1
+                    ])
+                    .unwrap();
+                }
+                members += 1;
+            }
+        }
+    }
+    tx.commit().unwrap();
+    members
+}
+
 #[tokio::main]
 async fn main() {
     let tubes = arg("--tubes", 2_500_000);
     let parallel = arg("--parallel", 2);
     let lists = arg("--lists", 5);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.db");
-    let store: Arc<dyn Store> = Arc::new(bulwark_sqlite::SqliteStore::open(&path).unwrap());
+    let (engine, store): (Engine, Arc<dyn Store>) = if std::env::args().any(|a| a == "--postgres") {
+        let (store, db) = bulwark_postgres::testing::fresh_store().await;
+        (Engine::Postgres(db), Arc::new(store))
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let store = bulwark_sqlite::SqliteStore::open(&dir.path().join("bench.db")).unwrap();
+        (Engine::Sqlite(dir), Arc::new(store))
+    };
     let t = Instant::now();
     let today = chrono::NaiveDate::from_ymd_opt(2022, 10, 6).unwrap();
     demo::load(store.as_ref(), demo::DEFAULT_SEED, today, Some(PASSWORD.into()), T0).await.unwrap();
@@ -143,105 +354,11 @@ async fn main() {
         )
         .await
         .unwrap();
-    // The tubes and the pools' members, straight into the file.
-    let members = {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
-        let (grid, grid_path): (i64, String) = c
-            .query_row("SELECT id, path FROM areas WHERE kind = 'grid' ORDER BY id LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap();
-        let tx = c.unchecked_transaction().unwrap();
-        let mut members = 0usize;
-        {
-            let mut tube = tx
-                .prepare(
-                    "INSERT INTO tubes (code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'sealed', ?6, ?7, ?7)",
-                )
-                .unwrap();
-            let mut person = tx
-                .prepare(
-                    "INSERT INTO persons (name, doc_type, doc_number, sex, birth_date, phone, address, area_id, grid_id, area_path, created_at, updated_at)
-                     VALUES (?1, 'resident_id', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 0, 0)",
-                )
-                .unwrap();
-            let mut reg = tx
-                .prepare(
-                    "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, account_id, home, flags, tube_state, tube_members)
-                     VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, 0, 'sealed', ?9)",
-                )
-                .unwrap();
-            let lane = site.lanes[0].id;
-            for n in 0..tubes {
-                tube.execute(rusqlite::params![code(n), round.id, site.id, lane, 10, 10, T0]).unwrap();
-                if !matches!(n % 1000, 7 | 500) {
-                    continue;
-                }
-                let tube_id = tx.last_insert_rowid();
-                for m in 0..10 {
-                    let birth = chrono::NaiveDate::from_ymd_opt(1930, 1, 1).unwrap()
-                        + chrono::Days::new((members / 900) as u64);
-                    let id =
-                        IdNumber::from_body(&format!("310115{}{:03}", birth.format("%Y%m%d"), 100 + members % 900));
-                    person
-                        .execute(rusqlite::params![
-                            format!("受检者{members}"),
-                            id.as_str(),
-                            if members.is_multiple_of(2) { "male" } else { "female" },
-                            birth.format("%Y-%m-%d").to_string(),
-                            format!("139{members:08}"),
-                            format!("圣堂镇一日检测网格{}号", members % 500),
-                            grid,
-                            grid_path
-                        ])
-                        .unwrap();
-                    let pid = tx.last_insert_rowid();
-                    reg.execute(rusqlite::params![
-                        format!("day-{n}-{m}"),
-                        round.id,
-                        site.id,
-                        lane,
-                        tube_id,
-                        pid,
-                        T0,
-                        0,
-                        m + 1
-                    ])
-                    .unwrap();
-                    // One member in ten has a single-tube re-test after the result.
-                    if members % 10 == 3 {
-                        tube.execute(rusqlite::params![
-                            format!("RT{members:09}"),
-                            round.id,
-                            site.id,
-                            lane,
-                            1,
-                            1,
-                            T0 + 7 * HOUR
-                        ])
-                        .unwrap();
-                        let retest = tx.last_insert_rowid();
-                        reg.execute(rusqlite::params![
-                            format!("re-{members}"),
-                            round.id,
-                            site.id,
-                            lane,
-                            retest,
-                            pid,
-                            T0 + 7 * HOUR,
-                            1,
-                            1
-                        ])
-                        .unwrap();
-                    }
-                    members += 1;
-                }
-            }
-        }
-        tx.commit().unwrap();
-        members
+    // The tubes and the pools' members, straight into the database.
+    let lane = site.lanes[0].id;
+    let members = match &engine {
+        Engine::Sqlite(dir) => load_sqlite(&dir.path().join("bench.db"), round.id, site.id, lane, tubes),
+        Engine::Postgres(db) => load_postgres(&db.url, round.id, site.id, lane, tubes).await,
     };
     let files = files(tubes);
     println!(
@@ -355,4 +472,46 @@ async fn main() {
         drop(pools);
     }
     println!("  the store call alone: {:?} ms (median {:.1})", tenths(&alone), median(&alone));
+    // The request's audit alone (one entry per member, committed), with the ids in the list's
+    // order and in id order, alternated.
+    let listed: Vec<i64> = store
+        .abnormal_pools(round.id, &scope)
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|p| p.members.iter().map(|m| m.person.id))
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let (mut as_listed, mut by_id) = (Vec::new(), Vec::new());
+    for n in 0..lists {
+        for (ids, times) in [(&listed, &mut as_listed), (&sorted, &mut by_id)] {
+            let entries = ids
+                .iter()
+                .map(|&id| NewAuditEntry {
+                    at: T0 + n as i64,
+                    user: None,
+                    username: "bench".into(),
+                    role: None,
+                    operation: Operation::AbnormalPoolsRead,
+                    person: Some(id),
+                    outcome: Outcome::Success,
+                    detail: None,
+                    request_id: format!("bench-{n}"),
+                })
+                .collect();
+            let t = Instant::now();
+            store.append_audit(entries).await.unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    println!(
+        "  the audit of one list alone ({} entries): in the list's order {:?} ms (median {:.1}), in id order {:?} ms (median {:.1})",
+        sorted.len(),
+        tenths(&as_listed),
+        median(&as_listed),
+        tenths(&by_id),
+        median(&by_id)
+    );
 }
