@@ -5,9 +5,10 @@
 //! one by one. Summed over the transaction, a commit of sixty scans in one village writes each of
 //! those rows once. Readers see the counters only after COMMIT, so they never see a difference.
 //!
-//! The increments live with the writer thread (only it runs jobs). A job's increments are taken
-//! back when its savepoint is rolled back ([`mark`] and [`rewind`]), and [`flush`] runs inside the
-//! transaction, so a failed COMMIT takes them back with everything else.
+//! The increments live with the writer thread (only it runs jobs). A failed job's increments are
+//! taken back with its writes ([`mark`] and [`rewind`]; a batch rolled back whole rewinds to its
+//! start), and [`flush`] runs inside the transaction, so a failed COMMIT takes them back with
+//! everything else.
 
 use crate::error;
 use bulwark_store::StoreResult;
@@ -84,12 +85,12 @@ pub(crate) fn retarget_area(from: i64, into: i64) {
     }
 }
 
-/// Where the increments stand now: a savepoint's start.
+/// Where the increments stand now: the start of a job, an item or a batch.
 pub(crate) fn mark() -> usize {
     PENDING.with(|p| p.borrow().len())
 }
 
-/// Takes back the increments made since `mark` (their savepoint was rolled back).
+/// Takes back the increments made since `mark` (their writes were undone).
 pub(crate) fn rewind(mark: usize) {
     PENDING.with(|p| p.borrow_mut().truncate(mark));
 }

@@ -68,6 +68,17 @@ impl SqliteStore {
         self.writer.write(f).await
     }
 
+    /// [`SqliteStore::write`] without a savepoint of its own, for the hot path's writes that fail,
+    /// if at all, before changing a row. One that fails after changing rows takes its whole batch
+    /// back: every caller of the batch hears [`StoreError::Unavailable`](bulwark_store::StoreError)
+    /// (see `writer`).
+    pub async fn write_bare<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.writer.write_bare(f).await
+    }
+
     /// Runs `f` on a read-only connection.
     pub async fn read<T: Send + 'static>(
         &self,
@@ -103,10 +114,10 @@ fn configure(conn: &Connection, read_only: bool) -> StoreResult<()> {
         // few pages such a read needs costs less.
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 0;").map_err(error::map)?;
     } else {
-        // Every job of the writer runs in its own savepoint, so each page a job touches first is
-        // copied to the statement journal. Past 64 KiB in one transaction that journal spills to a
-        // temporary file, and the writer spent a third of its time in write(2) to it. Kept in
-        // memory it is a page copy; it holds at most the pages of one job.
+        // Every job of the writer but the hot path's runs in its own savepoint (see `writer`), so
+        // each page a job touches first is copied to the statement journal. Past 64 KiB in one transaction that journal spills to a temporary file, and the
+        // writer once spent a third of its time in write(2) to it. Kept in memory it is a page
+        // copy.
         conn.execute_batch("PRAGMA temp_store = MEMORY;").map_err(error::map)?;
         // A small page cache, with the file mapped so that a page not in it costs a memory read.
         // When a B-tree page splits, SQLite renumbers pages through a spare page number far past

@@ -8,7 +8,7 @@ use bulwark_domain::{
     audit::{NewAuditEntry, Outcome},
 };
 use bulwark_sqlite::SqliteStore;
-use bulwark_store::{AreaStore, AuditQuery, AuditStore};
+use bulwark_store::{AreaStore, AuditQuery, AuditStore, StoreError, StoreResult};
 use std::sync::Arc;
 
 fn open() -> (SqliteStore, tempfile::TempDir) {
@@ -155,4 +155,86 @@ async fn the_log_is_copied_into_the_database_by_the_checkpoint_thread() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(grown >= 4 << 20, "the database file grew by {grown} bytes: the log was not checkpointed");
+}
+
+/// Occupies the writer for a moment, so that the writes sent meanwhile go into one batch.
+async fn hold_writer(store: &Arc<SqliteStore>) -> tokio::task::JoinHandle<()> {
+    let (started, running) = tokio::sync::oneshot::channel();
+    let held = store.clone();
+    let hold = tokio::spawn(async move {
+        held.write(move |_| {
+            let _ = started.send(());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    running.await.unwrap();
+    hold
+}
+
+async fn audit_requests(store: &SqliteStore) -> Vec<String> {
+    store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT request_id FROM audit_log ORDER BY seq").unwrap();
+            Ok(stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect())
+        })
+        .await
+        .unwrap()
+}
+
+/// A write that changes rows and then fails, as a bug or a constraint would make it.
+fn fails_half_way(c: &rusqlite::Connection) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO audit_log (at, username, operation, outcome, request_id) VALUES (1, 'x', 'login', 'success', 'half')",
+        [],
+    )
+    .map_err(|e| StoreError::Internal(e.to_string()))?;
+    Err(StoreError::Invalid("refused after a write".into()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_half_way_undoes_only_itself() {
+    let (store, _dir) = open();
+    let store = Arc::new(store);
+    let hold = hold_writer(&store).await;
+    let (half, fine) = tokio::join!(store.write(fails_half_way), store.append_audit(vec![entry(2)]));
+    hold.await.unwrap();
+    assert!(matches!(half, Err(StoreError::Invalid(_))), "{half:?}");
+    fine.unwrap();
+    assert_eq!(audit_requests(&store).await, ["r2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_write_that_fails_before_changing_anything_fails_alone_in_its_batch() {
+    let (store, _dir) = open();
+    let store = Arc::new(store);
+    let hold = hold_writer(&store).await;
+    let refused = store.write_bare(|_| -> StoreResult<()> { Err(StoreError::Invalid("refused".into())) });
+    let (refused, fine) = tokio::join!(refused, store.append_audit(vec![entry(2)]));
+    hold.await.unwrap();
+    assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
+    fine.unwrap();
+    assert_eq!(audit_requests(&store).await, ["r2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_write_that_fails_half_way_takes_its_batch_back_then_fails_alone() {
+    let (store, _dir) = open();
+    let store = Arc::new(store);
+    let hold = hold_writer(&store).await;
+    let (half, fine) = tokio::join!(store.write_bare(fails_half_way), store.append_audit(vec![entry(2)]));
+    hold.await.unwrap();
+    // Nothing of the batch is stored, nothing half-written; both callers may try again.
+    assert!(matches!(half, Err(StoreError::Unavailable(_))), "{half:?}");
+    assert!(matches!(fine, Err(StoreError::Unavailable(_))), "{fine:?}");
+    assert!(audit_requests(&store).await.is_empty());
+    // Sent again (the batches after such a failure give every write a savepoint): it fails alone.
+    let hold = hold_writer(&store).await;
+    let (half, fine) = tokio::join!(store.write_bare(fails_half_way), store.append_audit(vec![entry(2)]));
+    hold.await.unwrap();
+    assert!(matches!(half, Err(StoreError::Invalid(_))), "{half:?}");
+    fine.unwrap();
+    assert_eq!(audit_requests(&store).await, ["r2"]);
 }

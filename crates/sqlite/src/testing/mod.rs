@@ -25,7 +25,7 @@ use bulwark_store::{
         ResultsReport, ReviewItem, Scanned, Tube, Untested,
     },
 };
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// Copies of rounds and sites (see [`SqliteStore`]'s field).
 #[derive(Default)]
@@ -138,7 +138,7 @@ impl TestingStore for SqliteStore {
     }
 
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {
-        self.write(move |c| registrations::register(c, &registration)).await
+        self.write_bare(move |c| registrations::register(c, &registration)).await
     }
 
     async fn register_scanned(
@@ -148,7 +148,7 @@ impl TestingStore for SqliteStore {
     ) -> StoreResult<Option<(Registered, Person)>> {
         // The writer's pages are warm and its view never goes stale; a reader starting after a
         // commit begins with an empty cache, which cost more than the lookup itself.
-        self.write(move |c| {
+        self.write_bare(move |c| {
             let person = match &scanned {
                 Scanned::Id(id) => crate::people::person_in_scope(c, &Scope::everywhere(), *id)?,
                 Scanned::Document(document) => coverage::person_by_document(c, document)?,
@@ -162,7 +162,18 @@ impl TestingStore for SqliteStore {
     }
 
     async fn register_many(&self, regs: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {
-        self.write(move |c| {
+        self.write_bare(move |c| {
+            // Item by item without savepoints (see `writer`: a savepoint per item copies every
+            // page it touches); only if an item fails after changing rows is the lot undone and
+            // stored again with a savepoint per item, so that it fails alone.
+            let mark = crate::deferred::mark();
+            writer::execute(c, "SAVEPOINT many")?;
+            if let Some(answers) = register_bare(c, &regs) {
+                writer::execute(c, "RELEASE many")?;
+                return Ok(answers);
+            }
+            crate::deferred::rewind(mark);
+            writer::rollback_to(c, "many")?;
             let mut answers = Vec::with_capacity(regs.len());
             for reg in &regs {
                 writer::execute(c, "SAVEPOINT item")?;
@@ -280,4 +291,22 @@ impl TestingStore for SqliteStore {
         let scope = scope.clone();
         self.read(move |c| coverage::home_visits(c, round, &scope)).await
     }
+}
+
+/// The registrations stored one after the other with no savepoint each; `None` as soon as one
+/// fails after changing rows (the caller undoes them all), or when the transaction is gone.
+fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
+    let mut answers = Vec::with_capacity(regs.len());
+    for reg in regs {
+        let (mark, before) = (crate::deferred::mark(), c.total_changes());
+        let answer = registrations::register(c, reg);
+        if answer.is_err() {
+            crate::deferred::rewind(mark);
+            if c.total_changes() != before || c.is_autocommit() {
+                return None;
+            }
+        }
+        answers.push(answer);
+    }
+    Some(answers)
 }
