@@ -194,47 +194,48 @@ fn fails_half_way(c: &rusqlite::Connection) -> StoreResult<()> {
     Err(StoreError::Invalid("refused after a write".into()))
 }
 
+/// `write` and an audit entry of request "r2", sent into one batch; their answers.
+async fn beside_a_fine_write(
+    store: &Arc<SqliteStore>,
+    write: impl std::future::Future<Output = StoreResult<()>>,
+) -> (StoreResult<()>, StoreResult<()>) {
+    let hold = hold_writer(store).await;
+    let answers = tokio::join!(write, store.append_audit(vec![entry(2)]));
+    hold.await.unwrap();
+    answers
+}
+
+/// The failing write answered its own error and the other one was stored.
+async fn failed_alone(store: &SqliteStore, (failed, fine): (StoreResult<()>, StoreResult<()>)) {
+    assert!(matches!(failed, Err(StoreError::Invalid(_))), "{failed:?}");
+    fine.unwrap();
+    assert_eq!(audit_requests(store).await, ["r2"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_fails_half_way_undoes_only_itself() {
     let (store, _dir) = open();
     let store = Arc::new(store);
-    let hold = hold_writer(&store).await;
-    let (half, fine) = tokio::join!(store.write(fails_half_way), store.append_audit(vec![entry(2)]));
-    hold.await.unwrap();
-    assert!(matches!(half, Err(StoreError::Invalid(_))), "{half:?}");
-    fine.unwrap();
-    assert_eq!(audit_requests(&store).await, ["r2"]);
+    failed_alone(&store, beside_a_fine_write(&store, store.write(fails_half_way)).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_write_that_fails_before_changing_anything_fails_alone_in_its_batch() {
     let (store, _dir) = open();
     let store = Arc::new(store);
-    let hold = hold_writer(&store).await;
     let refused = store.write_bare(|_| -> StoreResult<()> { Err(StoreError::Invalid("refused".into())) });
-    let (refused, fine) = tokio::join!(refused, store.append_audit(vec![entry(2)]));
-    hold.await.unwrap();
-    assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
-    fine.unwrap();
-    assert_eq!(audit_requests(&store).await, ["r2"]);
+    failed_alone(&store, beside_a_fine_write(&store, refused).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_write_that_fails_half_way_takes_its_batch_back_then_fails_alone() {
     let (store, _dir) = open();
     let store = Arc::new(store);
-    let hold = hold_writer(&store).await;
-    let (half, fine) = tokio::join!(store.write_bare(fails_half_way), store.append_audit(vec![entry(2)]));
-    hold.await.unwrap();
+    let (half, fine) = beside_a_fine_write(&store, store.write_bare(fails_half_way)).await;
     // Nothing of the batch is stored, nothing half-written; both callers may try again.
     assert!(matches!(half, Err(StoreError::Unavailable(_))), "{half:?}");
     assert!(matches!(fine, Err(StoreError::Unavailable(_))), "{fine:?}");
     assert!(audit_requests(&store).await.is_empty());
     // Sent again (the batches after such a failure give every write a savepoint): it fails alone.
-    let hold = hold_writer(&store).await;
-    let (half, fine) = tokio::join!(store.write_bare(fails_half_way), store.append_audit(vec![entry(2)]));
-    hold.await.unwrap();
-    assert!(matches!(half, Err(StoreError::Invalid(_))), "{half:?}");
-    fine.unwrap();
-    assert_eq!(audit_requests(&store).await, ["r2"]);
+    failed_alone(&store, beside_a_fine_write(&store, store.write_bare(fails_half_way)).await).await;
 }
