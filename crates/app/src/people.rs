@@ -79,7 +79,8 @@ pub(crate) async fn audit_read_ids(
 ) -> AppResult<()> {
     // One entry per request and person: someone listed twice (in two pools, say) was read once.
     // In id order, so that a long list's entries go into the log's person index side by side
-    // instead of one scattered page each (a 50,000-person list: half the time on SQLite).
+    // instead of one scattered page each (50,000 random ids into a copy of SQLite's audit table:
+    // half the time; see BENCHMARKS.md).
     let mut ids = ids;
     ids.sort_unstable();
     ids.dedup();
