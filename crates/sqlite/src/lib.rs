@@ -115,9 +115,9 @@ fn configure(conn: &Connection, read_only: bool) -> StoreResult<()> {
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 0;").map_err(error::map)?;
     } else {
         // Every job of the writer but the hot path's runs in its own savepoint (see `writer`), so
-        // each page a job touches first is copied to the statement journal. Past 64 KiB in one transaction that journal spills to a temporary file, and the
-        // writer once spent a third of its time in write(2) to it. Kept in memory it is a page
-        // copy.
+        // each page a job touches first is copied to the statement journal. Past 64 KiB in one
+        // transaction that journal spills to a temporary file, and the writer once spent a third
+        // of its time in write(2) to it. Kept in memory it is a page copy.
         conn.execute_batch("PRAGMA temp_store = MEMORY;").map_err(error::map)?;
         // A small page cache, with the file mapped so that a page not in it costs a memory read.
         // When a B-tree page splits, SQLite renumbers pages through a spare page number far past

@@ -36,6 +36,19 @@ pub enum Scanned {
     Qr(String),
 }
 
+/// The person a lane scanned, found anywhere (a lane identifies whoever stands there): the lookup
+/// of [`TestingStore::register_scanned`] for a store that does it apart from the registration.
+pub async fn find_scanned<S: crate::PersonStore + TestingStore + ?Sized>(
+    store: &S,
+    scanned: &Scanned,
+) -> StoreResult<Option<Person>> {
+    match scanned {
+        Scanned::Id(id) => store.person(&Scope::everywhere(), *id).await,
+        Scanned::Document(document) => store.person_by_document(document).await,
+        Scanned::Qr(token) => store.person_by_qr(token).await,
+    }
+}
+
 /// Turns the person scanned into the registration to store (the round's pool size where they
 /// live, the audit entry naming them): the domain's part of a scan, run once they are found.
 pub type MakeRegistration = Box<dyn FnOnce(&Person) -> NewRegistration + Send>;

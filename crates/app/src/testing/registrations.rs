@@ -4,7 +4,7 @@ use super::millis_of;
 use crate::{Actor, AppError, AppResult};
 use bulwark_domain::{
     Millis,
-    access::{Operation, Scope},
+    access::Operation,
     audit::{AuditStamp, Outcome},
     people::{Document, DocumentType, IdNumber, NewPerson, Person, Phone},
     testing::{
@@ -14,7 +14,7 @@ use bulwark_domain::{
 };
 use bulwark_store::{
     Store, StoreError,
-    testing::{Registered, Scanned},
+    testing::{Registered, Scanned, find_scanned},
 };
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -164,11 +164,7 @@ async fn resolve_person(
         Named::Scanned(scanned) => scanned,
         Named::Typed(typed) => return visitor(store, actor, typed, site, today, now).await,
     };
-    let found = match &scanned {
-        Scanned::Id(id) => store.person(&Scope::everywhere(), *id).await?,
-        Scanned::Document(document) => store.person_by_document(document).await?,
-        Scanned::Qr(token) => store.person_by_qr(token).await?,
-    };
+    let found = find_scanned(store, &scanned).await?;
     Ok((found.ok_or_else(|| NamedBy::of(&scanned).not_found())?, vec![]))
 }
 

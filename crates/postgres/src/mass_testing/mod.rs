@@ -270,12 +270,7 @@ impl TestingStore for PgStore {
     ) -> StoreResult<Option<(Registered, Person)>> {
         // Two steps here: the registration joins the queue of the next group commit, and a read
         // on a pool connection costs one round trip either way.
-        let person = match &scanned {
-            Scanned::Id(id) => bulwark_store::PersonStore::person(self, &Scope::everywhere(), *id).await?,
-            Scanned::Document(document) => self.find_person_by_document(document).await?,
-            Scanned::Qr(token) => self.find_person_by_qr(token).await?,
-        };
-        let Some(person) = person else { return Ok(None) };
+        let Some(person) = bulwark_store::testing::find_scanned(self, &scanned).await? else { return Ok(None) };
         let registration = make(&person);
         Ok(Some((bulwark_store::TestingStore::register(self, registration).await?, person)))
     }
