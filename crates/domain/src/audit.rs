@@ -51,6 +51,22 @@ pub struct NewAuditEntry {
     pub request_id: String,
 }
 
+impl NewAuditEntry {
+    /// Whether `other` belongs to the same request with the same outcome and detail: storage keeps
+    /// those fields once for a run of such entries (a list of 50,000 people is one request's row
+    /// and 50,000 narrow rows naming a person each).
+    pub fn shares_request_with(&self, other: &NewAuditEntry) -> bool {
+        self.request_id == other.request_id
+            && self.at == other.at
+            && self.user == other.user
+            && self.username == other.username
+            && self.role == other.role
+            && self.operation == other.operation
+            && self.outcome == other.outcome
+            && self.detail == other.detail
+    }
+}
+
 /// A stored audit entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -92,5 +108,44 @@ impl AuditStamp {
             detail,
             request_id: self.request_id.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> AuditStamp {
+        AuditStamp {
+            at: 1,
+            user: Some(7),
+            username: "li".into(),
+            role: Some(Role::Commander),
+            operation: Operation::AbnormalPoolsRead,
+            request_id: "r1".into(),
+        }
+    }
+
+    #[test]
+    fn entries_of_one_request_share_it_whoever_they_name() {
+        let s = stamp();
+        assert!(s.entry(Some(1), Outcome::Success, None).shares_request_with(&s.entry(
+            Some(2),
+            Outcome::Success,
+            None
+        )));
+        assert!(s.entry(None, Outcome::Success, None).shares_request_with(&s.entry(Some(2), Outcome::Success, None)));
+    }
+
+    #[test]
+    fn another_outcome_detail_or_request_is_another_row() {
+        let s = stamp();
+        let first = s.entry(Some(1), Outcome::Success, None);
+        assert!(!first.shares_request_with(&s.entry(Some(1), Outcome::Denied, None)));
+        assert!(!first.shares_request_with(&s.entry(Some(1), Outcome::Success, Some("why".into()))));
+        let other = AuditStamp { request_id: "r2".into(), ..stamp() };
+        assert!(!first.shares_request_with(&other.entry(Some(1), Outcome::Success, None)));
+        let later = AuditStamp { at: 2, ..stamp() };
+        assert!(!first.shares_request_with(&later.entry(Some(1), Outcome::Success, None)));
     }
 }

@@ -13,7 +13,8 @@ use bulwark_domain::{
 use bulwark_store::{AuditQuery, AuditStore, StaffStore, StoreError, StoreResult};
 use tokio_postgres::{Transaction, types::ToSql};
 
-/// Appends one successful entry per person from `stamp`, in the caller's transaction.
+/// Appends one successful entry per person from `stamp`, in the caller's transaction: one
+/// request row and a narrow entry per person.
 pub(crate) async fn append_stamped(
     tx: &Transaction<'_>,
     stamp: &AuditStamp,
@@ -21,9 +22,12 @@ pub(crate) async fn append_stamped(
     detail: Option<String>,
 ) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
-         SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::text, u.p, $6::text, $7::text, $8::text
-         FROM UNNEST($9::bigint[]) WITH ORDINALITY AS u(p, n) ORDER BY u.n",
+        "WITH request AS (
+             INSERT INTO audit_requests (at, account_id, username, role, operation, outcome, detail, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+         )
+         INSERT INTO audit_entries (request, person_id)
+         SELECT request.id, u.p FROM request, UNNEST($9::bigint[]) WITH ORDINALITY AS u(p, n) ORDER BY u.n",
         &[
             &stamp.at,
             &stamp.user,
@@ -41,17 +45,20 @@ pub(crate) async fn append_stamped(
     Ok(())
 }
 
-/// Audit entries column by column, for one `UNNEST` insert.
+/// Audit entries column by column, for `UNNEST` inserts: one request per run of entries that
+/// share their request's fields, and each entry's request (its place among the requests, from 1)
+/// and person.
 pub(crate) struct AuditColumns<'a> {
     pub(crate) at: Vec<Millis>,
     pub(crate) user: Vec<Option<i64>>,
     pub(crate) username: Vec<&'a str>,
     pub(crate) role: Vec<Option<&'static str>>,
     pub(crate) operation: Vec<&'static str>,
-    pub(crate) person: Vec<Option<PersonId>>,
     pub(crate) outcome: Vec<&'static str>,
     pub(crate) detail: Vec<Option<&'a str>>,
     pub(crate) request_id: Vec<&'a str>,
+    pub(crate) entry_request: Vec<i64>,
+    pub(crate) entry_person: Vec<Option<PersonId>>,
 }
 
 impl<'a> AuditColumns<'a> {
@@ -62,24 +69,68 @@ impl<'a> AuditColumns<'a> {
             username: Vec::new(),
             role: Vec::new(),
             operation: Vec::new(),
-            person: Vec::new(),
             outcome: Vec::new(),
             detail: Vec::new(),
             request_id: Vec::new(),
+            entry_request: Vec::new(),
+            entry_person: Vec::new(),
         };
+        let mut last: Option<&NewAuditEntry> = None;
         for e in entries {
-            a.at.push(e.at);
-            a.user.push(e.user);
-            a.username.push(&e.username);
-            a.role.push(e.role.map(|r| r.as_str()));
-            a.operation.push(e.operation.as_str());
-            a.person.push(e.person);
-            a.outcome.push(e.outcome.as_str());
-            a.detail.push(e.detail.as_deref());
-            a.request_id.push(&e.request_id);
+            if !last.is_some_and(|l| l.shares_request_with(e)) {
+                a.at.push(e.at);
+                a.user.push(e.user);
+                a.username.push(&e.username);
+                a.role.push(e.role.map(|r| r.as_str()));
+                a.operation.push(e.operation.as_str());
+                a.outcome.push(e.outcome.as_str());
+                a.detail.push(e.detail.as_deref());
+                a.request_id.push(&e.request_id);
+            }
+            last = Some(e);
+            a.entry_request.push(a.at.len() as i64);
+            a.entry_person.push(e.person);
         }
         a
     }
+
+    /// The columns in the order of [`audit_ctes`]' parameters.
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.at,
+            &self.user,
+            &self.username,
+            &self.role,
+            &self.operation,
+            &self.outcome,
+            &self.detail,
+            &self.request_id,
+            &self.entry_request,
+            &self.entry_person,
+        ]
+    }
+}
+
+/// Common table expressions that append [`AuditColumns`] given as the parameters numbered `p`
+/// (in the order of [`AuditColumns::params`]), to put in a `WITH`: the requests take their ids
+/// first (`MATERIALIZED`, so `nextval` runs once per request), then both tables are written.
+pub(crate) fn audit_ctes(p: [usize; 10]) -> String {
+    format!(
+        "audit_request AS MATERIALIZED (
+             SELECT nextval('audit_requests_id_seq') AS id, u.*
+             FROM UNNEST(${}::bigint[], ${}::bigint[], ${}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::text[],
+                         ${}::text[]) WITH ORDINALITY
+                  AS u(at, account_id, username, role, operation, outcome, detail, request_id, n)
+         ), audit_requested AS (
+             INSERT INTO audit_requests (id, at, account_id, username, role, operation, outcome, detail, request_id)
+             SELECT id, at, account_id, username, role, operation, outcome, detail, request_id FROM audit_request ORDER BY n
+         ), audited AS (
+             INSERT INTO audit_entries (request, person_id)
+             SELECT r.id, e.person FROM UNNEST(${}::bigint[], ${}::bigint[]) WITH ORDINALITY AS e(request, person, k)
+             JOIN audit_request r ON r.n = e.request ORDER BY e.k
+         )",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9]
+    )
 }
 
 #[async_trait]
@@ -90,18 +141,8 @@ impl AuditStore for PgStore {
         }
         let a = AuditColumns::of(entries.iter());
         let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
-                 SELECT u.at, u.account_id, u.username, u.role, u.operation, u.person_id, u.outcome, u.detail, u.request_id
-                 FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                             $8::text[], $9::text[])
-                      WITH ORDINALITY AS u(at, account_id, username, role, operation, person_id, outcome, detail, request_id, n)
-                 ORDER BY u.n",
-                &[&a.at, &a.user, &a.username, &a.role, &a.operation, &a.person, &a.outcome, &a.detail, &a.request_id],
-            )
-            .await
-            .map_err(db)?;
+        let sql = format!("WITH {} SELECT 1", audit_ctes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+        client.execute(&sql, &a.params()).await.map_err(db)?;
         Ok(())
     }
 

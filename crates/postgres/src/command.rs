@@ -167,9 +167,11 @@ const ANSWER_WRITE: &str = "WITH moved AS (
     ), arrival AS (
         INSERT INTO timeline (incident_id, at, kind, text, account_id)
         SELECT $1::bigint, $7::bigint, 'arrival', $10::text, $8::bigint WHERE $11::bool
+    ), audit_request AS (
+        INSERT INTO audit_requests (at, account_id, username, role, operation, outcome, detail, request_id)
+        VALUES ($14, $15, $16, $17, $18, $20, $21, $22) RETURNING id
     ), audited AS (
-        INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
-        VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22)
+        INSERT INTO audit_entries (request, person_id) SELECT id, $19::bigint FROM audit_request
     )
     INSERT INTO rollcall_answers (incident_id, person_id, status, place, at, account_id)
     VALUES ($1, $2, $12, $13, $7, $8)";

@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "settings", sql: include_str!("../migrations/0008_settings.sql") },
     Migration { version: 9, name: "leaders", sql: include_str!("../migrations/0009_leaders.sql") },
     Migration { version: 10, name: "progress", sql: include_str!("../migrations/0010_progress.sql") },
+    Migration { version: 11, name: "audit_requests", sql: include_str!("../migrations/0011_audit_requests.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

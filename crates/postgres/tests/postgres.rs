@@ -4,6 +4,7 @@
 mod common;
 
 use bulwark_domain::{
+    Millis,
     access::{Operation, Role},
     audit::{NewAuditEntry, Outcome},
 };
@@ -26,17 +27,19 @@ fn entry(at: i64) -> NewAuditEntry {
 }
 
 #[tokio::test]
-async fn audit_log_refuses_update_delete_and_truncate() {
+async fn the_audit_tables_refuse_update_delete_and_truncate() {
     let db = TestDb::create().await;
     let store = PgStore::connect(&db.url).await.unwrap();
     store.append_audit(vec![entry(1), entry(2)]).await.unwrap();
     let client = raw(&db.url).await;
     for sql in [
-        "UPDATE audit_log SET username = 'someone.else'",
-        "UPDATE audit_log SET person_id = NULL WHERE seq = 1",
-        "DELETE FROM audit_log WHERE seq = 1",
-        "DELETE FROM audit_log WHERE false",
-        "TRUNCATE audit_log",
+        "UPDATE audit_requests SET username = 'someone.else'",
+        "UPDATE audit_entries SET person_id = NULL WHERE seq = 1",
+        "DELETE FROM audit_entries WHERE seq = 1",
+        "DELETE FROM audit_requests WHERE false",
+        "DELETE FROM audit_entries WHERE false",
+        "TRUNCATE audit_requests",
+        "TRUNCATE audit_entries",
     ] {
         let err = client.batch_execute(sql).await.expect_err(sql);
         let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
@@ -48,7 +51,8 @@ async fn audit_log_refuses_update_delete_and_truncate() {
     // Appending still works.
     client
         .batch_execute(
-            "INSERT INTO audit_log (at, username, operation, outcome, request_id) VALUES (3, 'x', 'login', 'rejected', 'r2')",
+            "INSERT INTO audit_requests (at, username, operation, outcome, request_id) VALUES (3, 'x', 'login', 'rejected', 'r2');
+             INSERT INTO audit_entries (request, person_id) SELECT max(id), NULL FROM audit_requests",
         )
         .await
         .unwrap();
@@ -80,6 +84,58 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     files.sort();
     assert!(files.starts_with(&[(1, "foundation".to_string()), (2, "testing".to_string())]), "{files:?}");
     assert_eq!(applied, files);
+}
+
+#[tokio::test]
+async fn the_audit_split_keeps_every_entry_under_its_number() {
+    let db = TestDb::create().await;
+    let client = raw(&db.url).await;
+    // The schema as a build before the split left it: migrations 1 to 10, recorded.
+    client
+        .batch_execute(
+            "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)",
+        )
+        .await
+        .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    for file in files.iter().take(10) {
+        let sql = std::fs::read_to_string(format!("{}/migrations/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        client.batch_execute(&sql).await.unwrap();
+        let (version, name) = file.trim_end_matches(".sql").split_once('_').unwrap();
+        client
+            .execute("INSERT INTO schema_migrations VALUES ($1, $2, 0)", &[&version.parse::<i32>().unwrap(), &name])
+            .await
+            .unwrap();
+    }
+    client
+        .batch_execute(
+            "INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
+             VALUES (1, 7, 'li', 'commander', 'persons_read', 42, 'success', NULL, 'r1'),
+                    (2, NULL, 'unknown', NULL, 'login', NULL, 'rejected', 'throttled', 'r2');",
+        )
+        .await
+        .unwrap();
+    let store = PgStore::connect(&db.url).await.unwrap();
+    store.append_audit(vec![entry(3)]).await.unwrap();
+    let entries = store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    // seq, at, account, username, person, request, detail
+    type Entry<'a> = (i64, Millis, Option<i64>, &'a str, Option<i64>, &'a str, Option<&'a str>);
+    let seen: Vec<Entry> = entries
+        .iter()
+        .map(|e| (e.seq, e.at, e.user, e.username.as_str(), e.person, e.request_id.as_str(), e.detail.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (3, 3, Some(1), "chen.grid", Some(7), "r1", None),
+            (2, 2, None, "unknown", None, "r2", Some("throttled")),
+            (1, 1, Some(7), "li", Some(42), "r1", None),
+        ]
+    );
 }
 
 #[tokio::test]

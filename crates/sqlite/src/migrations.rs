@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "0009_leaders", include_str!("../migrations/0009_leaders.sql")),
     (10, "0010_progress", include_str!("../migrations/0010_progress.sql")),
     (11, "0011_abnormal_pools", include_str!("../migrations/0011_abnormal_pools.sql")),
+    (12, "0012_audit_requests", include_str!("../migrations/0012_audit_requests.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
@@ -35,7 +36,62 @@ pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::MIGRATIONS;
+    use super::{MIGRATIONS, run};
+    use rusqlite::Connection;
+
+    #[test]
+    fn the_audit_split_keeps_every_entry_under_its_number() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (version, _, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < 12) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO audit_log (seq, at, account_id, username, role, operation, person_id, outcome, detail, request_id)
+             VALUES (5, 1, 7, 'li', 'commander', 'persons_read', 42, 'success', NULL, 'r1'),
+                    (9, 2, NULL, 'unknown', NULL, 'login', NULL, 'rejected', 'throttled', 'r2');",
+        )
+        .unwrap();
+        run(&mut conn).unwrap();
+        // seq, at, account, username, person, request, detail
+        type Entry = (i64, i64, Option<i64>, String, Option<i64>, String, Option<String>);
+        let read = |conn: &Connection| -> Vec<Entry> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT seq, at, account_id, username, person_id, request_id, detail FROM audit_log ORDER BY seq",
+                )
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            read(&conn),
+            vec![
+                (5, 1, Some(7), "li".into(), Some(42), "r1".into(), None),
+                (9, 2, None, "unknown".into(), None, "r2".into(), Some("throttled".into())),
+            ]
+        );
+        // New entries number on from the old ones, and the old ones stay append-only.
+        crate::audit::insert_audit(
+            &conn,
+            &bulwark_domain::audit::NewAuditEntry {
+                at: 3,
+                user: None,
+                username: "x".into(),
+                role: None,
+                operation: bulwark_domain::access::Operation::Login,
+                person: None,
+                outcome: bulwark_domain::audit::Outcome::Success,
+                detail: None,
+                request_id: "r3".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(read(&conn).last().unwrap().0, 10);
+        assert!(conn.execute("DELETE FROM audit_entries WHERE seq = 5", []).is_err());
+    }
 
     #[test]
     fn every_migration_file_is_listed_in_order() {

@@ -3,7 +3,7 @@
 use crate::{
     SqliteStore,
     areas::{area_by_id, conversion},
-    audit::insert_audit,
+    audit::{insert_audit, insert_audit_entries},
     error,
     error::corrupt,
 };
@@ -188,10 +188,10 @@ impl PersonStore for SqliteStore {
                 if let std::collections::hash_map::Entry::Vacant(e) = places.entry(p.area) {
                     e.insert(placement(c, p.area)?);
                 }
-                let id = insert_one(c, p, &places[&p.area], stamp.at)?;
-                insert_audit(c, &stamp.entry(Some(id), Outcome::Success, None))?;
-                ids.push(id);
+                ids.push(insert_one(c, p, &places[&p.area], stamp.at)?);
             }
+            let entries: Vec<_> = ids.iter().map(|id| stamp.entry(Some(*id), Outcome::Success, None)).collect();
+            insert_audit_entries(c, &entries)?;
             Ok(ids)
         })
         .await

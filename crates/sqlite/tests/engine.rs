@@ -49,10 +49,17 @@ async fn every_connection_is_wal_and_synchronous_full() {
 }
 
 #[tokio::test]
-async fn the_audit_table_refuses_update_and_delete() {
+async fn the_audit_tables_refuse_update_and_delete() {
     let (store, _dir) = open();
     store.append_audit(vec![entry(1)]).await.unwrap();
-    for sql in ["UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log"] {
+    for sql in [
+        "UPDATE audit_requests SET username = 'x'",
+        "DELETE FROM audit_requests",
+        "UPDATE audit_entries SET person_id = NULL",
+        "DELETE FROM audit_entries",
+        "UPDATE audit_log SET username = 'x'",
+        "DELETE FROM audit_log",
+    ] {
         let refused = store.write(move |c| Ok(c.execute(sql, []).is_err())).await.unwrap();
         assert!(refused, "{sql} was allowed");
     }
@@ -187,7 +194,7 @@ async fn audit_requests(store: &SqliteStore) -> Vec<String> {
 /// A write that changes rows and then fails, as a bug or a constraint would make it.
 fn fails_half_way(c: &rusqlite::Connection) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO audit_log (at, username, operation, outcome, request_id) VALUES (1, 'x', 'login', 'success', 'half')",
+        "INSERT INTO audit_requests (at, username, operation, outcome, request_id) VALUES (1, 'x', 'login', 'success', 'half')",
         [],
     )
     .map_err(|e| StoreError::Internal(e.to_string()))?;

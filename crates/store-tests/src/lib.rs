@@ -94,6 +94,7 @@ macro_rules! contract_tests {
             accounts_disable_ends_sessions,
             sessions_lifecycle,
             audit_append_and_query,
+            audit_of_a_list_keeps_one_entry_per_person,
             staff_assignments,
             testing_rounds_and_sites_round_trip,
             testing_registration_is_idempotent_by_key,
@@ -1182,6 +1183,63 @@ pub async fn audit_append_and_query(store: &dyn Store) {
     assert!(store.audit_entries(&q(Some(999), None, None, 100)).await.unwrap().is_empty());
     let stored_reveal = &store.audit_entries(&q(None, None, None, 2)).await.unwrap()[1];
     assert_eq!(stored_reveal.detail.as_deref(), Some("查看原因：流调需要联系本人"));
+}
+
+/// A list's entries share their request's fields in storage; each is still its own entry, found
+/// by person, by user and in pages, between entries of other requests.
+pub async fn audit_of_a_list_keeps_one_entry_per_person(store: &dyn Store) {
+    let by = |user: UserId, request: &str| AuditStamp {
+        at: T0,
+        user: Some(user),
+        username: format!("user{user}"),
+        role: Some(Role::Commander),
+        operation: Operation::AbnormalPoolsRead,
+        request_id: request.into(),
+    };
+    let (list, other) = (by(1, "list"), by(2, "other"));
+    let mut entries: Vec<NewAuditEntry> = (1..=4).map(|p| list.entry(Some(p), Outcome::Success, None)).collect();
+    entries.push(other.entry(Some(2), Outcome::Success, Some("why".into())));
+    entries.push(list.entry(Some(5), Outcome::Success, None));
+    entries.push(list.entry(None, Outcome::Success, None));
+    store.append_audit(entries.clone()).await.unwrap();
+    store.append_audit(vec![other.entry(Some(3), Outcome::Denied, None)]).await.unwrap();
+
+    let all = all_audit(store).await;
+    assert_eq!(all.len(), 8);
+    assert!(all.windows(2).all(|w| w[0].seq > w[1].seq), "newest first, each its own number");
+    let stored: Vec<(Option<PersonId>, &str, &str, Option<&str>)> =
+        all.iter().rev().map(|e| (e.person, e.request_id.as_str(), e.outcome.as_str(), e.detail.as_deref())).collect();
+    assert_eq!(
+        stored,
+        vec![
+            (Some(1), "list", "success", None),
+            (Some(2), "list", "success", None),
+            (Some(3), "list", "success", None),
+            (Some(4), "list", "success", None),
+            (Some(2), "other", "success", Some("why")),
+            (Some(5), "list", "success", None),
+            (None, "list", "success", None),
+            (Some(3), "other", "denied", None),
+        ]
+    );
+    assert!(
+        all.iter().all(|e| e.username == format!("user{}", e.user.unwrap()) && e.role.as_deref() == Some("commander"))
+    );
+
+    let q = |person, user, before, limit| AuditQuery { person, user, before, limit };
+    let requests = |v: Vec<AuditEntry>| v.into_iter().map(|e| e.request_id).collect::<Vec<_>>();
+    assert_eq!(requests(store.audit_entries(&q(Some(2), None, None, 100)).await.unwrap()), vec!["other", "list"]);
+    assert_eq!(requests(store.audit_entries(&q(Some(3), None, None, 100)).await.unwrap()), vec!["other", "list"]);
+    let by_list_user = store.audit_entries(&q(None, Some(1), None, 100)).await.unwrap();
+    assert_eq!(
+        by_list_user.iter().map(|e| e.person).collect::<Vec<_>>(),
+        vec![None, Some(5), Some(4), Some(3), Some(2), Some(1)]
+    );
+    // A page that ends inside the list, and the next one from there.
+    let page = store.audit_entries(&q(None, Some(1), None, 3)).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.person).collect::<Vec<_>>(), vec![None, Some(5), Some(4)]);
+    let next = store.audit_entries(&q(None, Some(1), Some(page[2].seq), 3)).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.person).collect::<Vec<_>>(), vec![Some(3), Some(2), Some(1)]);
 }
 
 // ---------------------------------------------------------------------------------------------

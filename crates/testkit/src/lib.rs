@@ -172,19 +172,20 @@ impl RawDatabase {
         }
     }
 
-    /// Makes every insert into the audit log fail, as a full disk or a broken audit store would.
+    /// Makes every insert into the audit log fail, as a full disk or a broken audit store would
+    /// (every entry has a row in `audit_entries`).
     pub async fn break_audit_log(&self) {
         match self {
             RawDatabase::Sqlite(_) => {
                 self.execute(
-                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;",
+                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;",
                 )
                 .await
             }
             RawDatabase::Postgres(_) => {
                 self.execute(
                     "CREATE FUNCTION audit_log_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
-                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_broken();",
+                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_log_broken();",
                 )
                 .await
             }

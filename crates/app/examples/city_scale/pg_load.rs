@@ -13,7 +13,7 @@ use futures_util::SinkExt;
 use std::{collections::HashMap, time::Instant};
 use tokio::{runtime::Handle, sync::mpsc, task::JoinHandle};
 
-pub const BULK_TABLES: &str = "'persons', 'audit_log', 'tubes', 'registrations', 'door_knocks'";
+pub const BULK_TABLES: &str = "'persons', 'audit_requests', 'audit_entries', 'tubes', 'registrations', 'door_knocks'";
 /// COPY data is sent in chunks of about this many bytes.
 const CHUNK: usize = 1 << 20;
 
@@ -27,6 +27,9 @@ struct PgSink {
     url: String,
     handle: Handle,
     streams: HashMap<&'static str, Stream>,
+    /// The last audit request written (its request id, time and row id), which the next entries
+    /// join while they belong to it; row ids go on from the setup's.
+    request: (String, i64, i64),
 }
 
 /// A text-format COPY field: `\N` for NULL, backslash, tab and newline escaped.
@@ -112,22 +115,28 @@ impl Sink for PgSink {
         )
     }
     fn audit(&mut self, a: &AuditRow) -> Res<()> {
-        let (at, account, person) = (s(a.at), s(a.account), s(a.person));
-        self.row(
-            "audit_log",
-            "at, account_id, username, role, operation, person_id, outcome, detail, request_id",
-            &[
-                Some(&at),
-                Some(&account),
-                Some(a.username),
-                Some(a.role),
-                Some(a.operation),
-                Some(&person),
-                Some("success"),
-                a.detail,
-                Some(&a.request_id),
-            ],
-        )
+        if self.request.0 != a.request_id || self.request.1 != a.at {
+            let id = self.request.2 + 1;
+            self.request = (a.request_id.clone(), a.at, id);
+            let (id, at, account) = (s(id), s(a.at), s(a.account));
+            self.row(
+                "audit_requests",
+                "id, at, account_id, username, role, operation, outcome, detail, request_id",
+                &[
+                    Some(&id),
+                    Some(&at),
+                    Some(&account),
+                    Some(a.username),
+                    Some(a.role),
+                    Some(a.operation),
+                    Some("success"),
+                    a.detail,
+                    Some(&a.request_id),
+                ],
+            )?;
+        }
+        let (request, person) = (s(self.request.2), s(a.person));
+        self.row("audit_entries", "request, person_id", &[Some(&request), Some(&person)])
     }
     fn tube(&mut self, t: &TubeRow) -> Res<()> {
         let v = [s(t.id), s(t.round), s(t.site), s(t.lane), s(t.opened_at), s(t.sealed_at)];
@@ -276,9 +285,11 @@ pub async fn build(url: &str, plan: Plan) -> Res<Vec<(String, f64)>> {
     for (drop, _) in &deferred {
         client.batch_execute(drop).await?;
     }
+    let last_request: i64 = client.query_one("SELECT coalesce(max(id), 0) FROM audit_requests", &[]).await?.get(0);
     let (url_owned, handle) = (url.to_string(), Handle::current());
     let loaded = tokio::task::spawn_blocking(move || -> Res<Vec<(String, f64)>> {
-        let mut sink = PgSink { url: url_owned, handle, streams: HashMap::new() };
+        let mut sink =
+            PgSink { url: url_owned, handle, streams: HashMap::new(), request: (String::new(), 0, last_request) };
         let mut stages = Vec::new();
         let mut t = Instant::now();
         generate(plan, &ids, &mut sink, &mut |phase| {
@@ -299,10 +310,17 @@ pub async fn build(url: &str, plan: Plan) -> Res<Vec<(String, f64)>> {
         stages.push((name, t.elapsed().as_secs_f64()));
     }
     // Identity sequences past the loaded ids, as the product's own inserts would have left them.
-    for table in ["persons", "tubes", "registrations", "door_knocks"] {
+    for (table, id) in [
+        ("persons", "id"),
+        ("tubes", "id"),
+        ("registrations", "id"),
+        ("door_knocks", "id"),
+        ("audit_requests", "id"),
+        ("audit_entries", "seq"),
+    ] {
         client
             .batch_execute(&format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                "SELECT setval(pg_get_serial_sequence('{table}', '{id}'), (SELECT max({id}) FROM {table}))"
             ))
             .await?;
     }

@@ -11,10 +11,13 @@ use rusqlite::{Connection, params};
 use std::{path::Path, time::Instant};
 
 /// Tables whose secondary indexes are built after the load.
-const BULK_TABLES: &str = "'persons', 'audit_log', 'tubes', 'registrations', 'door_knocks'";
+const BULK_TABLES: &str = "'persons', 'audit_requests', 'audit_entries', 'tubes', 'registrations', 'door_knocks'";
 
 struct SqliteSink<'c> {
     conn: &'c Connection,
+    /// The last audit request written (its request id, time and row), which the next entries
+    /// join while they belong to it.
+    request: Option<(String, i64, i64)>,
 }
 
 impl Sink for SqliteSink<'_> {
@@ -45,12 +48,23 @@ impl Sink for SqliteSink<'_> {
         Ok(())
     }
     fn audit(&mut self, a: &AuditRow) -> Res<()> {
+        let request = match &self.request {
+            Some((id, at, row)) if *id == a.request_id && *at == a.at => *row,
+            _ => {
+                let row = self
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO audit_requests (at, account_id, username, role, operation, outcome, detail, request_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'success', ?6, ?7)",
+                    )?
+                    .insert(params![a.at, a.account, a.username, a.role, a.operation, a.detail, a.request_id])?;
+                self.request = Some((a.request_id.clone(), a.at, row));
+                row
+            }
+        };
         self.conn
-            .prepare_cached(
-                "INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'success', ?7, ?8)",
-            )?
-            .execute(params![a.at, a.account, a.username, a.role, a.operation, a.person, a.detail, a.request_id])?;
+            .prepare_cached("INSERT INTO audit_entries (request, person_id) VALUES (?1, ?2)")?
+            .execute(params![request, a.person])?;
         Ok(())
     }
     fn tube(&mut self, t: &TubeRow) -> Res<()> {
@@ -180,7 +194,7 @@ fn load(path: &Path, plan: Plan, ids: &Ids) -> Res<Vec<(String, f64)>> {
     let mut stages = Vec::new();
     let mut t = Instant::now();
     conn.execute_batch("BEGIN")?;
-    generate(plan, ids, &mut SqliteSink { conn: &conn }, &mut |phase| {
+    generate(plan, ids, &mut SqliteSink { conn: &conn, request: None }, &mut |phase| {
         println!("  {phase}: {:.1} s", t.elapsed().as_secs_f64());
         stages.push((phase.to_string(), t.elapsed().as_secs_f64()));
         t = Instant::now();

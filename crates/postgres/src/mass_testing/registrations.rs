@@ -29,7 +29,12 @@ use super::{
     HOUSEHOLDS_SQL, REG_COLS, REG_WIDTH, TUBE_COLS, counted_areas, outcome_of, path_ids, pool_size_of,
     registration_from, state_of, tube_from,
 };
-use crate::{PgStore, audit::AuditColumns, error::db, get};
+use crate::{
+    PgStore,
+    audit::{AuditColumns, audit_ctes},
+    error::db,
+    get,
+};
 use bulwark_domain::{
     Millis,
     areas::AreaId,
@@ -42,7 +47,10 @@ use bulwark_domain::{
 use bulwark_store::{StoreError, StoreResult, testing::Registered, testing::Tube};
 use deadpool_postgres::Object;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{
+    sync::{LazyLock, atomic::Ordering},
+    time::Duration,
+};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio_postgres::{error::SqlState, types::ToSql};
 
@@ -188,14 +196,7 @@ const WRITE_SQL: &str = "WITH tube_states AS (
          SELECT u.r, u.si, $6, u.n FROM UNNEST($45::bigint[], $46::bigint[], $47::bigint[]) WITH ORDINALITY AS u(r, si, n, o)
          ORDER BY u.o
          ON CONFLICT (round_id, site_id, shard) DO UPDATE SET n = x.n + EXCLUDED.n
-     ), audited AS (
-         INSERT INTO audit_log (at, account_id, username, role, operation, person_id, outcome, detail, request_id)
-         SELECT u.at, u.account_id, u.username, u.role, u.operation, u.person_id, u.outcome, u.detail, u.request_id
-         FROM UNNEST($30::bigint[], $31::bigint[], $32::text[], $33::text[], $34::text[], $35::bigint[], $36::text[],
-                     $37::text[], $38::text[]) WITH ORDINALITY
-              AS u(at, account_id, username, role, operation, person_id, outcome, detail, request_id, n)
-         ORDER BY u.n
-     )
+     ), {AUDIT_CTES}
      INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, seq, at,
          device_time, account_id, home, flags, tube_state, tube_members)
      SELECT * FROM UNNEST($15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],
@@ -204,8 +205,13 @@ const WRITE_SQL: &str = "WITH tube_states AS (
      ON CONFLICT DO NOTHING
      RETURNING idem_key, id";
 
+/// [`WRITE_SQL`] with its audit's expressions.
+static WRITE: LazyLock<String> = LazyLock::new(|| sql(WRITE_SQL));
+
 fn sql(template: &str) -> String {
-    template.replace("{REG_COLS}", REG_COLS)
+    template
+        .replace("{REG_COLS}", REG_COLS)
+        .replace("{AUDIT_CTES}", &audit_ctes([30, 31, 32, 33, 34, 35, 36, 37, 38, 48]))
 }
 
 impl PgStore {
@@ -398,7 +404,7 @@ async fn attempt_batch(
         tx.prepare_cached(&earlier_sql),
         tx.prepare_cached(HOUSEHOLDS_SQL),
         tx.prepare_cached(TUBES_SQL),
-        tx.prepare_cached(WRITE_SQL),
+        tx.prepare_cached(&WRITE),
     )
     .map_err(failure)?;
     let p_earlier: Params = &[&keys, &pair_rounds, &pair_people];
@@ -637,10 +643,10 @@ async fn attempt_batch(
         &a.username,
         &a.role,
         &a.operation,
-        &a.person,
         &a.outcome,
         &a.detail,
         &a.request_id,
+        &a.entry_request,
         &tc_rounds,
         &tc_states,
         &tc_n,
@@ -650,6 +656,7 @@ async fn attempt_batch(
         &s_rounds,
         &s_sites,
         &s_n,
+        &a.entry_person,
     ];
     let inserted = tx.query(&s_write, p_write).await.map_err(failure)?;
     if inserted.len() != rows.key.len() {

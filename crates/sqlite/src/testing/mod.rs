@@ -299,7 +299,7 @@ fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreRe
     let mut answers = Vec::with_capacity(regs.len());
     for reg in regs {
         let (mark, before) = (crate::deferred::mark(), c.total_changes());
-        let answer = registrations::register(c, reg);
+        let answer = registrations::store(c, reg);
         if answer.is_err() {
             crate::deferred::rewind(mark);
             if c.total_changes() != before || c.is_autocommit() {
@@ -308,5 +308,10 @@ fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreRe
         }
         answers.push(answer);
     }
+    // The audit entries after the lot: the items of one upload share their request, so they
+    // share one request row.
+    let audits =
+        regs.iter().zip(&answers).filter_map(|(reg, answer)| registrations::audit_of(reg, answer.as_ref().ok()?));
+    crate::audit::insert_audit_entries(c, audits).ok()?;
     Some(answers)
 }

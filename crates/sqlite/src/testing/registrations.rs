@@ -7,6 +7,7 @@
 use crate::{error, error::corrupt};
 use bulwark_domain::{
     Millis,
+    audit::NewAuditEntry,
     testing::{
         LabOutcome, NewRegistration, PoolSize, Registration, RegistrationFlag, RegistrationId, RoundId, ScanDecision,
         TubeCode, TubeId, TubeSnapshot, TubeState, decide,
@@ -137,13 +138,20 @@ fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> S
 /// runs this inside the writer's transaction).
 pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
     let answer = store(conn, reg)?;
-    if let (Some(entry), false) = (&reg.audit, matches!(answer, Registered::KeyReused)) {
+    if let Some(entry) = audit_of(reg, &answer) {
         crate::audit::insert_audit(conn, entry)?;
     }
     Ok(answer)
 }
 
-fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
+/// The audit entry a stored registration's answer calls for: it shows the person, unless the key
+/// was reused with another body.
+pub(crate) fn audit_of<'a>(reg: &'a NewRegistration, answer: &Registered) -> Option<&'a NewAuditEntry> {
+    reg.audit.as_ref().filter(|_| !matches!(answer, Registered::KeyReused))
+}
+
+/// Stores one registration without its audit entry (the caller appends it).
+pub(crate) fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
     let earlier = conn
         .prepare_cached(&format!(
             "SELECT {REGISTRATION_COLUMNS}, r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ?1"
