@@ -108,6 +108,7 @@ macro_rules! contract_tests {
             testing_abnormal_pools_order_duplicates_and_retests,
             testing_people_by_document_and_qr,
             testing_register_scanned_finds_the_person_and_stores,
+            testing_scans_together_each_find_their_own,
             testing_resident_counters_follow_moves,
             testing_merge_grid_moves_mass_testing_references,
             testing_progress_equals_a_recount,

@@ -78,6 +78,19 @@ pub fn tube(code: &str) -> TubeCode {
 
 impl Scene {
     /// A registration of `person` into `tube_code` with key `key` at minute `minute` of the round.
+    /// A scan's registration in `tube_code` under `key`, made for whoever the scan finds.
+    pub fn scan(&self, key: &str, tube_code: &str) -> bulwark_store::testing::MakeRegistration {
+        let (key, code, scene_reg) =
+            (key.to_string(), tube_code.to_string(), self.reg("unused", "LXA0001", &self.a[0], 0));
+        Box::new(move |person: &Person| NewRegistration {
+            key,
+            tube: tube(&code),
+            person: person.id,
+            person_area_path: person.area_path.clone(),
+            ..scene_reg
+        })
+    }
+
     pub fn reg(&self, key: &str, tube_code: &str, person: &Person, minute: i64) -> NewRegistration {
         NewRegistration {
             key: key.to_string(),
@@ -572,16 +585,7 @@ pub async fn testing_people_by_document_and_qr(store: &dyn Store) {
 pub async fn testing_register_scanned_finds_the_person_and_stores(store: &dyn Store) {
     use bulwark_store::testing::Scanned;
     let s = scene(store).await;
-    let make = |key: &str, tube: &str| -> bulwark_store::testing::MakeRegistration {
-        let (key, code, scene_reg) = (key.to_string(), tube.to_string(), s.reg("unused", "LXA0001", &s.a[0], 0));
-        Box::new(move |person: &Person| NewRegistration {
-            key,
-            tube: self::tube(&code),
-            person: person.id,
-            person_area_path: person.area_path.clone(),
-            ..scene_reg
-        })
-    };
+    let make = |key: &str, tube: &str| s.scan(key, tube);
     let (by_id, person) = store
         .register_scanned(Scanned::Id(s.a[1].id), make("0190a000-0000-7000-8000-000000000001", "LXA0001"))
         .await
@@ -630,6 +634,27 @@ pub async fn testing_register_scanned_finds_the_person_and_stores(store: &dyn St
             .unwrap()
             .is_none()
     );
+    assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 3, "nothing stored for nobody");
+}
+
+/// Scans arriving together (one group commit on PostgreSQL, whose worker looks their people up in
+/// one statement) each find their own person; a scan of nobody among them stores nothing.
+pub async fn testing_scans_together_each_find_their_own(store: &dyn Store) {
+    use bulwark_store::testing::Scanned;
+    let s = scene(store).await;
+    let key = |n: u32| format!("0190a000-0000-7000-8000-{n:012}");
+    let (by_document, by_id, nobody, by_document_too) = tokio::join!(
+        store.register_scanned(Scanned::Document(s.a[0].document.clone()), s.scan(&key(11), "LXA0001")),
+        store.register_scanned(Scanned::Id(s.b[1].id), s.scan(&key(12), "LXA0001")),
+        store.register_scanned(Scanned::Id(9_999_999), s.scan(&key(13), "LXA0001")),
+        store.register_scanned(Scanned::Document(s.a[3].document.clone()), s.scan(&key(14), "LXA0002")),
+    );
+    for (answer, expected) in [(by_document, &s.a[0]), (by_id, &s.b[1]), (by_document_too, &s.a[3])] {
+        let (registered, person) = answer.unwrap().expect("found");
+        assert_eq!(person.id, expected.id);
+        assert_eq!(created(Ok(registered)).person, expected.id);
+    }
+    assert!(nobody.unwrap().is_none());
     assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 3, "nothing stored for nobody");
 }
 

@@ -11,6 +11,7 @@ mod registrations;
 mod reports;
 mod results;
 mod rounds;
+mod scanned;
 
 use crate::{PgStore, error::corrupt, get};
 use async_trait::async_trait;
@@ -268,11 +269,7 @@ impl TestingStore for PgStore {
         scanned: Scanned,
         make: MakeRegistration,
     ) -> StoreResult<Option<(Registered, Person)>> {
-        // Two steps here: the registration joins the queue of the next group commit, and a read
-        // on a pool connection costs one round trip either way.
-        let Some(person) = bulwark_store::testing::find_scanned(self, &scanned).await? else { return Ok(None) };
-        let registration = make(&person);
-        Ok(Some((bulwark_store::TestingStore::register(self, registration).await?, person)))
+        self.register_scanned_queued(scanned, make).await
     }
 
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {

@@ -38,13 +38,16 @@ use crate::{
 use bulwark_domain::{
     Millis,
     areas::AreaId,
-    people::PersonId,
+    people::{Person, PersonId},
     testing::{
         LabOutcome, LaneId, NewRegistration, PoolSize, Registration, RegistrationFlag, RoundId, ScanDecision, SiteId,
         TubeCode, TubeId, TubeSnapshot, TubeState, decide,
     },
 };
-use bulwark_store::{StoreError, StoreResult, testing::Registered, testing::Tube};
+use bulwark_store::{
+    StoreError, StoreResult,
+    testing::{MakeRegistration, Registered, Scanned, Tube},
+};
 use deadpool_postgres::Object;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::{
@@ -57,9 +60,16 @@ use tokio_postgres::{error::SqlState, types::ToSql};
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// A registration waiting in the queue, and where its answer goes.
-pub(crate) struct Pending {
-    item: NewRegistration,
-    reply: oneshot::Sender<StoreResult<Registered>>,
+pub(crate) enum Pending {
+    /// Ready to store.
+    Ready { item: NewRegistration, reply: oneshot::Sender<StoreResult<Registered>> },
+    /// A scan: its person is looked up with the batch's other scans, then its registration made
+    /// (`scanned.rs`).
+    Scanned {
+        scanned: Scanned,
+        make: MakeRegistration,
+        reply: oneshot::Sender<StoreResult<Option<(Registered, Person)>>>,
+    },
 }
 
 /// The most queued registrations one transaction takes.
@@ -218,8 +228,23 @@ impl PgStore {
     /// Queues one registration and waits for the transaction that stores it.
     pub(super) async fn register_queued(&self, item: NewRegistration) -> StoreResult<Registered> {
         let (reply, answer) = oneshot::channel();
+        self.queued(Pending::Ready { item, reply }, answer).await
+    }
+
+    /// Queues a scan (its person is looked up by the worker, with the batch's other scans) and
+    /// waits for the transaction that stores its registration; `None` when it names nobody.
+    pub(super) async fn register_scanned_queued(
+        &self,
+        scanned: Scanned,
+        make: MakeRegistration,
+    ) -> StoreResult<Option<(Registered, Person)>> {
+        let (reply, answer) = oneshot::channel();
+        self.queued(Pending::Scanned { scanned, make, reply }, answer).await
+    }
+
+    async fn queued<T>(&self, pending: Pending, answer: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
         self.mass.waiting.fetch_add(1, Ordering::Relaxed);
-        self.mass.queue.lock().expect("registration queue").push_back(Pending { item, reply });
+        self.mass.queue.lock().expect("registration queue").push_back(pending);
         if let Ok(permit) = self.mass.workers.clone().try_acquire_owned() {
             // A task of its own: a caller that goes away must not take others' answers with it.
             tokio::spawn(self.clone().drain_queue(permit));
@@ -274,16 +299,19 @@ impl PgStore {
                     Err(_) => return,
                 }
             }
-            let (items, replies): (Vec<NewRegistration>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.reply)).unzip();
+            let (items, replies) = self.made(batch).await;
+            if items.is_empty() {
+                continue;
+            }
             match self.register_batch(&items).await {
                 Ok(answers) => {
                     for (reply, answer) in replies.into_iter().zip(answers) {
-                        let _ = reply.send(answer);
+                        reply.send(answer);
                     }
                 }
                 Err(e) => {
                     for reply in replies {
-                        let _ = reply.send(Err(e.clone()));
+                        reply.send(Err(e.clone()));
                     }
                 }
             }
