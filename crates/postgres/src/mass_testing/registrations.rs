@@ -60,6 +60,10 @@ use tokio_postgres::{error::SqlState, types::ToSql};
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// A registration waiting in the queue, and where its answer goes.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "held by value in a short queue; a box would be one more allocation per registration"
+)]
 pub(crate) enum Pending {
     /// Ready to store.
     Ready { item: NewRegistration, reply: oneshot::Sender<StoreResult<Registered>> },
