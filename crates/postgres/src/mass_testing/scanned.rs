@@ -36,6 +36,7 @@ static SCANNED_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Where a stored registration's answer goes.
+#[expect(clippy::large_enum_variant, reason = "one per item of a batch, held by value until its answer")]
 pub(super) enum Reply {
     Registered(oneshot::Sender<StoreResult<Registered>>),
     /// A scan's caller, with the person found.
