@@ -109,6 +109,7 @@ macro_rules! contract_tests {
             testing_people_by_document_and_qr,
             testing_register_scanned_finds_the_person_and_stores,
             testing_scans_together_each_find_their_own,
+            testing_people_scanned_in_order,
             testing_resident_counters_follow_moves,
             testing_merge_grid_moves_mass_testing_references,
             testing_progress_equals_a_recount,

@@ -658,6 +658,28 @@ pub async fn testing_scans_together_each_find_their_own(store: &dyn Store) {
     assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 3, "nothing stored for nobody");
 }
 
+/// An upload's people in one call: each scan's person in the scans' order, `None` for nobody.
+pub async fn testing_people_scanned_in_order(store: &dyn Store) {
+    use bulwark_store::testing::Scanned;
+    let s = scene(store).await;
+    assert!(store.people_scanned(&[]).await.unwrap().is_empty());
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    let token = move || format!("QS{}", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let tokens = store.qr_tokens(&Scope::of(&s.world.grid_b), &token).await.unwrap();
+    let (owner, token) = &tokens[0];
+    let scans = [
+        Scanned::Document(s.a[2].document.clone()),
+        Scanned::Id(9_999_999),
+        Scanned::Qr(token.clone()),
+        Scanned::Id(s.a[0].id),
+        Scanned::Document(Document::ResidentId(super::nth_id(77_777))),
+        Scanned::Document(s.a[2].document.clone()),
+    ];
+    let found: Vec<Option<PersonId>> =
+        store.people_scanned(&scans).await.unwrap().into_iter().map(|p| p.map(|p| p.id)).collect();
+    assert_eq!(found, vec![Some(s.a[2].id), None, Some(owner.id), Some(s.a[0].id), None, Some(s.a[2].id)]);
+}
+
 /// Residents counted per area follow people moving between grids.
 pub async fn testing_resident_counters_follow_moves(store: &dyn Store) {
     let s = scene(store).await;

@@ -36,19 +36,6 @@ pub enum Scanned {
     Qr(String),
 }
 
-/// The person a lane scanned, found anywhere (a lane identifies whoever stands there): the lookup
-/// of [`TestingStore::register_scanned`] for a store that does it apart from the registration.
-pub async fn find_scanned<S: crate::PersonStore + TestingStore + ?Sized>(
-    store: &S,
-    scanned: &Scanned,
-) -> StoreResult<Option<Person>> {
-    match scanned {
-        Scanned::Id(id) => store.person(&Scope::everywhere(), *id).await,
-        Scanned::Document(document) => store.person_by_document(document).await,
-        Scanned::Qr(token) => store.person_by_qr(token).await,
-    }
-}
-
 /// Turns the person scanned into the registration to store (the round's pool size where they
 /// live, the audit entry naming them): the domain's part of a scan, run once they are found.
 pub type MakeRegistration = Box<dyn FnOnce(&Person) -> NewRegistration + Send>;
@@ -281,6 +268,9 @@ pub trait TestingStore: Send + Sync {
         scanned: Scanned,
         make: MakeRegistration,
     ) -> StoreResult<Option<(Registered, Person)>>;
+    /// The person each scan names, found anywhere (a lane identifies whoever stands there), in the
+    /// scans' order; `None` for nobody. An upload's people in one call instead of one read each.
+    async fn people_scanned(&self, scans: &[Scanned]) -> StoreResult<Vec<Option<Person>>>;
     /// Stores many registrations, each on its own (one failing does not undo the others); one
     /// answer per item, in order.
     async fn register_many(&self, registrations: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>>;

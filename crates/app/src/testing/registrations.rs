@@ -14,7 +14,7 @@ use bulwark_domain::{
 };
 use bulwark_store::{
     Store, StoreError,
-    testing::{Registered, Scanned, find_scanned},
+    testing::{Registered, Scanned},
 };
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -151,23 +151,6 @@ impl NamedBy {
     }
 }
 
-/// Finds (or, for a visitor, registers) the person scanned.
-async fn resolve_person(
-    store: &dyn Store,
-    actor: &Actor,
-    person: &PersonRefInput,
-    site: &Site,
-    today: NaiveDate,
-    now: Millis,
-) -> AppResult<(Person, Vec<RegistrationFlag>)> {
-    let scanned = match named(person, today)? {
-        Named::Scanned(scanned) => scanned,
-        Named::Typed(typed) => return visitor(store, actor, typed, site, today, now).await,
-    };
-    let found = find_scanned(store, &scanned).await?;
-    Ok((found.ok_or_else(|| NamedBy::of(&scanned).not_found())?, vec![]))
-}
-
 /// The person holding a typed document, registered on the spot (with the name and phone given)
 /// when nobody does yet.
 async fn visitor(
@@ -277,20 +260,6 @@ impl Checked {
     }
 }
 
-/// Validates and resolves one registration, ready for the store.
-async fn prepare(
-    store: &dyn Store,
-    actor: &Actor,
-    key: &str,
-    input: &RegistrationInput,
-    today: NaiveDate,
-    now: Millis,
-) -> AppResult<(NewRegistration, Person)> {
-    let checked = check(store, actor, key, input, now).await?;
-    let (person, flags) = resolve_person(store, actor, &input.person, &checked.site, today, now).await?;
-    Ok((checked.registration(&person, flags), person))
-}
-
 /// The idempotency key: a UUID, in canonical lower-case form.
 pub fn parse_key(key: &str) -> AppResult<String> {
     uuid::Uuid::parse_str(key.trim())
@@ -347,6 +316,26 @@ pub struct BatchItem {
     pub registration: RegistrationInput,
 }
 
+/// An upload's item once checked.
+enum Step {
+    Failed(AppError),
+    /// A scan, waiting for its person.
+    Scan(Checked, Scanned),
+    /// A typed document's person, found or registered on the spot.
+    Ready(NewRegistration, Person),
+}
+
+async fn step(store: &dyn Store, actor: &Actor, item: &BatchItem, today: NaiveDate, now: Millis) -> AppResult<Step> {
+    let checked = check(store, actor, &item.key, &item.registration, now).await?;
+    Ok(match named(&item.registration.person, today)? {
+        Named::Scanned(scanned) => Step::Scan(checked, scanned),
+        Named::Typed(typed) => {
+            let (person, flags) = visitor(store, actor, typed, &checked.site, today, now).await?;
+            Step::Ready(checked.registration(&person, flags), person)
+        }
+    })
+}
+
 /// Registers an outbox upload: each item on its own, one answer per item, in order.
 pub async fn register_batch(
     store: &dyn Store,
@@ -359,18 +348,41 @@ pub async fn register_batch(
     if items.len() > 5_000 {
         return Err(AppError::invalid("items", "at most 5,000 items per upload"));
     }
+    // Each item checked; the scans' people then found in one store call, a typed document's
+    // person (found or registered on the spot) item by item.
+    let mut steps = Vec::with_capacity(items.len());
+    for item in &items {
+        steps.push(step(store, actor, item, today, now).await.unwrap_or_else(Step::Failed));
+    }
+    let scans: Vec<Scanned> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Scan(_, scanned) => Some(scanned.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut found = store.people_scanned(&scans).await?.into_iter();
     let mut answers: Vec<Option<AppResult<RegistrationOutcome>>> = Vec::with_capacity(items.len());
     let mut ready = Vec::new();
     let mut people = Vec::new();
-    for item in &items {
-        match prepare(store, actor, &item.key, &item.registration, today, now).await {
-            Ok((reg, person)) => {
-                answers.push(None);
-                ready.push(reg);
-                people.push(person);
+    for step in steps {
+        let (registration, person) = match step {
+            Step::Failed(e) => {
+                answers.push(Some(Err(e)));
+                continue;
             }
-            Err(e) => answers.push(Some(Err(e))),
-        }
+            Step::Ready(registration, person) => (registration, person),
+            Step::Scan(checked, scanned) => match found.next().flatten() {
+                Some(person) => (checked.registration(&person, vec![]), person),
+                None => {
+                    answers.push(Some(Err(NamedBy::of(&scanned).not_found())));
+                    continue;
+                }
+            },
+        };
+        answers.push(None);
+        ready.push(registration);
+        people.push(person);
     }
     let mut stored = store.register_many(ready).await?.into_iter().zip(people);
     Ok(answers

@@ -272,6 +272,13 @@ impl TestingStore for PgStore {
         self.register_scanned_queued(scanned, make).await
     }
 
+    async fn people_scanned(&self, scans: &[Scanned]) -> StoreResult<Vec<Option<Person>>> {
+        if scans.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.people_of_scans(&scans.iter().collect::<Vec<_>>()).await
+    }
+
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {
         self.register_queued(registration).await
     }

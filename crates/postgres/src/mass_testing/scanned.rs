@@ -69,7 +69,7 @@ impl PgStore {
                 Pending::Ready { .. } => None,
             })
             .collect();
-        let found = if scans.is_empty() { Ok(Vec::new()) } else { self.people_scanned(&scans).await };
+        let found = if scans.is_empty() { Ok(Vec::new()) } else { self.people_of_scans(&scans).await };
         let (mut found, failed) = match found {
             Ok(people) => (people.into_iter(), None),
             Err(e) => (Vec::new().into_iter(), Some(e)),
@@ -102,7 +102,7 @@ impl PgStore {
     }
 
     /// The person each scan names, in the scans' order (`None` for nobody).
-    async fn people_scanned(&self, scans: &[&Scanned]) -> StoreResult<Vec<Option<Person>>> {
+    pub(super) async fn people_of_scans(&self, scans: &[&Scanned]) -> StoreResult<Vec<Option<Person>>> {
         let (mut id_n, mut ids) = (Vec::new(), Vec::new());
         let (mut doc_n, mut doc_types, mut doc_numbers) = (Vec::new(), Vec::new(), Vec::new());
         let (mut qr_n, mut qrs) = (Vec::new(), Vec::new());

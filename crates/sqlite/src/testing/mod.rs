@@ -149,16 +149,16 @@ impl TestingStore for SqliteStore {
         // The writer's pages are warm and its view never goes stale; a reader starting after a
         // commit begins with an empty cache, which cost more than the lookup itself.
         self.write_bare(move |c| {
-            let person = match &scanned {
-                Scanned::Id(id) => crate::people::person_in_scope(c, &Scope::everywhere(), *id)?,
-                Scanned::Document(document) => coverage::person_by_document(c, document)?,
-                Scanned::Qr(token) => coverage::person_by_qr(c, token)?,
-            };
-            let Some(person) = person else { return Ok(None) };
+            let Some(person) = scanned_person(c, &scanned)? else { return Ok(None) };
             let registration = make(&person);
             Ok(Some((registrations::register(c, &registration)?, person)))
         })
         .await
+    }
+
+    async fn people_scanned(&self, scans: &[Scanned]) -> StoreResult<Vec<Option<Person>>> {
+        let scans = scans.to_vec();
+        self.read(move |c| scans.iter().map(|s| scanned_person(c, s)).collect()).await
     }
 
     async fn register_many(&self, regs: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {
@@ -295,6 +295,15 @@ impl TestingStore for SqliteStore {
 
 /// The registrations stored one after the other with no savepoint each; `None` as soon as one
 /// fails after changing rows (the caller undoes them all), or when the transaction is gone.
+/// The person a scan names, found anywhere.
+fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Person>> {
+    match scanned {
+        Scanned::Id(id) => crate::people::person_in_scope(c, &Scope::everywhere(), *id),
+        Scanned::Document(document) => coverage::person_by_document(c, document),
+        Scanned::Qr(token) => coverage::person_by_qr(c, token),
+    }
+}
+
 fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
     let mut answers = Vec::with_capacity(regs.len());
     for reg in regs {

@@ -103,6 +103,7 @@ async fn contract(engine: Engine) {
     // The outbox batch: one answer per item, in order.
     let items = json!({"items": [
         {"key": key(10), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[3]}},
+        {"key": key(13), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"qr": "NOSUCHCODE"}},
         {"key": key(1), "round": s.round, "site": s.site, "lane": s.lane, "tube": "EP0000001", "person": {"person_id": people[0]}, "device_time": "2022-10-06T08:00:00+08:00"},
         {"key": "not-a-uuid", "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[4]}},
         {"key": key(11), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[0]}}
@@ -111,9 +112,10 @@ async fn contract(engine: Engine) {
     assert_eq!(status, StatusCode::OK, "{batch}");
     let statuses: Vec<i64> =
         batch["results"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
-    assert_eq!(statuses, vec![201, 200, 422, 201], "{batch}");
-    assert_eq!(batch["results"][1]["body"], first);
-    assert_eq!(batch["results"][3]["body"]["flags"], json!(["duplicate_in_round"]));
+    assert_eq!(statuses, vec![201, 422, 200, 422, 201], "{batch}");
+    assert_eq!(batch["results"][1]["error"]["field"], "person.qr", "nobody with that code, among scans found: {batch}");
+    assert_eq!(batch["results"][2]["body"], first);
+    assert_eq!(batch["results"][4]["body"]["flags"], json!(["duplicate_in_round"]));
 
     // Seal by hand; a late scan is stored and flagged.
     let (status, sealed) = sampler.post("/api/v1/tubes/EP0000002/seal", json!({})).await;
