@@ -220,12 +220,11 @@ const WRITE_SQL: &str = "WITH tube_states AS (
      RETURNING idem_key, id";
 
 /// [`WRITE_SQL`] with its audit's expressions.
-static WRITE: LazyLock<String> = LazyLock::new(|| sql(WRITE_SQL));
+static WRITE: LazyLock<String> =
+    LazyLock::new(|| sql(WRITE_SQL).replace("{AUDIT_CTES}", &audit_ctes([30, 31, 32, 33, 34, 35, 36, 37, 38, 48])));
 
 fn sql(template: &str) -> String {
-    template
-        .replace("{REG_COLS}", REG_COLS)
-        .replace("{AUDIT_CTES}", &audit_ctes([30, 31, 32, 33, 34, 35, 36, 37, 38, 48]))
+    template.replace("{REG_COLS}", REG_COLS)
 }
 
 impl PgStore {

@@ -293,8 +293,6 @@ impl TestingStore for SqliteStore {
     }
 }
 
-/// The registrations stored one after the other with no savepoint each; `None` as soon as one
-/// fails after changing rows (the caller undoes them all), or when the transaction is gone.
 /// The person a scan names, found anywhere.
 fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Person>> {
     match scanned {
@@ -304,6 +302,9 @@ fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Perso
     }
 }
 
+/// The registrations stored one after the other with no savepoint each, then their audit
+/// entries; `None` as soon as one fails after changing rows or the entries cannot be appended
+/// (the caller undoes them all), or when the transaction is gone.
 fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
     let mut answers = Vec::with_capacity(regs.len());
     for reg in regs {
