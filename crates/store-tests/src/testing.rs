@@ -229,22 +229,27 @@ pub async fn testing_register_many_answers_each_item(store: &dyn Store) {
     reused.body_hash = 99;
     let mut bad_round = s.reg("b-9", "EP0000001", &s.a[4], 1);
     bad_round.round = 424_242;
+    let mut bad_site = s.reg("b-8", "EP0000001", &s.b[0], 1);
+    bad_site.site = 424_242;
+    // The round and site found for the items before do not vouch for the bad ones after.
     let answers = store
         .register_many(vec![
             s.reg("b-1", "EP0000001", &s.a[1], 1),
             s.reg("b-0", "EP0000001", &s.a[0], 1),
             reused,
             bad_round,
+            bad_site,
             s.reg("b-2", "EP0000001", &s.a[2], 1),
         ])
         .await
         .unwrap();
-    assert_eq!(answers.len(), 5);
+    assert_eq!(answers.len(), 6);
     assert!(matches!(answers[0], Ok(Registered::Created(_))));
     assert!(matches!(answers[1], Ok(Registered::Replayed(_))));
     assert!(matches!(answers[2], Ok(Registered::KeyReused)));
     assert!(matches!(answers[3], Err(StoreError::Invalid(_))), "{:?}", answers[3]);
-    assert!(matches!(&answers[4], Ok(Registered::Created(r)) if r.tube_members == 3));
+    assert!(matches!(answers[4], Err(StoreError::Invalid(_))), "{:?}", answers[4]);
+    assert!(matches!(&answers[5], Ok(Registered::Created(r)) if r.tube_members == 3));
 }
 
 /// The answer's audited read is written with the registration whenever the answer shows the

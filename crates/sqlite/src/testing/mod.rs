@@ -307,9 +307,10 @@ fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Perso
 /// (the caller undoes them all), or when the transaction is gone.
 fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
     let mut answers = Vec::with_capacity(regs.len());
+    let mut found = registrations::Found::default();
     for reg in regs {
         let (mark, before) = (crate::deferred::mark(), c.total_changes());
-        let answer = registrations::store(c, reg);
+        let answer = registrations::store(c, reg, &mut found);
         if answer.is_err() {
             crate::deferred::rewind(mark);
             if c.total_changes() != before || c.is_autocommit() {

@@ -10,7 +10,7 @@ use bulwark_domain::{
     audit::NewAuditEntry,
     testing::{
         LabOutcome, NewRegistration, PoolSize, Registration, RegistrationFlag, RegistrationId, RoundId, ScanDecision,
-        TubeCode, TubeId, TubeSnapshot, TubeState, decide,
+        SiteId, TubeCode, TubeId, TubeSnapshot, TubeState, decide,
     },
 };
 use bulwark_store::{StoreError, StoreResult, testing::Registered};
@@ -137,7 +137,7 @@ fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> S
 /// Stores one registration and, when the answer shows the person, its audit entry (the caller
 /// runs this inside the writer's transaction).
 pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
-    let answer = store(conn, reg)?;
+    let answer = store(conn, reg, &mut Found::default())?;
     if let Some(entry) = audit_of(reg, &answer) {
         crate::audit::insert_audit(conn, entry)?;
     }
@@ -150,8 +150,17 @@ pub(crate) fn audit_of<'a>(reg: &'a NewRegistration, answer: &Registered) -> Opt
     reg.audit.as_ref().filter(|_| !matches!(answer, Registered::KeyReused))
 }
 
+/// The round and site the last registration of a batch was checked against. Rounds and sites are
+/// never deleted, so once found in a transaction they stay found: the items of an upload, which
+/// share them, check each once instead of twice per item.
+#[derive(Default)]
+pub(crate) struct Found {
+    round: Option<RoundId>,
+    site: Option<SiteId>,
+}
+
 /// Stores one registration without its audit entry (the caller appends it).
-pub(crate) fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
+pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found) -> StoreResult<Registered> {
     let earlier = conn
         .prepare_cached(&format!(
             "SELECT {REGISTRATION_COLUMNS}, r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ?1"
@@ -167,11 +176,17 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration) -> StoreResult<Reg
     if let Some((hash, stored)) = earlier {
         return Ok(if hash == reg.body_hash { Registered::Replayed(stored) } else { Registered::KeyReused });
     }
-    if !exists(conn, "SELECT 1 FROM rounds WHERE id = ?1", reg.round)? {
-        return Err(StoreError::Invalid(format!("round {} does not exist", reg.round)));
+    if found.round != Some(reg.round) {
+        if !exists(conn, "SELECT 1 FROM rounds WHERE id = ?1", reg.round)? {
+            return Err(StoreError::Invalid(format!("round {} does not exist", reg.round)));
+        }
+        found.round = Some(reg.round);
     }
-    if !exists(conn, "SELECT 1 FROM sites WHERE id = ?1", reg.site)? {
-        return Err(StoreError::Invalid(format!("site {} does not exist", reg.site)));
+    if found.site != Some(reg.site) {
+        if !exists(conn, "SELECT 1 FROM sites WHERE id = ?1", reg.site)? {
+            return Err(StoreError::Invalid(format!("site {} does not exist", reg.site)));
+        }
+        found.site = Some(reg.site);
     }
     let tube = tube_by_code(conn, &reg.tube)?;
     let place = in_round(conn, reg, tube.as_ref().map(|t| t.id))?;

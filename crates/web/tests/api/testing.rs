@@ -285,3 +285,52 @@ async fn lab_file_import_sqlite() {
 async fn lab_file_import_postgres() {
     lab_file_import(Engine::Postgres).await;
 }
+
+/// Three hundred abnormal pools of twelve people: every pool once in result order, and each person
+/// audited once for the request however many pools she is in.
+async fn abnormal_pools_many(engine: Engine) {
+    const POOLS: usize = 300;
+    let server = TestServer::start(engine).await;
+    let s = setup(&server).await;
+    let sampler = server.login("sampler").await;
+    let people: Vec<i64> = server.fixture.people["A"].iter().chain(&server.fixture.people["B"]).copied().collect();
+    let tube = |n: usize| format!("EP{:07}", 1000 + n);
+    for first in (0..POOLS).step_by(100) {
+        let items: Vec<_> = (first..(first + 100).min(POOLS))
+            .map(|n| {
+                json!({"key": key(1000 + n as u32), "round": s.round, "site": s.site, "tube": tube(n),
+                            "person": {"person_id": people[n % people.len()]}})
+            })
+            .collect();
+        let (status, batch) = sampler.post("/api/v1/registrations/batch", json!({ "items": items })).await;
+        assert_eq!(status, StatusCode::OK, "{batch}");
+    }
+    let results: Vec<_> = (0..POOLS).map(|n| json!({"tube": tube(n), "result": "阳性"})).collect();
+    let (status, report) = server.login("lab").await.post("/api/v1/lab-results", json!(results)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let commander = server.login("commander").await;
+    let (status, pools) = commander.get(&format!("/api/v1/rounds/{}/abnormal-pools", s.round)).await;
+    assert_eq!(status, StatusCode::OK, "{pools}");
+    let tubes: Vec<&str> = pools.as_array().unwrap().iter().map(|p| p["tube"].as_str().unwrap()).collect();
+    assert_eq!(tubes, (0..POOLS).map(tube).collect::<Vec<_>>(), "every pool once, in result order");
+    let members: Vec<i64> =
+        pools.as_array().unwrap().iter().map(|p| p["members"][0]["person_id"].as_i64().unwrap()).collect();
+    assert_eq!(members, (0..POOLS).map(|n| people[n % people.len()]).collect::<Vec<_>>());
+    let log = crate::support::audit_log(&server.login("auditor").await).await;
+    let mut read: Vec<i64> =
+        log.iter().filter(|e| e["operation"] == "abnormal_pools_read").map(|e| e["person"].as_i64().unwrap()).collect();
+    read.sort_unstable();
+    let mut expected = people.clone();
+    expected.sort_unstable();
+    assert_eq!(read, expected, "each member audited once for the request");
+}
+
+#[tokio::test]
+async fn abnormal_pools_many_sqlite() {
+    abnormal_pools_many(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn abnormal_pools_many_postgres() {
+    abnormal_pools_many(Engine::Postgres).await;
+}
