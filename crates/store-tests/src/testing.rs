@@ -466,6 +466,17 @@ pub async fn testing_lab_results_and_the_review_queue(store: &dyn Store) {
     assert_eq!(queue[0].result.outcome, LabOutcome::Positive, "a positive for an unknown tube is kept");
 }
 
+/// The round's abnormal pools inside `scope`, checked against their counts.
+async fn listed(store: &dyn Store, round: i64, scope: &Scope) -> Vec<bulwark_store::testing::AbnormalPool> {
+    let pools = store.abnormal_pools(round, scope).await.unwrap();
+    let mut counted = bulwark_store::testing::AbnormalPoolCounts::default();
+    for pool in &pools {
+        counted.add(pool.state);
+    }
+    assert_eq!(store.abnormal_pool_counts(round, scope).await.unwrap(), counted, "the counts agree with the list");
+    pools
+}
+
 pub async fn testing_abnormal_pool_members_and_state(store: &dyn Store) {
     let s = scene(store).await;
     for (i, p) in s.a.iter().take(3).enumerate() {
@@ -482,14 +493,14 @@ pub async fn testing_abnormal_pool_members_and_state(store: &dyn Store) {
         .await
         .unwrap();
     let village = Scope::of(&s.world.village);
-    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    let pools = listed(store, s.round.id, &village).await;
     assert_eq!(pools.len(), 1);
     assert_eq!(pools[0].state, PoolCaseState::Held);
     assert_eq!(pools[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.a[0].id, s.a[1].id, s.a[2].id]);
     // A scan that queued offline arrives after the result: stored, flagged, and on the list at once.
     let late = created(store.register(s.reg("a-late", "EP0000001", &s.b[1], 2)).await);
     assert_eq!(late.flags, vec![RegistrationFlag::AfterResult]);
-    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    let pools = listed(store, s.round.id, &village).await;
     assert_eq!(pools[0].members.len(), 4);
     assert!(pools[0].members.iter().any(|m| m.person.id == s.b[1].id));
     // Home visits: every member without a re-test.
@@ -505,17 +516,17 @@ pub async fn testing_abnormal_pool_members_and_state(store: &dyn Store) {
         assert_eq!(reg.flags, vec![], "a re-test after an abnormal pool is not a duplicate");
         retests.push(reg);
     }
-    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    let pools = listed(store, s.round.id, &village).await;
     assert_eq!(pools[0].state, PoolCaseState::Resampling);
     assert!(pools[0].members.iter().all(|m| m.retest.as_ref().is_some_and(|(_, o)| o.is_none())));
     let negatives: Vec<_> = (0..4).map(|i| result(&format!("EP00009{i:02}"), LabOutcome::Negative)).collect();
     store.record_results(negatives, 7, T0 + 700 * MINUTE).await.unwrap();
-    assert_eq!(store.abnormal_pools(s.round.id, &village).await.unwrap()[0].state, PoolCaseState::Released);
+    assert_eq!(listed(store, s.round.id, &village).await[0].state, PoolCaseState::Released);
     store.record_results(vec![result("EP0000902", LabOutcome::Positive)], 7, T0 + 701 * MINUTE).await.unwrap();
-    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    let pools = listed(store, s.round.id, &village).await;
     assert_eq!(pools[0].state, PoolCaseState::CaseFollowUp);
     // Scope: grid B sees the pool (a member lives there) but only its own member.
-    let grid_b = store.abnormal_pools(s.round.id, &Scope::of(&s.world.grid_b)).await.unwrap();
+    let grid_b = listed(store, s.round.id, &Scope::of(&s.world.grid_b)).await;
     assert_eq!(grid_b[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.b[1].id]);
 }
 
@@ -540,7 +551,7 @@ pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Sto
     }
     created(store.register(s.reg("x-0", "EP0000013", &s.a[2], 420)).await);
     let village = Scope::of(&s.world.village);
-    let pools = store.abnormal_pools(s.round.id, &village).await.unwrap();
+    let pools = listed(store, s.round.id, &village).await;
     let codes: Vec<&str> = pools.iter().map(|p| p.tube.code.as_str()).collect();
     assert_eq!(codes, vec!["EP0000012", "EP0000011"], "in the order the results came");
     let ids = |i: usize| pools[i].members.iter().map(|m| m.person.id).collect::<Vec<_>>();
@@ -554,7 +565,7 @@ pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Sto
     assert_eq!(pools[0].members[1].retest, None, "a later pooled registration is not a re-test");
     assert_eq!((pools[0].state, pools[1].state), (PoolCaseState::Held, PoolCaseState::Resampling));
     // Scope: grid B sees the first pool with its own member only, and not the second.
-    let grid_b = store.abnormal_pools(s.round.id, &Scope::of(&s.world.grid_b)).await.unwrap();
+    let grid_b = listed(store, s.round.id, &Scope::of(&s.world.grid_b)).await;
     assert_eq!(grid_b.len(), 1);
     assert_eq!(grid_b[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.b[0].id]);
     // Home visits: the members without a re-test, each with her whole record.

@@ -185,6 +185,22 @@ pub struct PoolMember {
     pub retest: Option<(TubeCode, Option<LabOutcome>)>,
 }
 
+/// Abnormal pools of a round, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AbnormalPoolCounts {
+    pub total: usize,
+    /// Held or re-sampling.
+    pub open: usize,
+}
+
+impl AbnormalPoolCounts {
+    /// Counts one more pool in `state`.
+    pub fn add(&mut self, state: PoolCaseState) {
+        self.total += 1;
+        self.open += usize::from(!state.is_closed());
+    }
+}
+
 /// An abnormal pool and everyone in it (including registrations that arrived after the result).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbnormalPool {
@@ -311,6 +327,9 @@ pub trait TestingStore: Send + Sync {
     /// Abnormal pools of the round whose tube was sampled inside `scope` or has a member living
     /// inside it, with their members (members outside `scope` are left out).
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>>;
+    /// The pools [`abnormal_pools`](Self::abnormal_pools) lists, counted by state, without
+    /// reading their members' records (the round page asks for these at every update).
+    async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts>;
 
     /// Records a door-knock; moves the "excluded" counters when the person leaves or rejoins
     /// the target population.

@@ -14,7 +14,8 @@
 //! (multipart, `--parallel` files at a time, default 2) against the server running in this
 //! process (`bulwark_web::serve`, release build, on a loopback port). Writing the files and the
 //! database is not timed. Then `GET /api/v1/rounds/{id}/abnormal-pools` `--lists` times (default
-//! 5), and the store call alone the same number of times for the ratio.
+//! 5), and the store call alone the same number of times for the ratio, and the pools counted
+//! (`abnormal_pool_counts`, what the round page reads) as many times.
 //!
 //! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N]`
 
@@ -472,6 +473,15 @@ async fn main() {
         drop(pools);
     }
     println!("  the store call alone: {:?} ms (median {:.1})", tenths(&alone), median(&alone));
+    // What the round page reads at every update: the pools counted, without their members' records.
+    let mut counting = Vec::new();
+    for _ in 0..lists {
+        let t = Instant::now();
+        let counts = store.abnormal_pool_counts(round.id, &scope).await.unwrap();
+        counting.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(counts.total, counted.0);
+    }
+    println!("  the pools counted (the round page): {:?} ms (median {:.1})", tenths(&counting), median(&counting));
     // The request's audit alone (one entry per member, committed), with the ids in the list's
     // order and in id order, alternated.
     let listed: Vec<i64> = store

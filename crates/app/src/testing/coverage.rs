@@ -206,14 +206,7 @@ pub async fn abnormal_pool_counts(
 ) -> AppResult<AbnormalPoolCounts> {
     actor.authorize(store, Operation::RoundsRead, now).await?;
     existing_round(store, round).await?;
-    let pools = store.abnormal_pools(round, &actor.scope).await?;
-    Ok(AbnormalPoolCounts { total: pools.len(), open: pools.iter().filter(|p| !p.state.is_closed()).count() })
+    Ok(store.abnormal_pool_counts(round, &actor.scope).await?)
 }
 
-/// Abnormal pools of a round, counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AbnormalPoolCounts {
-    pub total: usize,
-    /// Held or re-sampling.
-    pub open: usize,
-}
+pub use bulwark_store::testing::AbnormalPoolCounts;

@@ -28,8 +28,8 @@ use bulwark_domain::{
 use bulwark_store::{
     StoreResult,
     testing::{
-        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress, Registered,
-        ResultsReport, ReviewItem, Scanned, TestingStore, Tube, Untested,
+        AbnormalPool, AbnormalPoolCounts, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress,
+        Registered, ResultsReport, ReviewItem, Scanned, TestingStore, Tube, Untested,
     },
 };
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -358,6 +358,10 @@ impl TestingStore for PgStore {
 
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
         self.read_abnormal_pools(round, scope).await
+    }
+
+    async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {
+        self.read_abnormal_pool_counts(round, scope).await
     }
 
     async fn record_door_knock(&self, round: RoundId, knock: DoorKnock, by: UserId) -> StoreResult<()> {

@@ -23,11 +23,11 @@ use bulwark_domain::{
 };
 use bulwark_store::{
     StoreResult,
-    testing::{AbnormalPool, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
+    testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::{
-    IsolationLevel, Transaction,
+    IsolationLevel, Row, Transaction,
     binary_copy::BinaryCopyInWriter,
     error::SqlState,
     types::{ToSql, Type},
@@ -213,13 +213,38 @@ impl PgStore {
             .collect()
     }
 
-    /// Abnormal pools of the round with a member inside `scope`, in the order their results came.
-    /// The state is the pool's, from all its members' re-tests; only members inside `scope` are
-    /// listed. Two statements in one read-only snapshot, each read once in the order it answers:
-    /// the pools' tubes, then every registration of those pools in the same order with the
-    /// member's columns the list uses (when she lives inside the scope) and her latest
-    /// single-tube re-test registered after the pool's result.
+    /// Abnormal pools of the round with a member inside `scope`, in the order their results came,
+    /// with those members (see [`PgStore::walk_pools`]).
     pub(super) async fn read_abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+        let pools = self.walk_pools::<PoolMember>(round, scope).await?;
+        Ok(pools.into_iter().map(|(tube, state, members)| AbnormalPool { tube, state, members }).collect())
+    }
+
+    /// How many abnormal pools of the round have a member inside `scope`, and how many are open:
+    /// the walk of [`PgStore::read_abnormal_pools`] with each member's id alone.
+    pub(super) async fn read_abnormal_pool_counts(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+    ) -> StoreResult<AbnormalPoolCounts> {
+        let mut counts = AbnormalPoolCounts::default();
+        for (_, state, _) in self.walk_pools::<PersonId>(round, scope).await? {
+            counts.add(state);
+        }
+        Ok(counts)
+    }
+
+    /// The abnormal pools of the round with a member inside `scope`, in the order their results
+    /// came, each with its state (from all its members' re-tests) and its members inside `scope`.
+    /// Two statements in one read-only snapshot, each read once in the order it answers: the
+    /// pools' tubes, then every registration of those pools in the same order with the member's
+    /// columns (when she lives inside the scope) and her latest single-tube re-test registered
+    /// after the pool's result.
+    async fn walk_pools<M: Member>(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+    ) -> StoreResult<Vec<(Tube, PoolCaseState, Vec<M>)>> {
         let mut client = self.client().await?;
         let tx = client
             .build_transaction()
@@ -250,34 +275,37 @@ impl PgStore {
         // (round, person, seq) ends in the index without reading a row.
         let rows = tx
             .query(
-                "SELECT t.id, r.id, r.person_id, r.at, r.flags,
-                        p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path,
-                        rt.code, rt.outcome
-                 FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
-                 JOIN registrations r ON r.tube_id = t.id
-                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
-                 LEFT JOIN LATERAL (
-                     SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                     WHERE r2.round_id = $1 AND r2.person_id = r.person_id
-                       AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
-                       AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
-                     ORDER BY r2.id DESC LIMIT 1
-                 ) rt ON true
-                 WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')",
+                &format!(
+                    "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
+                     FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
+                     JOIN registrations r ON r.tube_id = t.id
+                     LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
+                     LEFT JOIN LATERAL (
+                         SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+                         WHERE r2.round_id = $1 AND r2.person_id = r.person_id
+                           AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
+                           AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
+                         ORDER BY r2.id DESC LIMIT 1
+                     ) rt ON true
+                     WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')",
+                    M::COLUMNS
+                ),
                 &[&round, &low, &high],
             )
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
+        // The person's columns start at 5; the re-test's follow them.
+        let retest_at = 5 + M::WIDTH;
         let index: HashMap<TubeId, usize> = tubes.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
-        let mut pools: Vec<PoolRead> = tubes.into_iter().map(PoolRead::new).collect();
+        let mut pools: Vec<PoolRead<M>> = tubes.into_iter().map(PoolRead::new).collect();
         for row in &rows {
             let tube_id: TubeId = get(row, 0)?;
             // Same snapshot: every registration's tube is one of the pools.
             let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
-            let code: Option<String> = get(row, 13)?;
+            let code: Option<String> = get(row, retest_at)?;
             let retest: Retest = match code {
-                Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, 14)?)?)),
+                Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, retest_at + 1)?)?)),
                 None => None,
             };
             let registration: i64 = get(row, 1)?;
@@ -285,27 +313,7 @@ impl PgStore {
             let outcome = retest.as_ref().map(|(_, o)| *o);
             let member = match get::<Option<PersonId>>(row, 5)? {
                 None => None, // lives outside the scope
-                Some(id) => {
-                    let doc_type: &str = get(row, 7)?;
-                    let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
-                    let document = Document::from_stored(kind, get(row, 8)?).map_err(|e| corrupt("document", e))?;
-                    let phone: Option<&str> = get(row, 9)?;
-                    Some(PoolMember {
-                        person: PoolPerson {
-                            id,
-                            name: get(row, 6)?,
-                            document,
-                            phone: phone.map(|p| Phone::parse(p).map_err(|_| corrupt("phone", p))).transpose()?,
-                            address: get(row, 10)?,
-                            grid: get(row, 11)?,
-                            area_path: get(row, 12)?,
-                        },
-                        registration,
-                        registered_at: get(row, 3)?,
-                        flags: RegistrationFlag::from_bits(get(row, 4)?),
-                        retest,
-                    })
-                }
+                Some(id) => Some(M::read(row, id, registration, retest)?),
             };
             pool.rows.push(MemberRow { registration, person, outcome, member });
         }
@@ -313,30 +321,73 @@ impl PgStore {
     }
 }
 
+/// What [`PgStore::walk_pools`] makes of a member inside the scope.
+trait Member: Sized {
+    /// The person's columns in the member statement, from `p`; the first is `p.id`.
+    const COLUMNS: &'static str;
+    /// How many they are.
+    const WIDTH: usize;
+    fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self>;
+}
+
+impl Member for PoolMember {
+    const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
+    const WIDTH: usize = 8;
+    fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self> {
+        let doc_type: &str = get(row, 7)?;
+        let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
+        let document = Document::from_stored(kind, get(row, 8)?).map_err(|e| corrupt("document", e))?;
+        let phone: Option<&str> = get(row, 9)?;
+        Ok(PoolMember {
+            person: PoolPerson {
+                id,
+                name: get(row, 6)?,
+                document,
+                phone: phone.map(|p| Phone::parse(p).map_err(|_| corrupt("phone", p))).transpose()?,
+                address: get(row, 10)?,
+                grid: get(row, 11)?,
+                area_path: get(row, 12)?,
+            },
+            registration,
+            registered_at: get(row, 3)?,
+            flags: RegistrationFlag::from_bits(get(row, 4)?),
+            retest,
+        })
+    }
+}
+
+impl Member for PersonId {
+    const COLUMNS: &'static str = "p.id";
+    const WIDTH: usize = 1;
+    fn read(_: &Row, id: PersonId, _: i64, _: Retest) -> StoreResult<Self> {
+        Ok(id)
+    }
+}
+
 /// A registration of an abnormal pool as read: its member when she lives inside the scope, and
 /// her re-test (`Some` when there is one, with its outcome so far) for the pool's state.
-struct MemberRow {
+struct MemberRow<M> {
     registration: i64,
     person: PersonId,
     outcome: Option<Option<LabOutcome>>,
-    member: Option<PoolMember>,
+    member: Option<M>,
 }
 
 /// An abnormal pool and its registrations as read.
-struct PoolRead {
+struct PoolRead<M> {
     tube: Tube,
-    rows: Vec<MemberRow>,
+    rows: Vec<MemberRow<M>>,
 }
 
-impl PoolRead {
-    fn new(tube: Tube) -> PoolRead {
+impl<M> PoolRead<M> {
+    fn new(tube: Tube) -> PoolRead<M> {
         let n = tube.members as usize;
         PoolRead { tube, rows: Vec::with_capacity(n) }
     }
 
-    /// The pool with its members in registration order, each person once (her first
-    /// registration), unless none of them lives inside the scope.
-    fn finish(mut self) -> Option<AbnormalPool> {
+    /// The pool with its state and its members in registration order, each person once (her
+    /// first registration), unless none of them lives inside the scope.
+    fn finish(mut self) -> Option<(Tube, PoolCaseState, Vec<M>)> {
         self.rows.sort_unstable_by_key(|r| r.registration);
         let mut seen: Vec<PersonId> = Vec::with_capacity(self.rows.len());
         let mut results = Vec::with_capacity(self.rows.len());
@@ -354,8 +405,7 @@ impl PoolRead {
         if members.is_empty() {
             return None;
         }
-        let state = PoolCaseState::from_member_results(&results, any_retest);
-        Some(AbnormalPool { tube: self.tube, state, members })
+        Some((self.tube, PoolCaseState::from_member_results(&results, any_retest), members))
     }
 }
 

@@ -21,8 +21,8 @@ use bulwark_domain::{
 use bulwark_store::{
     StoreError, StoreResult, TestingStore,
     testing::{
-        AbnormalPool, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress, Registered,
-        ResultsReport, ReviewItem, Scanned, Tube, Untested,
+        AbnormalPool, AbnormalPoolCounts, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress,
+        Registered, ResultsReport, ReviewItem, Scanned, Tube, Untested,
     },
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -281,6 +281,11 @@ impl TestingStore for SqliteStore {
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
         let scope = scope.clone();
         self.read(move |c| results::abnormal_pools(c, round, &scope)).await
+    }
+
+    async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {
+        let scope = scope.clone();
+        self.read(move |c| results::abnormal_pool_counts(c, round, &scope)).await
     }
 
     async fn record_door_knock(&self, round: RoundId, knock: DoorKnock, by: UserId) -> StoreResult<()> {

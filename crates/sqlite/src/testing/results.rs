@@ -5,6 +5,7 @@ use crate::{error, error::corrupt, people};
 use bulwark_domain::{
     Millis,
     access::{Scope, UserId},
+    people::PersonId,
     testing::{
         LabOutcome, LabResult, PoolCaseState, PoolSize, Registration, RegistrationFlag, ResultArrival, ReviewReason,
         RoundId, TubeCode, TubeId, TubeState,
@@ -12,7 +13,7 @@ use bulwark_domain::{
 };
 use bulwark_store::{
     StoreError, StoreResult,
-    testing::{AbnormalPool, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
+    testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -184,16 +185,99 @@ const POOL_TUBE_COLUMNS: &str = "t.id, t.code, t.round_id, t.site_id, t.lane_id,
 /// in the order their results came, so nothing is sorted).
 const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AND t.pool_size > 1";
 
-/// Abnormal pools of the round with a member inside `scope`, in the order their results came.
-/// Two statements in one read transaction, each read once in the order it answers: the pools'
-/// tubes, then every registration of those pools in the same order (by pool, then id, from
-/// `registrations_tube`) with the member's columns the list uses when she lives inside the scope,
-/// and her other registrations in the round after the pool's result that went into a single tube
-/// (one probe of `registrations_round_person`, which skips the pool's own registration without
-/// reading it; as a rule nothing is found). Members outside the scope still count for the pool's
-/// state. (Four statements joined in hash maps over full records took 257 ms for 5,000 pools of
-/// ten; a correlated sub-query for the re-test opened its cursors again for every member.)
+/// Abnormal pools of the round with a member inside `scope`, in the order their results came,
+/// with those members (see [`walk_pools`]).
 pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+    let mut pools = Vec::new();
+    walk_pools::<PoolMember>(conn, round, scope, &mut |tube, state, members| {
+        pools.push(AbnormalPool { tube, state, members });
+    })?;
+    Ok(pools)
+}
+
+/// How many abnormal pools of the round have a member inside `scope`, and how many of them are
+/// open (held or re-sampling): the walk of [`abnormal_pools`] with each member's id alone instead
+/// of her columns.
+pub(crate) fn abnormal_pool_counts(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+) -> StoreResult<AbnormalPoolCounts> {
+    let mut counts = AbnormalPoolCounts::default();
+    walk_pools::<PersonId>(conn, round, scope, &mut |_, state, _| counts.add(state))?;
+    Ok(counts)
+}
+
+/// What [`walk_pools`] makes of a member inside the scope.
+trait Member: Sized {
+    /// The person's columns in the member statement, from `p`; the first is `p.id`.
+    const COLUMNS: &'static str;
+    /// How many they are.
+    const WIDTH: usize;
+    fn read(
+        row: &Row<'_>,
+        base: usize,
+        registration: i64,
+        retest: Option<(TubeCode, Option<LabOutcome>)>,
+    ) -> rusqlite::Result<Self>;
+    fn person(&self) -> PersonId;
+    /// A later single-tube re-test than the one read with her.
+    fn retested(&mut self, retest: (TubeCode, Option<LabOutcome>));
+}
+
+impl Member for PoolMember {
+    const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
+    const WIDTH: usize = 8;
+    fn read(
+        row: &Row<'_>,
+        base: usize,
+        registration: i64,
+        retest: Option<(TubeCode, Option<LabOutcome>)>,
+    ) -> rusqlite::Result<Self> {
+        Ok(PoolMember {
+            person: pool_person(row, base)?,
+            registration,
+            registered_at: row.get(3)?,
+            flags: RegistrationFlag::from_bits(row.get(4)?),
+            retest,
+        })
+    }
+    fn person(&self) -> PersonId {
+        self.person.id
+    }
+    fn retested(&mut self, retest: (TubeCode, Option<LabOutcome>)) {
+        self.retest = Some(retest);
+    }
+}
+
+impl Member for PersonId {
+    const COLUMNS: &'static str = "p.id";
+    const WIDTH: usize = 1;
+    fn read(row: &Row<'_>, base: usize, _: i64, _: Option<(TubeCode, Option<LabOutcome>)>) -> rusqlite::Result<Self> {
+        row.get(base)
+    }
+    fn person(&self) -> PersonId {
+        *self
+    }
+    fn retested(&mut self, _: (TubeCode, Option<LabOutcome>)) {}
+}
+
+/// Walks the abnormal pools of the round with a member inside `scope`, in the order their results
+/// came, handing each to `sink` with its state and its members inside the scope. Two statements
+/// in one read transaction, each read once in the order it answers: the pools' tubes, then every
+/// registration of those pools in the same order (by pool, then id, from `registrations_tube`)
+/// with the member's columns when she lives inside the scope, and her other registrations in the
+/// round after the pool's result that went into a single tube (one probe of
+/// `registrations_round_person`, which skips the pool's own registration without reading it; as a
+/// rule nothing is found). Members outside the scope still count for the pool's state. (Four
+/// statements joined in hash maps over full records took 257 ms for 5,000 pools of ten; a
+/// correlated sub-query for the re-test opened its cursors again for every member.)
+fn walk_pools<M: Member>(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+    sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
+) -> StoreResult<()> {
     let tx = conn.unchecked_transaction().map_err(error::map)?;
     let mut stmt = tx
         .prepare_cached(&format!(
@@ -204,14 +288,12 @@ pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -
     let tubes: Vec<Tube> =
         stmt.query_map([round], tube_from_row).map_err(error::map)?.collect::<Result<_, _>>().map_err(error::map)?;
     if tubes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let (low, high) = scope.path_range();
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT t.id, r.id, r.person_id, r.at, r.flags,
-                    p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path,
-                    r2.id, t2.code, t2.outcome
+            "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, r2.id, t2.code, t2.outcome
              FROM tubes t INDEXED BY tubes_abnormal_pools
              JOIN registrations r ON r.tube_id = t.id
              LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
@@ -219,18 +301,22 @@ pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -
                   AND r2.at > coalesce(t.resulted_at, t.opened_at)
              LEFT JOIN tubes t2 ON t2.id = r2.tube_id AND t2.pool_size = 1
              WHERE {POOLS}
-             ORDER BY t.resulted_at, t.id, r.id"
+             ORDER BY t.resulted_at, t.id, r.id",
+            M::COLUMNS
         ))
         .map_err(error::map)?;
+    // The person's columns start at 5; the re-test's follow them.
+    let retest_at = 5 + M::WIDTH;
     let mut rows = stmt.query(params![round, low, high]).map_err(error::map)?;
-    let mut pools = Vec::with_capacity(tubes.len());
     let mut tubes = tubes.into_iter();
-    let mut current: Option<PoolRead> = None;
+    let mut current: Option<PoolRead<M>> = None;
     let mut last_registration = None;
     while let Some(row) = rows.next().map_err(error::map)? {
         let tube_id: i64 = row.get(0).map_err(error::map)?;
         while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
-            pools.extend(current.take().and_then(PoolRead::finish));
+            if let Some(pool) = current.take() {
+                pool.finish(sink);
+            }
             // Same order, same transaction: the registration's tube is the next one.
             let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
             current = Some(PoolRead::new(tube));
@@ -239,10 +325,12 @@ pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -
         let registration: i64 = row.get(1).map_err(error::map)?;
         let person: i64 = row.get(2).map_err(error::map)?;
         // A single-tube registration after the result is a re-test; the latest one counts.
-        let retest_id: Option<i64> = row.get(13).map_err(error::map)?;
-        let code: Option<String> = row.get(14).map_err(error::map)?;
+        let retest_id: Option<i64> = row.get(retest_at).map_err(error::map)?;
+        let code: Option<String> = row.get(retest_at + 1).map_err(error::map)?;
         let retest = match code {
-            Some(code) => Some((retest_id, TubeCode::from_stored(code), outcome_of(row.get(15).map_err(error::map)?)?)),
+            Some(code) => {
+                Some((retest_id, TubeCode::from_stored(code), outcome_of(row.get(retest_at + 2).map_err(error::map)?)?))
+            }
             None => None,
         };
         if last_registration == Some(registration) {
@@ -263,16 +351,13 @@ pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -
         if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
             continue; // lives outside the scope
         }
-        pool.members.push(PoolMember {
-            person: pool_person(row, 5).map_err(error::map)?,
-            registration,
-            registered_at: row.get(3).map_err(error::map)?,
-            flags: RegistrationFlag::from_bits(row.get(4).map_err(error::map)?),
-            retest: retest.map(|(_, code, outcome)| (code, outcome)),
-        });
+        let retest = retest.map(|(_, code, outcome)| (code, outcome));
+        pool.members.push(M::read(row, 5, registration, retest).map_err(error::map)?);
     }
-    pools.extend(current.and_then(PoolRead::finish));
-    Ok(pools)
+    if let Some(pool) = current {
+        pool.finish(sink);
+    }
+    Ok(())
 }
 
 /// A pool member's person from `id, name, doc_type, doc_number, phone, address, grid_id,
@@ -301,14 +386,14 @@ struct MemberRetest {
 
 /// An abnormal pool as its rows are read: its members inside the scope, and every member's
 /// re-test (for the pool's state), one entry per person.
-struct PoolRead {
+struct PoolRead<M> {
     tube: Tube,
-    members: Vec<PoolMember>,
+    members: Vec<M>,
     results: Vec<MemberRetest>,
 }
 
-impl PoolRead {
-    fn new(tube: Tube) -> PoolRead {
+impl<M: Member> PoolRead<M> {
+    fn new(tube: Tube) -> PoolRead<M> {
         let n = tube.members as usize;
         PoolRead { tube, members: Vec::with_capacity(n), results: Vec::with_capacity(n) }
     }
@@ -322,19 +407,18 @@ impl PoolRead {
             return;
         }
         *last = MemberRetest { person, id, outcome: Some(outcome) };
-        if let Some(member) = self.members.last_mut().filter(|m| m.person.id == person) {
-            member.retest = Some((code, outcome));
+        if let Some(member) = self.members.last_mut().filter(|m| m.person() == person) {
+            member.retested((code, outcome));
         }
     }
 
-    /// The pool, unless none of its members lives inside the scope.
-    fn finish(self) -> Option<AbnormalPool> {
+    /// Hands the pool to `sink`, unless none of its members lives inside the scope.
+    fn finish(self, sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>)) {
         if self.members.is_empty() {
-            return None;
+            return;
         }
         let any_retest = self.results.iter().any(|r| r.outcome.is_some());
         let results: Vec<Option<LabOutcome>> = self.results.into_iter().map(|r| r.outcome.flatten()).collect();
-        let state = PoolCaseState::from_member_results(&results, any_retest);
-        Some(AbnormalPool { tube: self.tube, state, members: self.members })
+        sink(self.tube, PoolCaseState::from_member_results(&results, any_retest), self.members);
     }
 }
