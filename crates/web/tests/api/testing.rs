@@ -3,7 +3,7 @@
 //! the outbox batch, sealing, lab results, progress, coverage, the door-knock list and abnormal
 //! pools with their members.
 
-use crate::support::register;
+use crate::support::{Agent, Log, audit_log, register};
 use bulwark_testkit::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -316,7 +316,8 @@ async fn abnormal_pools_many(engine: Engine) {
     let members: Vec<i64> =
         pools.as_array().unwrap().iter().map(|p| p["members"][0]["person_id"].as_i64().unwrap()).collect();
     assert_eq!(members, (0..POOLS).map(|n| people[n % people.len()]).collect::<Vec<_>>());
-    let log = crate::support::audit_log(&server.login("auditor").await).await;
+    let auditor = Agent::bearer(&server, "auditor", &Log::default()).await;
+    let log = audit_log(&auditor).await;
     let mut read: Vec<i64> =
         log.iter().filter(|e| e["operation"] == "abnormal_pools_read").map(|e| e["person"].as_i64().unwrap()).collect();
     read.sort_unstable();
