@@ -275,12 +275,7 @@ impl PgStore {
         }
         // Members of abnormal pools without a re-test, with their whole record (the list reads
         // only what it shows).
-        let members: Vec<PersonId> = self
-            .read_abnormal_pools(round, scope)
-            .await?
-            .into_iter()
-            .flat_map(|pool| pool.members.into_iter().filter(|m| m.retest.is_none()).map(|m| m.person.id))
-            .collect();
+        let members = self.read_pool_members_to_retest(round, scope).await?;
         if !members.is_empty() {
             for person in bulwark_store::PersonStore::people_by_ids(self, scope, &members).await? {
                 visits.insert(person.id, HomeVisit { person, reason: HomeVisitReason::AbnormalPool });

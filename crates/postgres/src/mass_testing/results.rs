@@ -228,10 +228,21 @@ impl PgStore {
         scope: &Scope,
     ) -> StoreResult<AbnormalPoolCounts> {
         let mut counts = AbnormalPoolCounts::default();
-        for (_, state, _) in self.walk_pools::<PersonId>(round, scope).await? {
+        for (_, state, _) in self.walk_pools::<MemberId>(round, scope).await? {
             counts.add(state);
         }
         Ok(counts)
+    }
+
+    /// The members inside `scope` of the round's abnormal pools who have no single-tube re-test
+    /// yet: the home-sampling list's share, by the same walk with ids alone.
+    pub(super) async fn read_pool_members_to_retest(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+    ) -> StoreResult<Vec<PersonId>> {
+        let pools = self.walk_pools::<MemberId>(round, scope).await?;
+        Ok(pools.into_iter().flat_map(|(_, _, members)| members).filter(|m| !m.retested).map(|m| m.id).collect())
     }
 
     /// The abnormal pools of the round with a member inside `scope`, in the order their results
@@ -356,11 +367,18 @@ impl Member for PoolMember {
     }
 }
 
-impl Member for PersonId {
+/// A member as far as counts and the home-sampling list go: who, and whether she has a
+/// single-tube re-test.
+struct MemberId {
+    id: PersonId,
+    retested: bool,
+}
+
+impl Member for MemberId {
     const COLUMNS: &'static str = "p.id";
     const WIDTH: usize = 1;
-    fn read(_: &Row, id: PersonId, _: i64, _: Retest) -> StoreResult<Self> {
-        Ok(id)
+    fn read(_: &Row, id: PersonId, _: i64, retest: Retest) -> StoreResult<Self> {
+        Ok(MemberId { id, retested: retest.is_some() })
     }
 }
 

@@ -204,8 +204,18 @@ pub(crate) fn abnormal_pool_counts(
     scope: &Scope,
 ) -> StoreResult<AbnormalPoolCounts> {
     let mut counts = AbnormalPoolCounts::default();
-    walk_pools::<PersonId>(conn, round, scope, &mut |_, state, _| counts.add(state))?;
+    walk_pools::<MemberId>(conn, round, scope, &mut |_, state, _| counts.add(state))?;
     Ok(counts)
+}
+
+/// The members inside `scope` of the round's abnormal pools who have no single-tube re-test yet:
+/// the home-sampling list's share, by the same walk with ids alone.
+pub(crate) fn pool_members_to_retest(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<PersonId>> {
+    let mut ids = Vec::new();
+    walk_pools::<MemberId>(conn, round, scope, &mut |_, _, members| {
+        ids.extend(members.into_iter().filter(|m| !m.retested).map(|m| m.id));
+    })?;
+    Ok(ids)
 }
 
 /// What [`walk_pools`] makes of a member inside the scope.
@@ -250,16 +260,30 @@ impl Member for PoolMember {
     }
 }
 
-impl Member for PersonId {
+/// A member as far as counts and the home-sampling list go: who, and whether she has a
+/// single-tube re-test.
+struct MemberId {
+    id: PersonId,
+    retested: bool,
+}
+
+impl Member for MemberId {
     const COLUMNS: &'static str = "p.id";
     const WIDTH: usize = 1;
-    fn read(row: &Row<'_>, base: usize, _: i64, _: Option<(TubeCode, Option<LabOutcome>)>) -> rusqlite::Result<Self> {
-        row.get(base)
+    fn read(
+        row: &Row<'_>,
+        base: usize,
+        _: i64,
+        retest: Option<(TubeCode, Option<LabOutcome>)>,
+    ) -> rusqlite::Result<Self> {
+        Ok(MemberId { id: row.get(base)?, retested: retest.is_some() })
     }
     fn person(&self) -> PersonId {
-        *self
+        self.id
     }
-    fn retested(&mut self, _: (TubeCode, Option<LabOutcome>)) {}
+    fn retested(&mut self, _: (TubeCode, Option<LabOutcome>)) {
+        self.retested = true;
+    }
 }
 
 /// Walks the abnormal pools of the round with a member inside `scope`, in the order their results
