@@ -307,7 +307,7 @@ impl PgStore {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
         // The person's columns start at 5; the re-test's follow them.
-        let retest_at = 5 + M::WIDTH;
+        let retest_at = 5 + M::COLUMNS.split(',').count();
         let index: HashMap<TubeId, usize> = tubes.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
         let mut pools: Vec<PoolRead<M>> = tubes.into_iter().map(PoolRead::new).collect();
         for row in &rows {
@@ -336,14 +336,11 @@ impl PgStore {
 trait Member: Sized {
     /// The person's columns in the member statement, from `p`; the first is `p.id`.
     const COLUMNS: &'static str;
-    /// How many they are.
-    const WIDTH: usize;
     fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self>;
 }
 
 impl Member for PoolMember {
     const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
-    const WIDTH: usize = 8;
     fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self> {
         let doc_type: &str = get(row, 7)?;
         let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
@@ -376,7 +373,6 @@ struct MemberId {
 
 impl Member for MemberId {
     const COLUMNS: &'static str = "p.id";
-    const WIDTH: usize = 1;
     fn read(_: &Row, id: PersonId, _: i64, retest: Retest) -> StoreResult<Self> {
         Ok(MemberId { id, retested: retest.is_some() })
     }

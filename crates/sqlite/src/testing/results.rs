@@ -218,18 +218,14 @@ pub(crate) fn pool_members_to_retest(conn: &Connection, round: RoundId, scope: &
     Ok(ids)
 }
 
+/// A member's single-tube re-test: its tube and outcome so far.
+type Retest = Option<(TubeCode, Option<LabOutcome>)>;
+
 /// What [`walk_pools`] makes of a member inside the scope.
 trait Member: Sized {
     /// The person's columns in the member statement, from `p`; the first is `p.id`.
     const COLUMNS: &'static str;
-    /// How many they are.
-    const WIDTH: usize;
-    fn read(
-        row: &Row<'_>,
-        base: usize,
-        registration: i64,
-        retest: Option<(TubeCode, Option<LabOutcome>)>,
-    ) -> rusqlite::Result<Self>;
+    fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self>;
     fn person(&self) -> PersonId;
     /// A later single-tube re-test than the one read with her.
     fn retested(&mut self, retest: (TubeCode, Option<LabOutcome>));
@@ -237,13 +233,7 @@ trait Member: Sized {
 
 impl Member for PoolMember {
     const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
-    const WIDTH: usize = 8;
-    fn read(
-        row: &Row<'_>,
-        base: usize,
-        registration: i64,
-        retest: Option<(TubeCode, Option<LabOutcome>)>,
-    ) -> rusqlite::Result<Self> {
+    fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self> {
         Ok(PoolMember {
             person: pool_person(row, base)?,
             registration,
@@ -269,13 +259,7 @@ struct MemberId {
 
 impl Member for MemberId {
     const COLUMNS: &'static str = "p.id";
-    const WIDTH: usize = 1;
-    fn read(
-        row: &Row<'_>,
-        base: usize,
-        _: i64,
-        retest: Option<(TubeCode, Option<LabOutcome>)>,
-    ) -> rusqlite::Result<Self> {
+    fn read(row: &Row<'_>, base: usize, _: i64, retest: Retest) -> rusqlite::Result<Self> {
         Ok(MemberId { id: row.get(base)?, retested: retest.is_some() })
     }
     fn person(&self) -> PersonId {
@@ -330,7 +314,7 @@ fn walk_pools<M: Member>(
         ))
         .map_err(error::map)?;
     // The person's columns start at 5; the re-test's follow them.
-    let retest_at = 5 + M::WIDTH;
+    let retest_at = 5 + M::COLUMNS.split(',').count();
     let mut rows = stmt.query(params![round, low, high]).map_err(error::map)?;
     let mut tubes = tubes.into_iter();
     let mut current: Option<PoolRead<M>> = None;
