@@ -17,7 +17,9 @@
 //! 5), and the store call alone the same number of times for the ratio, and the pools counted
 //! (`abnormal_pool_counts`, what the round page reads) as many times.
 //!
-//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N]`
+//! `--keep` leaves the database in place at the end and prints where it is (to look at its plans).
+//!
+//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N --keep]`
 
 use bulwark_app::demo;
 use bulwark_domain::{
@@ -524,4 +526,12 @@ async fn main() {
         tenths(&by_id),
         median(&by_id)
     );
+    if std::env::args().any(|a| a == "--keep") {
+        match &engine {
+            Engine::Sqlite(dir) => println!("kept: {}", dir.path().join("bench.db").display()),
+            Engine::Postgres(db) => println!("kept: {}", db.url),
+        }
+        // Neither the folder nor the database is removed when not dropped.
+        std::mem::forget(engine);
+    }
 }
