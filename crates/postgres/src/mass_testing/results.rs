@@ -36,6 +36,15 @@ use tokio_postgres::{
 /// A member's single-tube re-test: its tube and outcome so far.
 type Retest = Option<(TubeCode, Option<LabOutcome>)>;
 
+/// Maps keyed by tube code, several lookups per result of a file of up to 200,000: foldhash
+/// instead of SipHash (the codes come from an authenticated lab's file, and the seed is random).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
+fn fast_map<K, V>(capacity: usize) -> FastMap<K, V> {
+    FastMap::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+}
+
 /// Results per statement.
 const CHUNK: usize = 100_000;
 /// Calls with at least this many results are split into two transactions.
@@ -92,9 +101,9 @@ struct Change<'a> {
 const FIRST_SQL: &str =
     "UPDATE tubes AS t SET outcome = u.outcome, state = 'resulted', ct_orf1ab = u.ct1, ct_n = u.ct2,
          resulted_at = $5
-     FROM UNNEST($1::text[], $2::text[], $3::real[], $4::real[]) AS u(code, outcome, ct1, ct2)
+     FROM UNNEST($1::text[], $2::text[], $3::real[], $4::real[]) WITH ORDINALITY AS u(code, outcome, ct1, ct2, i)
      WHERE t.code = u.code AND t.outcome IS NULL
-     RETURNING t.id, t.code, t.round_id, CASE WHEN t.sealed_at IS NULL THEN 'open' ELSE 'sealed' END";
+     RETURNING u.i, t.id, t.round_id, CASE WHEN t.sealed_at IS NULL THEN 'open' ELSE 'sealed' END";
 const LOCK_SQL: &str =
     "SELECT id, code, round_id, outcome, state FROM tubes WHERE code = ANY($1) ORDER BY code FOR UPDATE";
 /// What the call moved in the round's counters of tubes by state.
@@ -432,8 +441,8 @@ async fn apply_in(
     shard: i16,
 ) -> Result<Vec<Fate>, tokio_postgres::Error> {
     // Tubes this call has already read or changed.
-    let mut known: HashMap<&str, Known> = HashMap::new();
-    let mut unknown: HashSet<&str> = HashSet::new();
+    let mut known: FastMap<&str, Known> = fast_map(results.len());
+    let mut unknown: FastSet<&str> = FastSet::default();
     // Plans for a handful of codes (index probes), whatever the file's size: planned for 100,000
     // codes, the first-result update would hash-join a scan of the whole tubes table, which
     // grows with every round, into every file.
@@ -452,7 +461,7 @@ async fn apply_in(
     };
     for chunk in results.chunks(CHUNK) {
         // A tube's first result, for codes seen for the first time in this call.
-        let mut fresh: HashMap<&str, usize> = HashMap::new();
+        let mut fresh: FastMap<&str, usize> = fast_map(chunk.len());
         for (i, r) in chunk.iter().enumerate() {
             let code = r.tube.as_str();
             if !known.contains_key(code) && !unknown.contains(code) {
@@ -466,15 +475,17 @@ async fn apply_in(
         let outcomes: Vec<&str> = firsts.iter().map(|&i| chunk[i].outcome.as_str()).collect();
         let ct1: Vec<Option<f32>> = firsts.iter().map(|&i| chunk[i].ct_orf1ab).collect();
         let ct2: Vec<Option<f32>> = firsts.iter().map(|&i| chunk[i].ct_n).collect();
-        let applied_first: HashMap<String, (TubeId, RoundId)> = tx
-            .query(&first_stmt, &[&codes, &outcomes, &ct1, &ct2, &at])
-            .await?
-            .iter()
-            .map(|r| {
-                move_state(r.get(2), state_str(r.get(3)));
-                (r.get::<_, String>(1), (r.get(0), r.get(2)))
-            })
-            .collect();
+        // Each updated tube comes back as its place in `codes` (from 1), not as its code: no
+        // string to send, decode and hash again per result.
+        let mut applied_first: FastMap<&str, (TubeId, RoundId)> = fast_map(codes.len());
+        for r in tx.query(&first_stmt, &[&codes, &outcomes, &ct1, &ct2, &at]).await? {
+            let place: i64 = r.get(0);
+            let Some(&code) = usize::try_from(place - 1).ok().and_then(|i| codes.get(i)) else {
+                continue; // never: the place is the UNNEST's own ordinality
+            };
+            move_state(r.get(2), state_str(r.get(3)));
+            applied_first.insert(code, (r.get(1), r.get(2)));
+        }
         // Everything else is read under lock and decided in order.
         let mut rest: Vec<&str> = chunk
             .iter()
