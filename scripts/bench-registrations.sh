@@ -21,7 +21,9 @@ ARGS=(--data-dir "$DIR" --listen "127.0.0.1:$PORT")
 [ -n "$DB_URL" ] && ARGS+=(--database "$DB_URL")
 "$T/bulwark" demo "${ARGS[@]}" >"$DIR/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+# On a failure the server's log is shown before its folder goes (is it still running? what did it say?).
+trap 'rc=$?; if [ $rc -ne 0 ]; then kill -0 $SERVER 2>/dev/null || echo "the server is not running"; tail -20 "$DIR/server.log"; fi
+      kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 1; done
 echo "== HTTP, one registration per request, 64 connections, 20 s"
 "$T/bulwark-load" --url "http://127.0.0.1:$PORT" --password "$BULWARK_DEMO_PASSWORD" --connections 64 --duration 20s --out "$OUT/registrations.jsonl"
