@@ -16,6 +16,8 @@ if [ -n "$DB_URL" ]; then "$T/examples/register_limit" --database "$DB_URL" --to
 else "$T/examples/register_limit" --total 100000 | tee -a "$OUT/registrations.jsonl"; fi
 DIR=$(mktemp -d)
 PORT=18080
+# Another run still serving here would answer in this one's place.
+if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken: is another run going?" >&2; exit 1; fi
 export BULWARK_DEMO_PASSWORD=bench-password-1
 ARGS=(--data-dir "$DIR" --listen "127.0.0.1:$PORT")
 [ -n "$DB_URL" ] && ARGS+=(--database "$DB_URL")
