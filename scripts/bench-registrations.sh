@@ -5,6 +5,9 @@
 #   scripts/bench-registrations.sh [postgres://…]   (SQLite when no URL is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PORT=18080
+# Another run still serving here would answer in this one's place.
+if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken: is another run going?" >&2; exit 1; fi
 DB_URL="${1:-}"
 cargo build --release -q -p bulwark -p bulwark-loadgen --bins
 cargo build --release -q -p bulwark-app --example register_limit
@@ -15,9 +18,6 @@ echo "== raw limit (store only, 64 callers; batches of 500)"
 if [ -n "$DB_URL" ]; then "$T/examples/register_limit" --database "$DB_URL" --total 100000 | tee -a "$OUT/registrations.jsonl"
 else "$T/examples/register_limit" --total 100000 | tee -a "$OUT/registrations.jsonl"; fi
 DIR=$(mktemp -d)
-PORT=18080
-# Another run still serving here would answer in this one's place.
-if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken: is another run going?" >&2; exit 1; fi
 export BULWARK_DEMO_PASSWORD=bench-password-1
 ARGS=(--data-dir "$DIR" --listen "127.0.0.1:$PORT")
 [ -n "$DB_URL" ] && ARGS+=(--database "$DB_URL")

@@ -7,15 +7,15 @@
 #   scripts/profile-pg-registrations.sh [postgres://…/bench_reg]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PORT=18080
+# Another run still serving here would answer in this one's place.
+if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken: is another run going?" >&2; exit 1; fi
 URL="${1:-postgres://postgres@127.0.0.1:5432/bench_reg}"
 DB="${URL##*/}"
 B="${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
 ADMIN=(psql -q -At -h 127.0.0.1 -U postgres -d postgres)
 "${ADMIN[@]}" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 DIR=$(mktemp -d)
-PORT=18080
-# Another run still serving here would answer in this one's place.
-if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken: is another run going?" >&2; exit 1; fi
 export BULWARK_DEMO_PASSWORD=bench-password-1
 "$B/bulwark" demo --data-dir "$DIR" --listen "127.0.0.1:$PORT" --database "$URL" >"$DIR/server.log" 2>&1 &
 SERVER=$!
