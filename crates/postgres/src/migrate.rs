@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "leaders", sql: include_str!("../migrations/0009_leaders.sql") },
     Migration { version: 10, name: "progress", sql: include_str!("../migrations/0010_progress.sql") },
     Migration { version: 11, name: "audit_requests", sql: include_str!("../migrations/0011_audit_requests.sql") },
+    Migration {
+        version: 12,
+        name: "repeat_registrations",
+        sql: include_str!("../migrations/0012_repeat_registrations.sql"),
+    },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

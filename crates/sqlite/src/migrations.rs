@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "0010_progress", include_str!("../migrations/0010_progress.sql")),
     (11, "0011_abnormal_pools", include_str!("../migrations/0011_abnormal_pools.sql")),
     (12, "0012_audit_requests", include_str!("../migrations/0012_audit_requests.sql")),
+    (13, "0013_repeat_registrations", include_str!("../migrations/0013_repeat_registrations.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
@@ -91,6 +92,42 @@ mod tests {
         .unwrap();
         assert_eq!(read(&conn).last().unwrap().0, 10);
         assert!(conn.execute("DELETE FROM audit_entries WHERE seq = 5", []).is_err());
+    }
+
+    #[test]
+    fn registrations_stored_before_the_repeat_numbers_get_theirs() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (version, _, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < 13) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        // Person 7 three times in round 1 and once in round 2; person 8 once.
+        for (id, round, person) in [(1, 1, 7), (2, 1, 8), (3, 1, 7), (4, 2, 7), (5, 1, 7)] {
+            conn.execute(
+                "INSERT INTO registrations (id, idem_key, body_hash, round_id, site_id, tube_id, person_id, at,
+                     account_id, home, flags, tube_state, tube_members)
+                 VALUES (?1, ?1, 0, ?2, 1, ?1, ?3, 0, 1, 0, 0, 'open', 1)",
+                [id, round, person],
+            )
+            .unwrap();
+        }
+        run(&mut conn).unwrap();
+        let seqs: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, seq FROM registrations ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(seqs, vec![(1, 0), (2, 0), (3, 1), (4, 0), (5, 2)]);
+        let repeats: Vec<i64> = conn
+            .prepare("SELECT id FROM registrations INDEXED BY registrations_repeats WHERE round_id = 1 AND seq > 0")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(repeats, vec![3, 5]);
     }
 
     #[test]

@@ -550,12 +550,19 @@ pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Sto
         created(store.register(r).await);
     }
     created(store.register(s.reg("x-0", "EP0000013", &s.a[2], 420)).await);
+    // a3: re-tested in a single tube, then her swab into the first pool arrives late (an outbox
+    // that was offline): her re-test is her first registration in the round.
+    let mut r = s.reg("r-2", "EP0000923", &s.a[3], 430);
+    r.pool_size = PoolSize::SINGLE;
+    created(store.register(r).await);
+    let late = created(store.register(s.reg("q-2", "EP0000012", &s.a[3], 440)).await);
+    assert!(late.flags.contains(&RegistrationFlag::AfterResult), "{:?}", late.flags);
     let village = Scope::of(&s.world.village);
     let pools = listed(store, s.round.id, &village).await;
     let codes: Vec<&str> = pools.iter().map(|p| p.tube.code.as_str()).collect();
     assert_eq!(codes, vec!["EP0000012", "EP0000011"], "in the order the results came");
     let ids = |i: usize| pools[i].members.iter().map(|m| m.person.id).collect::<Vec<_>>();
-    assert_eq!(ids(0), vec![s.b[0].id, s.a[2].id]);
+    assert_eq!(ids(0), vec![s.b[0].id, s.a[2].id, s.a[3].id]);
     assert_eq!(ids(1), vec![s.a[0].id, s.a[1].id], "a person scanned twice is listed once");
     let a0 = &pools[1].members[0];
     assert_eq!((a0.registration, a0.registered_at), (first.id, first.at), "her first registration");
@@ -563,7 +570,8 @@ pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Sto
     assert_eq!((a0.person.grid, &a0.person.area_path), (s.a[0].grid, &s.a[0].area_path));
     assert_eq!(pools[1].members[1].retest, Some((tube("EP0000922"), None)), "the latest re-test");
     assert_eq!(pools[0].members[1].retest, None, "a later pooled registration is not a re-test");
-    assert_eq!((pools[0].state, pools[1].state), (PoolCaseState::Held, PoolCaseState::Resampling));
+    assert_eq!(pools[0].members[2].retest, Some((tube("EP0000923"), None)), "a re-test before her pool's scan");
+    assert_eq!((pools[0].state, pools[1].state), (PoolCaseState::Resampling, PoolCaseState::Resampling));
     // Scope: grid B sees the first pool with its own member only, and not the second.
     let grid_b = listed(store, s.round.id, &Scope::of(&s.world.grid_b)).await;
     assert_eq!(grid_b.len(), 1);

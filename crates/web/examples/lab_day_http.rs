@@ -260,8 +260,8 @@ fn load_sqlite(path: &std::path::Path, round: i64, site: i64, lane: i64, tubes: 
             .unwrap();
         let mut reg = tx
             .prepare(
-                "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, account_id, home, flags, tube_state, tube_members)
-                 VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, 0, 'sealed', ?9)",
+                "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, account_id, home, flags, tube_state, tube_members, seq)
+                 VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, 0, 'sealed', ?9, ?10)",
             )
             .unwrap();
         for n in 0..tubes {
@@ -285,8 +285,19 @@ fn load_sqlite(path: &std::path::Path, round: i64, site: i64, lane: i64, tubes: 
                     ])
                     .unwrap();
                 let pid = tx.last_insert_rowid();
-                reg.execute(rusqlite::params![format!("day-{n}-{m}"), round, site, lane, tube_id, pid, T0, 0, m + 1])
-                    .unwrap();
+                reg.execute(rusqlite::params![
+                    format!("day-{n}-{m}"),
+                    round,
+                    site,
+                    lane,
+                    tube_id,
+                    pid,
+                    T0,
+                    0,
+                    m + 1,
+                    0
+                ])
+                .unwrap();
                 // One member in ten has a single-tube re-test after the result.
                 if members % 10 == 3 {
                     tube.execute(rusqlite::params![format!("RT{members:09}"), round, site, lane, 1, 1, T0 + 7 * HOUR])
@@ -301,7 +312,8 @@ fn load_sqlite(path: &std::path::Path, round: i64, site: i64, lane: i64, tubes: 
                         pid,
                         T0 + 7 * HOUR,
                         1,
-                        1
+                        1,
+                        1 // her second registration in the round
                     ])
                     .unwrap();
                 }

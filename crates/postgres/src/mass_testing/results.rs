@@ -290,19 +290,25 @@ impl PgStore {
         let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
         let (low, high) = scope.path_range();
         // Not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
-        // and each pool orders its few members. The re-test is looked for only among the
-        // person's other registrations in the round: as a rule she has none, and the probe of
-        // (round, person, seq) ends in the index without reading a row.
+        // and each pool orders its few members. A re-test is looked for only for a member with
+        // a repeat in the round (`repeats`, read once from `registrations_repeats`, which holds
+        // re-tests and double scans alone): the gate in the lateral query is a one-time filter
+        // that skips its probe of (round, person, seq) for everyone else, three index pages for
+        // each of 50,000 members who as a rule have no re-test.
         let rows = tx
             .query(
                 &format!(
-                    "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
+                    "WITH repeats AS MATERIALIZED (
+                         SELECT DISTINCT person_id FROM registrations WHERE round_id = $1 AND seq > 0
+                     )
+                     SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
                      FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
                      JOIN registrations r ON r.tube_id = t.id
                      LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
+                     LEFT JOIN repeats a ON a.person_id = r.person_id
                      LEFT JOIN LATERAL (
                          SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                         WHERE r2.round_id = $1 AND r2.person_id = r.person_id
+                         WHERE a.person_id IS NOT NULL AND r2.round_id = $1 AND r2.person_id = r.person_id
                            AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
                            AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
                          ORDER BY r2.id DESC LIMIT 1

@@ -105,7 +105,8 @@ fn exists(conn: &Connection, sql: &str, id: i64) -> StoreResult<bool> {
 
 /// The person's place in the round so far.
 struct InRound {
-    any: bool,
+    /// How many registrations she has in the round: the new one's `seq`.
+    earlier: u32,
     this_tube: Option<RegistrationId>,
     other_tube: bool,
 }
@@ -118,9 +119,9 @@ fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> S
         )
         .map_err(error::map)?;
     let mut rows = stmt.query(params![reg.round, reg.person]).map_err(error::map)?;
-    let mut found = InRound { any: false, this_tube: None, other_tube: false };
+    let mut found = InRound { earlier: 0, this_tube: None, other_tube: false };
     while let Some(row) = rows.next().map_err(error::map)? {
-        found.any = true;
+        found.earlier += 1;
         let (id, tube_id, outcome): (i64, i64, Option<String>) =
             (row.get(0).map_err(error::map)?, row.get(1).map_err(error::map)?, row.get(2).map_err(error::map)?);
         if Some(tube_id) == tube {
@@ -235,7 +236,8 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
     let bits = RegistrationFlag::to_bits(&flags);
     conn.prepare_cached(
         "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, device_time, \
-         account_id, home, flags, tube_state, tube_members) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         account_id, home, flags, tube_state, tube_members, seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -252,12 +254,13 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
             reg.home,
             bits,
             state.as_str(),
-            members
+            members,
+            place.earlier
         ])
     })
     .map_err(error::map)?;
     let id = conn.last_insert_rowid();
-    if !place.any {
+    if place.earlier == 0 {
         count_sampled(reg.round, &reg.person_area_path);
     }
     count_minute(reg, reg.at);

@@ -16,6 +16,7 @@ use bulwark_store::{
     testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashSet;
 
 const TUBE_COLUMNS: &str =
     "id, code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at, outcome, resulted_at";
@@ -226,9 +227,6 @@ trait Member: Sized {
     /// The person's columns in the member statement, from `p`; the first is `p.id`.
     const COLUMNS: &'static str;
     fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self>;
-    fn person(&self) -> PersonId;
-    /// A later single-tube re-test than the one read with her.
-    fn retested(&mut self, retest: (TubeCode, Option<LabOutcome>));
 }
 
 impl Member for PoolMember {
@@ -241,12 +239,6 @@ impl Member for PoolMember {
             flags: RegistrationFlag::from_bits(row.get(4)?),
             retest,
         })
-    }
-    fn person(&self) -> PersonId {
-        self.person.id
-    }
-    fn retested(&mut self, retest: (TubeCode, Option<LabOutcome>)) {
-        self.retest = Some(retest);
     }
 }
 
@@ -262,24 +254,19 @@ impl Member for MemberId {
     fn read(row: &Row<'_>, base: usize, _: i64, retest: Retest) -> rusqlite::Result<Self> {
         Ok(MemberId { id: row.get(base)?, retested: retest.is_some() })
     }
-    fn person(&self) -> PersonId {
-        self.id
-    }
-    fn retested(&mut self, _: (TubeCode, Option<LabOutcome>)) {
-        self.retested = true;
-    }
 }
 
 /// Walks the abnormal pools of the round with a member inside `scope`, in the order their results
-/// came, handing each to `sink` with its state and its members inside the scope. Two statements
-/// in one read transaction, each read once in the order it answers: the pools' tubes, then every
+/// came, handing each to `sink` with its state and its members inside the scope. One read
+/// transaction: the pools' tubes; the people with more than one registration in the round (from
+/// `registrations_repeats`, which holds the repeats alone: re-tests and double scans); then every
 /// registration of those pools in the same order (by pool, then id, from `registrations_tube`)
-/// with the member's columns when she lives inside the scope, and her other registrations in the
-/// round after the pool's result that went into a single tube (one probe of
-/// `registrations_round_person`, which skips the pool's own registration without reading it; as a
-/// rule nothing is found). Members outside the scope still count for the pool's state. (Four
-/// statements joined in hash maps over full records took 257 ms for 5,000 pools of ten; a
-/// correlated sub-query for the re-test opened its cursors again for every member.)
+/// with the member's columns when she lives inside the scope. Only a member with a repeat can
+/// have a re-test, so only she is probed for one: the latest registration in the round after the
+/// pool's result that went into a single tube. Members outside the scope still count for the
+/// pool's state. (Four statements joined in hash maps over full records took 257 ms for 5,000
+/// pools of ten; a re-test probe joined to every member read three index pages each for 50,000
+/// members who as a rule have none.)
 fn walk_pools<M: Member>(
     conn: &Connection,
     round: RoundId,
@@ -298,27 +285,35 @@ fn walk_pools<M: Member>(
     if tubes.is_empty() {
         return Ok(());
     }
+    let repeats: HashSet<i64> = tx
+        .prepare_cached(
+            "SELECT DISTINCT person_id FROM registrations INDEXED BY registrations_repeats
+             WHERE round_id = ?1 AND seq > 0",
+        )
+        .and_then(|mut s| s.query_map([round], |row| row.get(0))?.collect())
+        .map_err(error::map)?;
+    let mut retests = tx
+        .prepare_cached(
+            "SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+             WHERE r2.round_id = ?1 AND r2.person_id = ?2 AND r2.id <> ?3 AND r2.at > ?4 AND t2.pool_size = 1
+             ORDER BY r2.id DESC LIMIT 1",
+        )
+        .map_err(error::map)?;
     let (low, high) = scope.path_range();
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, r2.id, t2.code, t2.outcome
+            "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}
              FROM tubes t INDEXED BY tubes_abnormal_pools
              JOIN registrations r ON r.tube_id = t.id
              LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
-             LEFT JOIN registrations r2 ON r2.round_id = ?1 AND r2.person_id = r.person_id AND r2.id <> r.id
-                  AND r2.at > coalesce(t.resulted_at, t.opened_at)
-             LEFT JOIN tubes t2 ON t2.id = r2.tube_id AND t2.pool_size = 1
              WHERE {POOLS}
              ORDER BY t.resulted_at, t.id, r.id",
             M::COLUMNS
         ))
         .map_err(error::map)?;
-    // The person's columns start at 5; the re-test's follow them.
-    let retest_at = 5 + M::COLUMNS.split(',').count();
     let mut rows = stmt.query(params![round, low, high]).map_err(error::map)?;
     let mut tubes = tubes.into_iter();
     let mut current: Option<PoolRead<M>> = None;
-    let mut last_registration = None;
     while let Some(row) = rows.next().map_err(error::map)? {
         let tube_id: i64 = row.get(0).map_err(error::map)?;
         while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
@@ -332,34 +327,27 @@ fn walk_pools<M: Member>(
         let Some(pool) = current.as_mut() else { unreachable!("set above") };
         let registration: i64 = row.get(1).map_err(error::map)?;
         let person: i64 = row.get(2).map_err(error::map)?;
-        // A single-tube registration after the result is a re-test; the latest one counts.
-        let retest_id: Option<i64> = row.get(retest_at).map_err(error::map)?;
-        let code: Option<String> = row.get(retest_at + 1).map_err(error::map)?;
-        let retest = match code {
-            Some(code) => {
-                Some((retest_id, TubeCode::from_stored(code), outcome_of(row.get(retest_at + 2).map_err(error::map)?)?))
-            }
-            None => None,
-        };
-        if last_registration == Some(registration) {
-            // The same registration again: she has several registrations after the result.
-            pool.better_retest(person, retest);
-            continue;
-        }
-        last_registration = Some(registration);
         // A person scanned twice into one tube counts once (her first registration).
         if pool.results.iter().any(|r| r.person == person) {
             continue;
         }
-        pool.results.push(MemberRetest {
-            person,
-            id: retest.as_ref().and_then(|r| r.0),
-            outcome: retest.as_ref().map(|r| r.2),
-        });
+        let retest = if repeats.contains(&person) {
+            let after = pool.tube.resulted_at.unwrap_or(pool.tube.opened_at);
+            retests
+                .query_row(params![round, person, registration, after], |r| {
+                    Ok((TubeCode::from_stored(r.get(0)?), r.get::<_, Option<String>>(1)?))
+                })
+                .optional()
+                .map_err(error::map)?
+                .map(|(code, outcome)| Ok::<_, StoreError>((code, outcome_of(outcome)?)))
+                .transpose()?
+        } else {
+            None
+        };
+        pool.results.push(MemberRetest { person, outcome: retest.as_ref().map(|r| r.1) });
         if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
             continue; // lives outside the scope
         }
-        let retest = retest.map(|(_, code, outcome)| (code, outcome));
         pool.members.push(M::read(row, 5, registration, retest).map_err(error::map)?);
     }
     if let Some(pool) = current {
@@ -387,8 +375,6 @@ fn pool_person(row: &Row<'_>, base: usize) -> rusqlite::Result<PoolPerson> {
 /// outcome so far.
 struct MemberRetest {
     person: i64,
-    /// The re-test's registration.
-    id: Option<i64>,
     outcome: Option<Option<LabOutcome>>,
 }
 
@@ -404,20 +390,6 @@ impl<M: Member> PoolRead<M> {
     fn new(tube: Tube) -> PoolRead<M> {
         let n = tube.members as usize;
         PoolRead { tube, members: Vec::with_capacity(n), results: Vec::with_capacity(n) }
-    }
-
-    /// Another candidate for the re-test of `person`, the member read last: the latest
-    /// single-tube registration wins.
-    fn better_retest(&mut self, person: i64, retest: Option<(Option<i64>, TubeCode, Option<LabOutcome>)>) {
-        let Some((id, code, outcome)) = retest else { return };
-        let Some(last) = self.results.last_mut().filter(|r| r.person == person) else { return };
-        if last.id.is_some() && last.id >= id {
-            return;
-        }
-        *last = MemberRetest { person, id, outcome: Some(outcome) };
-        if let Some(member) = self.members.last_mut().filter(|m| m.person() == person) {
-            member.retested((code, outcome));
-        }
     }
 
     /// Hands the pool to `sink`, unless none of its members lives inside the scope.
