@@ -273,6 +273,7 @@ impl PgStore {
             .start()
             .await
             .map_err(db)?;
+        tx.batch_execute("SET LOCAL work_mem = '64MB'").await.map_err(db)?;
         let tubes = tx
             .query(
                 &format!(
@@ -291,27 +292,27 @@ impl PgStore {
         let (low, high) = scope.path_range();
         // Not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
         // and each pool orders its few members. A re-test is looked for only for a member with
-        // a repeat in the round (`repeats`, read once from `registrations_repeats`, which holds
-        // re-tests and double scans alone): the gate in the lateral query is a one-time filter
-        // that skips its probe of (round, person, seq) for everyone else, three index pages for
-        // each of 50,000 members who as a rule have no re-test.
+        // a repeat registration in the round: the gate is a one-time filter on a hashed set of
+        // the round's repeats, read once from `registrations_repeats`, so everyone else skips
+        // the probe of (round, person, seq), three index pages for each of 50,000 members who as
+        // a rule have no re-test. The latest re-test is the highest `seq`, as it is the highest
+        // id (a seq is taken only once the one before it is committed), read backwards from the
+        // index with no sort per member. A larger `work_mem` keeps the set hashed: the planner
+        // would otherwise scan it for every member once it expects more than ~260,000 repeats.
         let rows = tx
             .query(
                 &format!(
-                    "WITH repeats AS MATERIALIZED (
-                         SELECT DISTINCT person_id FROM registrations WHERE round_id = $1 AND seq > 0
-                     )
-                     SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
+                    "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
                      FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
                      JOIN registrations r ON r.tube_id = t.id
                      LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
-                     LEFT JOIN repeats a ON a.person_id = r.person_id
                      LEFT JOIN LATERAL (
                          SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                         WHERE a.person_id IS NOT NULL AND r2.round_id = $1 AND r2.person_id = r.person_id
+                         WHERE r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0)
+                           AND r2.round_id = $1 AND r2.person_id = r.person_id
                            AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
                            AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
-                         ORDER BY r2.id DESC LIMIT 1
+                         ORDER BY r2.seq DESC LIMIT 1
                      ) rt ON true
                      WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')",
                     M::COLUMNS
