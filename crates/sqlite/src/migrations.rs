@@ -40,13 +40,19 @@ mod tests {
     use super::{MIGRATIONS, run};
     use rusqlite::Connection;
 
+    /// A database with every migration before `version` applied, as a release before it left it.
+    fn migrated_before(version: i64) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for (v, _, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < version) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", v).unwrap();
+        }
+        conn
+    }
+
     #[test]
     fn the_audit_split_keeps_every_entry_under_its_number() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for (version, _, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < 12) {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", version).unwrap();
-        }
+        let mut conn = migrated_before(12);
         conn.execute_batch(
             "INSERT INTO audit_log (seq, at, account_id, username, role, operation, person_id, outcome, detail, request_id)
              VALUES (5, 1, 7, 'li', 'commander', 'persons_read', 42, 'success', NULL, 'r1'),
@@ -96,11 +102,7 @@ mod tests {
 
     #[test]
     fn registrations_stored_before_the_repeat_numbers_get_theirs() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for (version, _, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v < 13) {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", version).unwrap();
-        }
+        let mut conn = migrated_before(13);
         // Person 7 three times in round 1 and once in round 2; person 8 once.
         for (id, round, person) in [(1, 1, 7), (2, 1, 8), (3, 1, 7), (4, 2, 7), (5, 1, 7)] {
             conn.execute(
