@@ -273,7 +273,6 @@ impl PgStore {
             .start()
             .await
             .map_err(db)?;
-        tx.batch_execute("SET LOCAL work_mem = '64MB'").await.map_err(db)?;
         let tubes = tx
             .query(
                 &format!(
@@ -290,6 +289,7 @@ impl PgStore {
         }
         let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
         let (low, high) = scope.path_range();
+        tx.batch_execute("SET LOCAL work_mem = '64MB'").await.map_err(db)?;
         // Not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
         // and each pool orders its few members. A re-test is looked for only for a member with
         // a repeat registration in the round: the gate is a one-time filter on a hashed set of
