@@ -8,3 +8,17 @@ pub async fn entries(store: &dyn Store, actor: &Actor, query: AuditQuery, now: M
     actor.authorize(store, Operation::AuditRead, now).await?;
     Ok(store.audit_entries(&query).await?)
 }
+
+/// How many entries (on PostgreSQL: requests) one call of [`index_waiting`] indexes: on SQLite the
+/// call holds the single writer, so a list of 50,000 people is indexed in a dozen short turns
+/// between the registrations instead of one long one.
+pub const INDEX_TURN: u32 = 4096;
+
+/// Adds entries appended since the last call to the person index, a turn at a time, until none
+/// are waiting: the server's background work, also run by tools that write many entries. People's
+/// histories are complete without it (see [`bulwark_store::AuditStore::index_audit`]); it keeps
+/// them fast.
+pub async fn index_waiting(store: &dyn Store) -> AppResult<()> {
+    while store.index_audit(INDEX_TURN).await? {}
+    Ok(())
+}

@@ -63,6 +63,8 @@ pub(crate) async fn run(command: ImportCommand) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_with_message("parsed");
+    // The import's audit entries into the person index now, rather than by the next server.
+    bulwark_app::audit::index_waiting(store.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     for e in &report.errors {
         println!("row {}, column {}: {} (found \"{}\") [{}]", e.row, e.column, e.message, e.value, e.code);
     }

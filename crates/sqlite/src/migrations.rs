@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "0011_abnormal_pools", include_str!("../migrations/0011_abnormal_pools.sql")),
     (12, "0012_audit_requests", include_str!("../migrations/0012_audit_requests.sql")),
     (13, "0013_repeat_registrations", include_str!("../migrations/0013_repeat_registrations.sql")),
+    (14, "0014_audit_people", include_str!("../migrations/0014_audit_people.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
@@ -130,6 +131,32 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(repeats, vec![3, 5]);
+    }
+
+    #[test]
+    fn entries_logged_before_the_person_index_moved_are_indexed_by_it() {
+        let mut conn = migrated_before(14);
+        conn.execute_batch(
+            "INSERT INTO audit_requests (id, at, username, operation, outcome, request_id)
+             VALUES (1, 1, 'li', 'persons_list', 'success', 'r1'), (2, 2, 'x', 'login', 'rejected', 'r2');
+             INSERT INTO audit_entries (seq, request, person_id) VALUES (3, 1, 42), (4, 1, 7), (6, 1, 42), (8, 2, NULL);",
+        )
+        .unwrap();
+        run(&mut conn).unwrap();
+        let indexed: Vec<(i64, i64)> = conn
+            .prepare("SELECT person_id, seq FROM audit_people ORDER BY person_id, seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(indexed, vec![(7, 4), (42, 3), (42, 6)]);
+        let through: i64 = conn.query_row("SELECT seq FROM audit_people_through", [], |r| r.get(0)).unwrap();
+        assert_eq!(through, 8, "every entry logged before is indexed");
+        // The index only grows and its mark only moves forward.
+        assert!(conn.execute("DELETE FROM audit_people", []).is_err());
+        assert!(conn.execute("UPDATE audit_people_through SET seq = 7", []).is_err());
+        assert!(conn.execute("UPDATE audit_people_through SET seq = 9", []).is_ok());
     }
 
     #[test]

@@ -95,6 +95,7 @@ macro_rules! contract_tests {
             sessions_lifecycle,
             audit_append_and_query,
             audit_of_a_list_keeps_one_entry_per_person,
+            audit_by_person_whether_indexed_or_not,
             staff_assignments,
             testing_rounds_and_sites_round_trip,
             testing_registration_is_idempotent_by_key,
@@ -1242,6 +1243,66 @@ pub async fn audit_of_a_list_keeps_one_entry_per_person(store: &dyn Store) {
     assert_eq!(page.iter().map(|e| e.person).collect::<Vec<_>>(), vec![None, Some(5), Some(4)]);
     let next = store.audit_entries(&q(None, Some(1), Some(page[2].seq), 3)).await.unwrap();
     assert_eq!(next.iter().map(|e| e.person).collect::<Vec<_>>(), vec![Some(3), Some(2), Some(1)]);
+}
+
+/// A person's history is the same whichever of her entries the person index holds yet: none,
+/// some (an indexing turn stops inside the log), all; no entry is found twice or missed.
+pub async fn audit_by_person_whether_indexed_or_not(store: &dyn Store) {
+    let stamp = |request: &str| AuditStamp {
+        at: T0,
+        user: Some(1),
+        username: "li".into(),
+        role: Some(Role::Commander),
+        operation: Operation::AbnormalPoolsRead,
+        request_id: request.into(),
+    };
+    let list = |request: &str, people: &[PersonId]| -> Vec<NewAuditEntry> {
+        people.iter().map(|p| stamp(request).entry(Some(*p), Outcome::Success, None)).collect()
+    };
+    // Each person's history as the whole log (read without the person index) has it.
+    let check = async |when: &str| {
+        let all = all_audit(store).await;
+        for person in 1..=7 {
+            let expected: Vec<&AuditEntry> = all.iter().filter(|e| e.person == Some(person)).collect();
+            let found = store
+                .audit_entries(&AuditQuery { person: Some(person), limit: 1000, ..Default::default() })
+                .await
+                .unwrap();
+            assert_eq!(found.iter().collect::<Vec<_>>(), expected, "person {person}, {when}");
+            if let Some(newest) = expected.first() {
+                let older = store
+                    .audit_entries(&AuditQuery {
+                        person: Some(person),
+                        before: Some(newest.seq),
+                        limit: 2,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                let want: Vec<&AuditEntry> = expected.iter().skip(1).take(2).copied().collect();
+                assert_eq!(older.iter().collect::<Vec<_>>(), want, "person {person} older than her newest, {when}");
+            }
+        }
+    };
+    assert!(!store.index_audit(10).await.unwrap(), "nothing waits in an empty log");
+    store.append_audit(list("a", &[1, 2, 3, 4, 5, 6, 3])).await.unwrap();
+    store.append_audit(list("b", &[2])).await.unwrap();
+    store.append_audit(vec![stamp("c").entry(None, Outcome::Success, None)]).await.unwrap();
+    store.append_audit(vec![stamp("d").entry(Some(3), Outcome::Denied, None)]).await.unwrap();
+    check("nothing indexed").await;
+    assert!(store.index_audit(1).await.unwrap(), "more waits after one turn of one");
+    check("one turn indexed").await;
+    store.append_audit(list("e", &[1, 2, 6])).await.unwrap();
+    check("one turn indexed, more appended").await;
+    let mut turns = 0;
+    while store.index_audit(2).await.unwrap() {
+        turns += 1;
+        assert!(turns < 100, "indexing ends");
+    }
+    check("all indexed").await;
+    assert!(!store.index_audit(2).await.unwrap(), "nothing waits once all is indexed");
+    store.append_audit(list("f", &[7, 1])).await.unwrap();
+    check("all indexed, more appended").await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -190,7 +190,16 @@ pub struct AuditQuery {
 pub trait AuditStore: Send + Sync {
     /// Appends entries durably; callers send no person data before this returns.
     async fn append_audit(&self, entries: Vec<NewAuditEntry>) -> StoreResult<()>;
+    /// Entries newest first. A person's entries are found whether or not
+    /// [`index_audit`](AuditStore::index_audit) has indexed them yet.
     async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// Adds entries appended since the last call to the index of entries by person, at most
+    /// `limit` of them (PostgreSQL: requests, whatever their size); `true` when more are waiting.
+    /// The index is derived: appending writes a list's 50,000 entries as rows in the order they
+    /// come, and the random inserts into the person index happen here, off the reader's request,
+    /// in key order. The server calls it in the background; person queries read the waiting
+    /// entries as well, so the answer is the same before and after.
+    async fn index_audit(&self, limit: u32) -> StoreResult<bool>;
 }
 
 /// Staff assignments.

@@ -538,6 +538,15 @@ async fn main() {
         tenths(&by_id),
         median(&by_id)
     );
+    // The person index behind the log: what the server's indexer had left of those lists' entries,
+    // indexed here at once (the server's own turns may be taking some of them meanwhile).
+    let t = Instant::now();
+    bulwark_app::audit::index_waiting(store.as_ref()).await.unwrap();
+    println!(
+        "  the person index brought up to date after them: {:.1} ms ({} entries appended by the lists above)",
+        t.elapsed().as_secs_f64() * 1000.0,
+        2 * lists * sorted.len() + lists * counted.1
+    );
     if std::env::args().any(|a| a == "--keep") {
         match &engine {
             Engine::Sqlite(dir) => println!("kept: {}", dir.path().join("bench.db").display()),

@@ -1,7 +1,12 @@
-//! Work the server does on its own while it serves: the overdue sweep of command tasks.
+//! Work the server does on its own while it serves: the overdue sweep of command tasks and the
+//! audit log's person index.
 
 use crate::{AppState, events::Event};
 use std::time::Duration;
+
+/// How often entries appended to the audit log are added to its person index: a person's history
+/// reads at most this much of the log's tail beyond the index (plus whatever a burst appended).
+const INDEX_AUDIT_EVERY: Duration = Duration::from_millis(250);
 
 /// How often tasks are checked for having gone overdue: an alert is at most this late.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -40,6 +45,23 @@ pub(crate) async fn sweep_overdue(state: AppState) {
             }
             // The next tick tries again; nothing is lost (the marks are in the database).
             Err(e) => tracing::warn!(error.detail = %e, "overdue sweep failed"),
+        }
+    }
+}
+
+/// Keeps the audit log's person index up with the log (several servers share the work: the store
+/// hands each waiting entry to one of them). Runs until the server shuts down.
+pub(crate) async fn index_audit(state: AppState) {
+    let mut tick = tokio::time::interval(INDEX_AUDIT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.events.closed() => return,
+        }
+        if let Err(e) = bulwark_app::audit::index_waiting(state.store.as_ref()).await {
+            // Nothing is lost: the entries wait in the log, and histories read them there.
+            tracing::warn!(error.detail = %e, "audit person index not brought up to date");
         }
     }
 }

@@ -126,6 +126,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let events = state.events.clone();
     tokio::spawn(background::sweep_overdue(state.clone()));
+    tokio::spawn(background::index_audit(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = async move {
         shutdown.await;

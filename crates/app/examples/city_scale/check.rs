@@ -181,7 +181,8 @@ pub async fn run(db: &Db, fresh: &Db, plan: Plan, ids: &Ids, seed: u64) -> Res<(
         let person = 1 + pick(i, plan.residents()) as i64;
         let imported = db
             .scalar(&format!(
-                "SELECT count(*) FROM audit_log WHERE person_id = {person} AND operation = 'residents_import'"
+                "SELECT count(*) FROM audit_people p JOIN audit_log l ON l.seq = p.seq
+                 WHERE p.person_id = {person} AND l.operation = 'residents_import'"
             ))
             .await?;
         c.equal(&format!("import audited for person {person}"), &[1, imported]);
