@@ -78,9 +78,7 @@ pub(crate) async fn audit_read_ids(
     now: Millis,
 ) -> AppResult<()> {
     // One entry per request and person: someone listed twice (in two pools, say) was read once.
-    // In id order, so that a long list's entries go into the log's person index side by side
-    // instead of one scattered page each (50,000 random ids into a copy of SQLite's audit table:
-    // half the time; see BENCHMARKS.md).
+    // In id order, as the person index takes them later (`AuditStore::index_audit`).
     let mut ids = ids;
     ids.sort_unstable();
     ids.dedup();

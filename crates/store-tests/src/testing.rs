@@ -474,6 +474,18 @@ async fn listed(store: &dyn Store, round: i64, scope: &Scope) -> Vec<bulwark_sto
         counted.add(pool.state);
     }
     assert_eq!(store.abnormal_pool_counts(round, scope).await.unwrap(), counted, "the counts agree with the list");
+    // The same pools in the same order when handed over a few at a time.
+    for batch in [1, 2] {
+        let batches = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = batches.clone();
+        let each = Box::new(move |pools| into.lock().unwrap().push(pools));
+        store.abnormal_pools_in_batches(round, scope, batch, each).await.unwrap();
+        let batches = std::mem::take(&mut *batches.lock().unwrap());
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert!(sizes.iter().all(|n| (1..=batch).contains(n)), "batches of at most {batch}: {sizes:?}");
+        assert!(sizes.iter().rev().skip(1).all(|n| *n == batch), "only the last batch is short: {sizes:?}");
+        assert_eq!(batches.concat(), pools, "the pools in batches of {batch}");
+    }
     pools
 }
 

@@ -201,6 +201,9 @@ impl AbnormalPoolCounts {
     }
 }
 
+/// Where [`TestingStore::abnormal_pools_in_batches`] hands its batches of pools.
+pub type PoolBatches = Box<dyn FnMut(Vec<AbnormalPool>) + Send>;
+
 /// An abnormal pool and everyone in it (including registrations that arrived after the result).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbnormalPool {
@@ -327,6 +330,16 @@ pub trait TestingStore: Send + Sync {
     /// Abnormal pools of the round whose tube was sampled inside `scope` or has a member living
     /// inside it, with their members (members outside `scope` are left out).
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>>;
+    /// The pools of [`abnormal_pools`](Self::abnormal_pools), in the same order, handed to `each`
+    /// `batch` at a time (the last batch may be shorter) as the walk reads them, so that a long
+    /// list is rendered and audited while the rest is read. Returns after the last batch.
+    async fn abnormal_pools_in_batches(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        batch: usize,
+        each: PoolBatches,
+    ) -> StoreResult<()>;
     /// The pools [`abnormal_pools`](Self::abnormal_pools) lists, counted by state, without
     /// reading their members' records (the round page asks for these at every update).
     async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts>;

@@ -450,7 +450,7 @@ async fn main() {
     );
 
     // Right afterwards: the list over HTTP, then the store call alone.
-    let mut wall = Vec::new();
+    let (mut wall, mut headers) = (Vec::new(), Vec::new());
     let mut size = 0;
     let mut counted = (0, 0);
     for _ in 0..lists {
@@ -462,6 +462,8 @@ async fn main() {
             .await
             .unwrap();
         assert!(r.status().is_success());
+        // The server sends its headers once the answer is whole (rendered, audit committed).
+        headers.push(t.elapsed().as_secs_f64() * 1000.0);
         let body = r.bytes().await.unwrap();
         wall.push(t.elapsed().as_secs_f64() * 1000.0);
         size = body.len();
@@ -478,6 +480,7 @@ async fn main() {
         median(&wall),
         load_average()
     );
+    println!("  of which until the headers arrived: {:?} ms (median {:.1})", tenths(&headers), median(&headers));
     let scope = Scope::of(&town);
     let mut alone = Vec::new();
     for _ in 0..lists {

@@ -139,24 +139,62 @@ pub async fn abnormal_pools(
     abnormal_pools_within(store, actor, round, None, now).await
 }
 
-/// The round's abnormal pools turned into `R` by `render` (the JSON of the answer, say) while
-/// their members' audit entries are written: a list of 50,000 members is 13 MiB of JSON, made on
-/// the other core instead of after the commit. The rendering is handed back only once the audit
-/// has committed, so nothing is shown unaudited, as with [`abnormal_pools`].
-pub async fn abnormal_pools_rendered<R: Send + 'static>(
+/// How many pools [`abnormal_pools_rendered`] takes at a time: ~2,500 members, whose audit
+/// commits in a few milliseconds while the next batch is read.
+const POOLS_PER_BATCH: usize = 250;
+
+/// An answer made from the abnormal pools a batch at a time, in their order (the API's JSON, say).
+pub trait PoolRendering: Send + 'static {
+    type Output: Send + 'static;
+    fn add(&mut self, pools: Vec<AbnormalPool>);
+    fn finish(self) -> Self::Output;
+}
+
+/// The round's abnormal pools rendered by `rendering` as they are read: a list of 50,000 members
+/// is 13 MiB of JSON, so each batch of pools is rendered on another thread and its members'
+/// audit entries appended while the store reads the next batch, instead of one after the other.
+/// The rendering is handed back only once every batch's audit has committed, so nothing is shown
+/// unaudited, as with [`abnormal_pools`].
+pub async fn abnormal_pools_rendered<R: PoolRendering>(
     store: &dyn Store,
     actor: &Actor,
     round: RoundId,
     now: Millis,
-    render: impl FnOnce(Vec<AbnormalPool>) -> R + Send + 'static,
-) -> AppResult<R> {
+    mut rendering: R,
+) -> AppResult<R::Output> {
     let op = Operation::AbnormalPoolsRead;
-    let pools = unaudited_abnormal_pools(store, actor, round, None, now).await?;
-    let people = member_ids(&pools);
-    let rendering = tokio::task::spawn_blocking(move || render(pools));
-    let audited = audit_read_ids(store, actor, op, people, now).await;
-    let rendered = rendering.await.map_err(|e| AppError::Internal(format!("rendering the abnormal pools: {e}")))?;
-    audited.map(|()| rendered)
+    let scope = abnormal_pools_scope(store, actor, round, None, now).await?;
+    let (pools_to_render, pools) = std::sync::mpsc::channel::<Vec<AbnormalPool>>();
+    let (people_to_audit, mut people) = tokio::sync::mpsc::unbounded_channel::<Vec<PersonId>>();
+    let rendered = tokio::task::spawn_blocking(move || {
+        for batch in pools {
+            rendering.add(batch);
+        }
+        rendering.finish()
+    });
+    // Both senders go with the store's walk: the channels close when it ends, however it ends.
+    let each = Box::new(move |batch: Vec<AbnormalPool>| {
+        // A receiver gone means its side failed; the walk's own answer still comes back.
+        let _ = people_to_audit.send(member_ids(&batch));
+        let _ = pools_to_render.send(batch);
+    });
+    let read = store.abnormal_pools_in_batches(round, &scope, POOLS_PER_BATCH, each);
+    let audit = async {
+        // Someone in two pools was read once, whichever batches hold them.
+        let mut seen = std::collections::HashSet::new();
+        let mut audited = Ok(());
+        while let Some(ids) = people.recv().await {
+            let fresh: Vec<PersonId> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+            if audited.is_ok() && !fresh.is_empty() {
+                audited = audit_read_ids(store, actor, op, fresh, now).await;
+            }
+        }
+        audited
+    };
+    let (read, audited) = tokio::join!(read, audit);
+    read?;
+    audited?;
+    rendered.await.map_err(|e| AppError::Internal(format!("rendering the abnormal pools: {e}")))
 }
 
 /// Abnormal pools with their members inside `area` (an area code, narrowed to the actor's scope;
@@ -168,25 +206,25 @@ pub async fn abnormal_pools_within(
     area: Option<&str>,
     now: Millis,
 ) -> AppResult<Vec<AbnormalPool>> {
-    let pools = unaudited_abnormal_pools(store, actor, round, area, now).await?;
+    let scope = abnormal_pools_scope(store, actor, round, area, now).await?;
+    let pools = store.abnormal_pools(round, &scope).await?;
     audit_read_ids(store, actor, Operation::AbnormalPoolsRead, member_ids(&pools), now).await?;
     Ok(pools)
 }
 
-/// The abnormal pools the actor may see, read but not yet audited: the caller audits them before
-/// showing anyone.
-async fn unaudited_abnormal_pools(
+/// Where the actor may read the round's abnormal pools (inside `area` when given), once she may
+/// read them at all and the round exists. The caller audits the members before showing anyone.
+async fn abnormal_pools_scope(
     store: &dyn Store,
     actor: &Actor,
     round: RoundId,
     area: Option<&str>,
     now: Millis,
-) -> AppResult<Vec<AbnormalPool>> {
+) -> AppResult<Scope> {
     let op = Operation::AbnormalPoolsRead;
     actor.authorize(store, op, now).await?;
     existing_round(store, round).await?;
-    let scope = scope_of(store, actor, op, area, now).await?;
-    Ok(store.abnormal_pools(round, &scope).await?)
+    scope_of(store, actor, op, area, now).await
 }
 
 fn member_ids(pools: &[AbnormalPool]) -> Vec<PersonId> {

@@ -28,8 +28,8 @@ use bulwark_domain::{
 use bulwark_store::{
     StoreResult,
     testing::{
-        AbnormalPool, AbnormalPoolCounts, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress,
-        Registered, ResultsReport, ReviewItem, Scanned, TestingStore, Tube, Untested,
+        AbnormalPool, AbnormalPoolCounts, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, PoolBatches,
+        Progress, Registered, ResultsReport, ReviewItem, Scanned, TestingStore, Tube, Untested,
     },
 };
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -358,6 +358,22 @@ impl TestingStore for PgStore {
 
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
         self.read_abnormal_pools(round, scope).await
+    }
+
+    async fn abnormal_pools_in_batches(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        batch: usize,
+        mut each: PoolBatches,
+    ) -> StoreResult<()> {
+        // The walk reads its rows whole before it makes the pools: the batches come after it,
+        // still rendered and audited one beside the other.
+        let mut pools = self.read_abnormal_pools(round, scope).await?.into_iter().peekable();
+        while pools.peek().is_some() {
+            each(pools.by_ref().take(batch.max(1)).collect());
+        }
+        Ok(())
     }
 
     async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {

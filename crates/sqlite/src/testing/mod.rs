@@ -21,8 +21,8 @@ use bulwark_domain::{
 use bulwark_store::{
     StoreError, StoreResult, TestingStore,
     testing::{
-        AbnormalPool, AbnormalPoolCounts, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, Progress,
-        Registered, ResultsReport, ReviewItem, Scanned, Tube, Untested,
+        AbnormalPool, AbnormalPoolCounts, CoverageRow, FlaggedRegistration, HomeVisit, MakeRegistration, PoolBatches,
+        Progress, Registered, ResultsReport, ReviewItem, Scanned, Tube, Untested,
     },
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -281,6 +281,17 @@ impl TestingStore for SqliteStore {
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
         let scope = scope.clone();
         self.read(move |c| results::abnormal_pools(c, round, &scope)).await
+    }
+
+    async fn abnormal_pools_in_batches(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        batch: usize,
+        mut each: PoolBatches,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        self.read(move |c| results::abnormal_pools_in_batches(c, round, &scope, batch, &mut each)).await
     }
 
     async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {

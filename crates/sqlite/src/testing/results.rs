@@ -189,11 +189,31 @@ const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AN
 /// Abnormal pools of the round with a member inside `scope`, in the order their results came,
 /// with those members (see [`walk_pools`]).
 pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+    let mut all = Vec::new();
+    abnormal_pools_in_batches(conn, round, scope, usize::MAX, &mut |pools| all = pools)?;
+    Ok(all)
+}
+
+/// [`abnormal_pools`] handed to `each` `batch` pools at a time as the walk reads them.
+pub(crate) fn abnormal_pools_in_batches(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+    batch: usize,
+    each: &mut dyn FnMut(Vec<AbnormalPool>),
+) -> StoreResult<()> {
+    let batch = batch.max(1);
     let mut pools = Vec::new();
     walk_pools::<PoolMember>(conn, round, scope, &mut |tube, state, members| {
         pools.push(AbnormalPool { tube, state, members });
+        if pools.len() == batch {
+            each(std::mem::take(&mut pools));
+        }
     })?;
-    Ok(pools)
+    if !pools.is_empty() {
+        each(pools);
+    }
+    Ok(())
 }
 
 /// How many abnormal pools of the round have a member inside `scope`, and how many of them are

@@ -698,12 +698,45 @@ pub(crate) async fn abnormal_pools(
     Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let json = coverage::abnormal_pools_rendered(state.store.as_ref(), &actor, id, state.clock.now(), |pools| {
-        serde_json::to_vec(&pools.into_iter().map(pool_view).collect::<Vec<_>>())
-    })
-    .await?
-    .map_err(|e| ApiError(AppError::Internal(format!("abnormal pools as JSON: {e}"))))?;
+    let json = coverage::abnormal_pools_rendered(state.store.as_ref(), &actor, id, state.clock.now(), PoolsJson::new())
+        .await?
+        .map_err(|e| ApiError(AppError::Internal(format!("abnormal pools as JSON: {e}"))))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], json))
+}
+
+/// The abnormal pools as a JSON array of [`AbnormalPoolView`], written a batch of pools at a time.
+struct PoolsJson {
+    out: Vec<u8>,
+    written: Result<usize, serde_json::Error>,
+}
+
+impl PoolsJson {
+    fn new() -> Self {
+        PoolsJson { out: b"[".to_vec(), written: Ok(0) }
+    }
+}
+
+impl coverage::PoolRendering for PoolsJson {
+    type Output = Result<Vec<u8>, serde_json::Error>;
+
+    fn add(&mut self, pools: Vec<AbnormalPool>) {
+        for pool in pools {
+            let Ok(written) = &mut self.written else { return };
+            if *written > 0 {
+                self.out.push(b',');
+            }
+            *written += 1;
+            if let Err(e) = serde_json::to_writer(&mut self.out, &pool_view(pool)) {
+                self.written = Err(e);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Self::Output {
+        self.written?;
+        self.out.push(b']');
+        Ok(self.out)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
