@@ -9,7 +9,7 @@ pub async fn entries(store: &dyn Store, actor: &Actor, query: AuditQuery, now: M
     Ok(store.audit_entries(&query).await?)
 }
 
-/// How many entries (on PostgreSQL: requests) one call of [`index_waiting`] indexes: on SQLite the
+/// How many entries one call of [`index_waiting`] indexes at most: on SQLite the
 /// call holds the single writer, so a list of 50,000 people is indexed in a dozen short turns
 /// between the registrations instead of one long one.
 pub const INDEX_TURN: u32 = 4096;

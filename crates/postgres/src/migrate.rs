@@ -31,7 +31,6 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "repeat_registrations",
         sql: include_str!("../migrations/0012_repeat_registrations.sql"),
     },
-    Migration { version: 13, name: "audit_people", sql: include_str!("../migrations/0013_audit_people.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

@@ -1290,7 +1290,8 @@ pub async fn audit_by_person_whether_indexed_or_not(store: &dyn Store) {
     store.append_audit(vec![stamp("c").entry(None, Outcome::Success, None)]).await.unwrap();
     store.append_audit(vec![stamp("d").entry(Some(3), Outcome::Denied, None)]).await.unwrap();
     check("nothing indexed").await;
-    assert!(store.index_audit(1).await.unwrap(), "more waits after one turn of one");
+    // One turn of one entry (an engine that indexes as it appends has nothing waiting).
+    store.index_audit(1).await.unwrap();
     check("one turn indexed").await;
     store.append_audit(list("e", &[1, 2, 6])).await.unwrap();
     check("one turn indexed, more appended").await;

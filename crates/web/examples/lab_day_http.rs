@@ -21,6 +21,11 @@
 //!
 //! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N --keep]`
 
+/// The `bulwark` binary's allocator (crates/cli/src/main.rs): the list's walk, its rendering and
+/// its audit allocate on three threads, where glibc's malloc costs more than the work.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bulwark_app::demo;
 use bulwark_domain::{
     access::{Operation, Scope},

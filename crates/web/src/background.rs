@@ -49,8 +49,8 @@ pub(crate) async fn sweep_overdue(state: AppState) {
     }
 }
 
-/// Keeps the audit log's person index up with the log (several servers share the work: the store
-/// hands each waiting entry to one of them). Runs until the server shuts down.
+/// Keeps the audit log's person index up with the log, where the engine keeps it behind (SQLite).
+/// Runs until the server shuts down.
 pub(crate) async fn index_audit(state: AppState) {
     let mut tick = tokio::time::interval(INDEX_AUDIT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -309,17 +309,6 @@ pub async fn build(url: &str, plan: Plan) -> Res<Vec<(String, f64)>> {
         println!("  {name}: {:.1} s", t.elapsed().as_secs_f64());
         stages.push((name, t.elapsed().as_secs_f64()));
     }
-    // The audit log's person index for the loaded entries, which the trigger that queues new
-    // requests for the indexer did not see (the load runs as a replica).
-    let t = Instant::now();
-    client
-        .execute(
-            "INSERT INTO audit_people (person_id, seq)
-             SELECT person_id, seq FROM audit_entries WHERE request > $1 AND person_id IS NOT NULL ORDER BY person_id, seq",
-            &[&last_request],
-        )
-        .await?;
-    stages.push(("audit person index".to_string(), t.elapsed().as_secs_f64()));
     // Identity sequences past the loaded ids, as the product's own inserts would have left them.
     for (table, id) in [
         ("persons", "id"),
