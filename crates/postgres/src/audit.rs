@@ -148,8 +148,8 @@ impl AuditStore for PgStore {
 
     /// Nothing waits: every append indexes its entries by person at once (`audit_entries_person`).
     /// Keeping a list read's keys out of that index until later, as SQLite does, was measured and
-    /// left: PostgreSQL's append of 50,000 entries took as long without it (123–141 ms against
-    /// 124–151), and registrations paid 3–7 % for the queue (BENCHMARKS.md).
+    /// left: PostgreSQL's append of 50,000 entries took as long without it (medians 123 and 141 ms
+    /// against 127 and 125), and registrations paid 3–7 % for the queue (BENCHMARKS.md).
     async fn index_audit(&self, _limit: u32) -> StoreResult<bool> {
         Ok(false)
     }
