@@ -704,15 +704,16 @@ pub(crate) async fn abnormal_pools(
     Ok(([(header::CONTENT_TYPE, "application/json")], json))
 }
 
-/// The abnormal pools as a JSON array of [`AbnormalPoolView`], written a batch of pools at a time.
+/// The abnormal pools as a JSON array of [`AbnormalPoolView`], written a batch of pools at a time;
+/// the first error stops the writing and is the answer.
 struct PoolsJson {
     out: Vec<u8>,
-    written: Result<usize, serde_json::Error>,
+    error: Option<serde_json::Error>,
 }
 
 impl PoolsJson {
     fn new() -> Self {
-        PoolsJson { out: b"[".to_vec(), written: Ok(0) }
+        PoolsJson { out: b"[".to_vec(), error: None }
     }
 }
 
@@ -721,19 +722,21 @@ impl coverage::PoolRendering for PoolsJson {
 
     fn add(&mut self, pools: Vec<AbnormalPool>) {
         for pool in pools {
-            let Ok(written) = &mut self.written else { return };
-            if *written > 0 {
+            if self.error.is_some() {
+                return;
+            }
+            // Anything after the opening bracket is a pool already written.
+            if self.out.len() > 1 {
                 self.out.push(b',');
             }
-            *written += 1;
-            if let Err(e) = serde_json::to_writer(&mut self.out, &pool_view(pool)) {
-                self.written = Err(e);
-            }
+            self.error = serde_json::to_writer(&mut self.out, &pool_view(pool)).err();
         }
     }
 
     fn finish(mut self) -> Self::Output {
-        self.written?;
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         self.out.push(b']');
         Ok(self.out)
     }
