@@ -175,18 +175,31 @@ impl RawDatabase {
     /// Makes every insert into the audit log fail, as a full disk or a broken audit store would
     /// (every entry has a row in `audit_entries`).
     pub async fn break_audit_log(&self) {
+        self.break_audit_log_when("true").await
+    }
+
+    /// Like [`break_audit_log`](Self::break_audit_log), for entries about `person` alone: a read
+    /// that shows her fails from the batch that holds her on.
+    pub async fn break_audit_log_for(&self, person: i64) {
+        self.break_audit_log_when(&format!("NEW.person_id = {person}")).await
+    }
+
+    /// Makes every append to the audit log whose new entry meets `condition` fail.
+    async fn break_audit_log_when(&self, condition: &str) {
         match self {
             RawDatabase::Sqlite(_) => {
-                self.execute(
-                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;",
-                )
+                self.execute(&format!(
+                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries WHEN {condition}
+                     BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;"
+                ))
                 .await
             }
             RawDatabase::Postgres(_) => {
-                self.execute(
+                self.execute(&format!(
                     "CREATE FUNCTION audit_log_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
-                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_log_broken();",
-                )
+                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries FOR EACH ROW WHEN ({condition})
+                     EXECUTE FUNCTION audit_log_broken();"
+                ))
                 .await
             }
         }

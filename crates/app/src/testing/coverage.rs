@@ -1,6 +1,8 @@
 //! What the command and the grid workers read: progress, coverage, the door-knock list, home
 //! visits and abnormal pools. Lists of people are audited like every other read of a person.
 
+use std::sync::Arc;
+
 use crate::{
     Actor, AppError, AppResult,
     areas::resolve_area,
@@ -139,62 +141,103 @@ pub async fn abnormal_pools(
     abnormal_pools_within(store, actor, round, None, now).await
 }
 
-/// How many pools [`abnormal_pools_rendered`] takes at a time: ~2,500 members, whose audit
+/// How many pools [`abnormal_pools_streamed`] takes at a time: ~2,500 members, whose audit
 /// commits in a few milliseconds while the next batch is read.
 const POOLS_PER_BATCH: usize = 250;
 
-/// An answer made from the abnormal pools a batch at a time, in their order (the API's JSON, say).
+/// An answer made from the abnormal pools a batch at a time, in their order (the API's JSON, say),
+/// one piece per batch.
 pub trait PoolRendering: Send + 'static {
-    type Output: Send + 'static;
-    fn add(&mut self, pools: Vec<AbnormalPool>);
-    fn finish(self) -> Self::Output;
+    type Piece: Send + 'static;
+    /// The answer's piece showing the next batch of pools.
+    fn add(&mut self, pools: Vec<AbnormalPool>) -> Self::Piece;
+    /// The answer's last piece, once every batch has been added.
+    fn finish(self) -> Self::Piece;
 }
 
-/// The round's abnormal pools rendered by `rendering` as they are read: a list of 50,000 members
-/// is 13 MiB of JSON, so each batch of pools is rendered on another thread and its members'
-/// audit entries appended while the store reads the next batch, instead of one after the other.
-/// The rendering is handed back only once every batch's audit has committed, so nothing is shown
-/// unaudited, as with [`abnormal_pools`].
-pub async fn abnormal_pools_rendered<R: PoolRendering>(
-    store: &dyn Store,
+/// The pieces of an answer in their order. Each is handed over only after the audit of the
+/// members it shows has committed; an error ends them.
+pub type PoolPieces<P> = tokio::sync::mpsc::Receiver<AppResult<P>>;
+
+/// How many rendered pieces may wait for a slow reader before the audit waits for it.
+const PIECES_WAITING: usize = 8;
+
+/// The round's abnormal pools rendered by `rendering` as they are read and handed over as they
+/// are audited: a list of 50,000 members is 13 MiB of JSON, so each batch of pools is rendered on
+/// another thread and its members' audit entries appended while the store reads the next batch,
+/// and its piece can be on its way to the reader before the walk ends. Nothing leaves unaudited,
+/// as with [`abnormal_pools`]. Whether the actor may read the list is settled before this returns
+/// (an error then is the answer); an error later (the audit log or the store failing) is the
+/// last of the pieces, so the reader knows the answer was cut short.
+pub async fn abnormal_pools_streamed<R: PoolRendering>(
+    store: Arc<dyn Store>,
     actor: &Actor,
     round: RoundId,
     now: Millis,
+    rendering: R,
+) -> AppResult<PoolPieces<R::Piece>> {
+    let scope = abnormal_pools_scope(store.as_ref(), actor, round, None, now).await?;
+    let (pieces, handed) = tokio::sync::mpsc::channel(PIECES_WAITING);
+    let actor = actor.clone();
+    tokio::spawn(async move {
+        let last = stream_pools(store.as_ref(), &actor, round, &scope, now, rendering, &pieces).await;
+        // A reader gone has nothing left to be told.
+        let _ = pieces.send(last).await;
+    });
+    Ok(handed)
+}
+
+/// Reads, renders and audits the pools for [`abnormal_pools_streamed`], sending each batch's
+/// piece to `pieces` once its audit has committed; returns the last piece, or the error that
+/// stopped it.
+async fn stream_pools<R: PoolRendering>(
+    store: &dyn Store,
+    actor: &Actor,
+    round: RoundId,
+    scope: &Scope,
+    now: Millis,
     mut rendering: R,
-) -> AppResult<R::Output> {
+    pieces: &tokio::sync::mpsc::Sender<AppResult<R::Piece>>,
+) -> AppResult<R::Piece> {
     let op = Operation::AbnormalPoolsRead;
-    let scope = abnormal_pools_scope(store, actor, round, None, now).await?;
     let (pools_to_render, pools) = std::sync::mpsc::channel::<Vec<AbnormalPool>>();
+    let (rendered_piece, mut rendered) = tokio::sync::mpsc::unbounded_channel::<R::Piece>();
     let (people_to_audit, mut people) = tokio::sync::mpsc::unbounded_channel::<Vec<PersonId>>();
-    let rendered = tokio::task::spawn_blocking(move || {
+    let renderer = tokio::task::spawn_blocking(move || {
         for batch in pools {
-            rendering.add(batch);
+            // A receiver gone means the answer failed; the pieces are not wanted.
+            let _ = rendered_piece.send(rendering.add(batch));
         }
         rendering.finish()
     });
     // Both senders go with the store's walk: the channels close when it ends, however it ends.
     let each = Box::new(move |batch: Vec<AbnormalPool>| {
-        // A receiver gone means its side failed; the walk's own answer still comes back.
         let _ = people_to_audit.send(member_ids(&batch));
         let _ = pools_to_render.send(batch);
     });
-    let read = store.abnormal_pools_in_batches(round, &scope, POOLS_PER_BATCH, each);
-    let audit = async {
+    let read = async { Ok::<_, AppError>(store.abnormal_pools_in_batches(round, scope, POOLS_PER_BATCH, each).await?) };
+    let audit_and_hand = async {
         // Someone in two pools was read once, whichever batches hold them.
         let mut seen = std::collections::HashSet::new();
-        let mut audited = Ok(());
         while let Some(ids) = people.recv().await {
             let fresh: Vec<PersonId> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
-            if audited.is_ok() && !fresh.is_empty() {
-                audited = audit_read_ids(store, actor, op, fresh, now).await;
+            if !fresh.is_empty() {
+                audit_read_ids(store, actor, op, fresh, now).await?;
+            }
+            let piece = rendered.recv().await.ok_or_else(|| internal("the renderer stopped early"))?;
+            if pieces.send(Ok(piece)).await.is_err() {
+                return Err(internal("the reader left"));
             }
         }
-        audited
+        Ok(())
     };
-    let (read, audited) = tokio::join!(read, audit);
-    read?;
-    audited?;
-    rendered.await.map_err(|e| AppError::Internal(format!("rendering the abnormal pools: {e}")))
+    // The first error is the answer; a walk still reading on its thread ends on its own.
+    tokio::try_join!(read, audit_and_hand)?;
+    renderer.await.map_err(|e| internal(&e.to_string()))
+}
+
+fn internal(what: &str) -> AppError {
+    AppError::Internal(format!("listing the abnormal pools: {what}"))
 }
 
 /// Abnormal pools with their members inside `area` (an area code, narrowed to the actor's scope;

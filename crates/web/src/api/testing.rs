@@ -7,6 +7,7 @@ use crate::{
 };
 use axum::{
     Json,
+    body::Body,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
@@ -27,6 +28,7 @@ use bulwark_domain::{
 };
 use bulwark_store::testing::{AbnormalPool, CoverageRow, Progress, ResultsReport, Tube, Untested};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -698,47 +700,55 @@ pub(crate) async fn abnormal_pools(
     Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let json = coverage::abnormal_pools_rendered(state.store.as_ref(), &actor, id, state.clock.now(), PoolsJson::new())
-        .await?
-        .map_err(|e| ApiError(AppError::Internal(format!("abnormal pools as JSON: {e}"))))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], json))
+    let now = state.clock.now();
+    let mut pieces =
+        coverage::abnormal_pools_streamed(state.store.clone(), &actor, id, now, PoolsJson::default()).await?;
+    // Until the first piece, a failure is still an answer of its own (a 503 when the audit log
+    // cannot be written); after it, the body is cut short, which the reader sees as an error.
+    let first = match pieces.recv().await {
+        Some(first) => first?.map_err(json_failed)?,
+        None => return Err(json_failed("the list ended before it began")),
+    };
+    let rest = pieces_stream(pieces).map(|piece| match piece {
+        Ok(Ok(json)) => Ok(json),
+        Ok(Err(e)) => Err(std::io::Error::other(public_message(&json_failed(e).0))),
+        Err(e) => Err(std::io::Error::other(public_message(&e))),
+    });
+    let body = Body::from_stream(futures_util::stream::iter([Ok(first)]).chain(rest));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
-/// The abnormal pools as a JSON array of [`AbnormalPoolView`], written a batch of pools at a time;
-/// the first error stops the writing and is the answer.
+fn json_failed(e: impl std::fmt::Display) -> ApiError {
+    ApiError(AppError::Internal(format!("abnormal pools as JSON: {e}")))
+}
+
+/// The pieces as a stream, in their order.
+fn pieces_stream<P>(pieces: coverage::PoolPieces<P>) -> impl futures_util::Stream<Item = bulwark_app::AppResult<P>> {
+    futures_util::stream::unfold(pieces, |mut pieces| async move { pieces.recv().await.map(|piece| (piece, pieces)) })
+}
+
+/// The abnormal pools as a JSON array of [`AbnormalPoolView`], a piece per batch of pools.
+#[derive(Default)]
 struct PoolsJson {
-    out: Vec<u8>,
-    error: Option<serde_json::Error>,
-}
-
-impl PoolsJson {
-    fn new() -> Self {
-        PoolsJson { out: b"[".to_vec(), error: None }
-    }
+    /// Whether a pool has been written (so the array is open, and the next one follows a comma).
+    opened: bool,
 }
 
 impl coverage::PoolRendering for PoolsJson {
-    type Output = Result<Vec<u8>, serde_json::Error>;
+    type Piece = Result<Vec<u8>, serde_json::Error>;
 
-    fn add(&mut self, pools: Vec<AbnormalPool>) {
+    fn add(&mut self, pools: Vec<AbnormalPool>) -> Self::Piece {
+        let mut out = Vec::new();
         for pool in pools {
-            if self.error.is_some() {
-                return;
-            }
-            // Anything after the opening bracket is a pool already written.
-            if self.out.len() > 1 {
-                self.out.push(b',');
-            }
-            self.error = serde_json::to_writer(&mut self.out, &pool_view(pool)).err();
+            out.push(if self.opened { b',' } else { b'[' });
+            self.opened = true;
+            serde_json::to_writer(&mut out, &pool_view(pool))?;
         }
+        Ok(out)
     }
 
-    fn finish(mut self) -> Self::Output {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.out.push(b']');
-        Ok(self.out)
+    fn finish(self) -> Self::Piece {
+        Ok(if self.opened { b"]".to_vec() } else { b"[]".to_vec() })
     }
 }
 

@@ -287,19 +287,22 @@ async fn lab_file_import_postgres() {
 }
 
 /// Three hundred abnormal pools of twelve people: every pool once in result order, and each person
-/// audited once for the request however many pools she is in.
+/// audited once for the request however many pools she is in. The last person is in the last pool
+/// alone, so when her audit fails the answer is cut short after the first batch of pools.
 async fn abnormal_pools_many(engine: Engine) {
     const POOLS: usize = 300;
     let server = TestServer::start(engine).await;
     let s = setup(&server).await;
     let sampler = server.login("sampler").await;
     let people: Vec<i64> = server.fixture.people["A"].iter().chain(&server.fixture.people["B"]).copied().collect();
+    let last = *people.last().unwrap();
+    let member = |n: usize| if n == POOLS - 1 { last } else { people[n % (people.len() - 1)] };
     let tube = |n: usize| format!("EP{:07}", 1000 + n);
     for first in (0..POOLS).step_by(100) {
         let items: Vec<_> = (first..(first + 100).min(POOLS))
             .map(|n| {
                 json!({"key": key(1000 + n as u32), "round": s.round, "site": s.site, "tube": tube(n),
-                            "person": {"person_id": people[n % people.len()]}})
+                            "person": {"person_id": member(n)}})
             })
             .collect();
         let (status, batch) = sampler.post("/api/v1/registrations/batch", json!({ "items": items })).await;
@@ -309,21 +312,51 @@ async fn abnormal_pools_many(engine: Engine) {
     let (status, report) = server.login("lab").await.post("/api/v1/lab-results", json!(results)).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     let commander = server.login("commander").await;
-    let (status, pools) = commander.get(&format!("/api/v1/rounds/{}/abnormal-pools", s.round)).await;
+    let path = format!("/api/v1/rounds/{}/abnormal-pools", s.round);
+    let (status, pools) = commander.get(&path).await;
     assert_eq!(status, StatusCode::OK, "{pools}");
     let tubes: Vec<&str> = pools.as_array().unwrap().iter().map(|p| p["tube"].as_str().unwrap()).collect();
     assert_eq!(tubes, (0..POOLS).map(tube).collect::<Vec<_>>(), "every pool once, in result order");
     let members: Vec<i64> =
         pools.as_array().unwrap().iter().map(|p| p["members"][0]["person_id"].as_i64().unwrap()).collect();
-    assert_eq!(members, (0..POOLS).map(|n| people[n % people.len()]).collect::<Vec<_>>());
+    assert_eq!(members, (0..POOLS).map(member).collect::<Vec<_>>());
     let auditor = Agent::bearer(&server, "auditor", &Log::default()).await;
-    let log = audit_log(&auditor).await;
-    let mut read: Vec<i64> =
-        log.iter().filter(|e| e["operation"] == "abnormal_pools_read").map(|e| e["person"].as_i64().unwrap()).collect();
-    read.sort_unstable();
+    let read_by_list = |log: &[serde_json::Value]| -> Vec<i64> {
+        let mut read: Vec<i64> = log
+            .iter()
+            .filter(|e| e["operation"] == "abnormal_pools_read")
+            .map(|e| e["person"].as_i64().unwrap())
+            .collect();
+        read.sort_unstable();
+        read
+    };
     let mut expected = people.clone();
     expected.sort_unstable();
-    assert_eq!(read, expected, "each member audited once for the request");
+    assert_eq!(read_by_list(&audit_log(&auditor).await), expected, "each member audited once for the request");
+
+    // The answer goes out a batch of pools at a time, each once its members' audit committed: an
+    // audit that fails after the first batch cuts the answer short, and shows nobody unaudited.
+    server.raw.break_audit_log_for(last).await;
+    let mut response = commander.request(Method::GET, &path).send().await.expect("the answer begins");
+    assert_eq!(response.status(), StatusCode::OK, "the first batch was audited");
+    let mut received = Vec::new();
+    let ended = loop {
+        match response.chunk().await {
+            Ok(Some(piece)) => received.extend_from_slice(&piece),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let received = String::from_utf8_lossy(&received);
+    let tail = &received[received.floor_char_boundary(received.len().saturating_sub(300))..];
+    assert!(ended.is_err(), "the answer is cut short, not ended as if whole: …{tail}");
+    assert!(received.contains(&tube(0)), "the first batch arrived");
+    assert!(!received.contains(&tube(POOLS - 1)), "the last pool did not: …{tail}");
+    assert!(!received.contains(&format!("\"person_id\":{last}")), "nor its member: …{tail}");
+    // Everyone was audited by both lists but her, whom the first list alone showed.
+    let mut twice: Vec<i64> = people.iter().chain(people.iter().filter(|&&p| p != last)).copied().collect();
+    twice.sort_unstable();
+    assert_eq!(read_by_list(&audit_log(&auditor).await), twice, "the second list audited all but her");
 }
 
 #[tokio::test]
