@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "0012_audit_requests", include_str!("../migrations/0012_audit_requests.sql")),
     (13, "0013_repeat_registrations", include_str!("../migrations/0013_repeat_registrations.sql")),
     (14, "0014_audit_people", include_str!("../migrations/0014_audit_people.sql")),
+    (15, "0015_abnormal_pools_covered", include_str!("../migrations/0015_abnormal_pools_covered.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
