@@ -64,3 +64,45 @@ impl Readers {
         result
     }
 }
+
+/// The most of the file a long read maps; SQLite caps it at its own limit (2 GiB by default) and
+/// reads any page past the mapping as usual.
+const MAPPED_BYTES: i64 = 1 << 40;
+
+/// Runs `f`, a read of thousands of scattered pages (an abnormal-pool list, say), with the
+/// database file mapped. A read that begins after any commit starts with an empty page cache:
+/// SQLite's pager drops it when the log has changed (`pagerBeginReadTransaction`), and in a
+/// server that writes anything that is every read. Unmapped, each page such a read touches is
+/// then a `pread` copy from the OS cache; mapped, it is a memory read. The connection goes back
+/// to the pool unmapped (see `configure` for why point reads are not mapped).
+pub(crate) fn mapped<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    conn.execute_batch(&format!("PRAGMA mmap_size = {MAPPED_BYTES};")).map_err(error::map)?;
+    let result = f(conn);
+    let unmapped = conn.execute_batch("PRAGMA mmap_size = 0;").map_err(error::map);
+    let result = result?;
+    unmapped?;
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mmap_size(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_long_read_maps_the_file_and_hands_the_connection_back_unmapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("mapped.db")).unwrap();
+        configure(&conn, true).unwrap();
+        assert_eq!(mmap_size(&conn), 0);
+        let inside = mapped(&conn, |c| Ok(mmap_size(c))).unwrap();
+        assert!(inside > 0, "mapped while it reads");
+        assert_eq!(mmap_size(&conn), 0, "unmapped afterwards");
+        let failed: StoreResult<()> = mapped(&conn, |_| Err(StoreError::Internal("a failed read".into())));
+        assert!(failed.is_err());
+        assert_eq!(mmap_size(&conn), 0, "unmapped after a failed read too");
+    }
+}

@@ -1,7 +1,7 @@
 //! Tubes, lab results, the review queue and abnormal pools on SQLite.
 
 use super::registrations::{REGISTRATION_COLUMNS, outcome_of, registration_from_row};
-use crate::{error, error::corrupt, people};
+use crate::{error, error::corrupt, people, readers};
 use bulwark_domain::{
     Millis,
     access::{Scope, UserId},
@@ -287,7 +287,19 @@ impl Member for MemberId {
 /// pool's state. (Four statements joined in hash maps over full records took 257 ms for 5,000
 /// pools of ten; a re-test probe joined to every member read three index pages each for 50,000
 /// members who as a rule have none.)
+///
+/// The walk reads with the file mapped ([`readers::mapped`]): on a cold page cache it touches
+/// tens of thousands of scattered pages.
 fn walk_pools<M: Member>(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+    sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
+) -> StoreResult<()> {
+    readers::mapped(conn, |conn| walk_pools_mapped(conn, round, scope, sink))
+}
+
+fn walk_pools_mapped<M: Member>(
     conn: &Connection,
     round: RoundId,
     scope: &Scope,
