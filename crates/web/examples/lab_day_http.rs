@@ -15,11 +15,13 @@
 //! process (`bulwark_web::serve`, release build, on a loopback port). Writing the files and the
 //! database is not timed. Then `GET /api/v1/rounds/{id}/abnormal-pools` `--lists` times (default
 //! 5), and the store call alone the same number of times for the ratio, and the pools counted
-//! (`abnormal_pool_counts`, what the round page reads) as many times.
+//! (`abnormal_pool_counts`, what the round page reads) as many times. `--pause MS` waits before
+//! each list over HTTP (the server's background work, such as indexing the previous list's audit
+//! entries, then done), as separate commanders opening the list would.
 //!
 //! `--keep` leaves the database in place at the end and prints where it is (to look at its plans).
 //!
-//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N --keep]`
+//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N --pause MS --keep]`
 
 /// The `bulwark` binary's allocator (crates/cli/src/main.rs): the list's walk, its rendering and
 /// its audit allocate on three threads, where glibc's malloc costs more than the work.
@@ -335,6 +337,7 @@ async fn main() {
     let tubes = arg("--tubes", 2_500_000);
     let parallel = arg("--parallel", 2);
     let lists = arg("--lists", 5);
+    let pause = std::time::Duration::from_millis(arg("--pause", 0) as u64);
     let (engine, store): (Engine, Arc<dyn Store>) = if std::env::args().any(|a| a == "--postgres") {
         let (store, db) = bulwark_postgres::testing::fresh_store().await;
         (Engine::Postgres(db), Arc::new(store))
@@ -459,6 +462,7 @@ async fn main() {
     let mut size = 0;
     let mut counted = (0, 0);
     for _ in 0..lists {
+        tokio::time::sleep(pause).await;
         let t = Instant::now();
         let r = http
             .get(format!("{base}/api/v1/rounds/{}/abnormal-pools", round.id))
@@ -467,7 +471,7 @@ async fn main() {
             .await
             .unwrap();
         assert!(r.status().is_success());
-        // The server sends its headers once the answer is whole (rendered, audit committed).
+        // The server sends its headers with the first batch of pools (rendered, audit committed).
         headers.push(t.elapsed().as_secs_f64() * 1000.0);
         let body = r.bytes().await.unwrap();
         wall.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -485,7 +489,11 @@ async fn main() {
         median(&wall),
         load_average()
     );
-    println!("  of which until the headers arrived: {:?} ms (median {:.1})", tenths(&headers), median(&headers));
+    println!(
+        "  of which until the headers (and the first batch) arrived: {:?} ms (median {:.1})",
+        tenths(&headers),
+        median(&headers)
+    );
     let scope = Scope::of(&town);
     let mut alone = Vec::new();
     for _ in 0..lists {
