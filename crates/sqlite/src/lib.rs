@@ -111,7 +111,8 @@ fn configure(conn: &Connection, read_only: bool) -> StoreResult<()> {
         // and SQLite then unmaps the whole file (and maps it again on the next page). Under
         // registration load nearly every read started after a commit, and the unmapping (a TLB
         // shootdown that stops the other core too) was a fifth of each point read. Reading the
-        // few pages such a read needs costs less.
+        // few pages such a read needs costs less; a walk over thousands maps the file for its
+        // duration (`readers::mapped`).
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 0;").map_err(error::map)?;
     } else {
         // Every job of the writer but the hot path's runs in its own savepoint (see `writer`), so
