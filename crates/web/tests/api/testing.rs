@@ -334,8 +334,9 @@ async fn abnormal_pools_many(engine: Engine) {
     expected.sort_unstable();
     assert_eq!(read_by_list(&audit_log(&auditor).await), expected, "each member audited once for the request");
 
-    // The answer goes out a batch of pools at a time, each once its members' audit committed: an
-    // audit that fails after the first batch cuts the answer short, and shows nobody unaudited.
+    // The answer goes out a batch of pools at a time (250 pools a batch), each once its members'
+    // audit committed: an audit that fails after the first batch cuts the answer short, and shows
+    // nobody unaudited.
     server.raw.break_audit_log_for(last).await;
     let mut response = commander.request(Method::GET, &path).send().await.expect("the answer begins");
     assert_eq!(response.status(), StatusCode::OK, "the first batch was audited");
