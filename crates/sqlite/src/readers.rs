@@ -73,8 +73,9 @@ const MAPPED_BYTES: i64 = 1 << 40;
 /// database file mapped. A read that begins after any commit starts with an empty page cache:
 /// SQLite's pager drops it when the log has changed (`pagerBeginReadTransaction`), and in a
 /// server that writes anything that is every read. Unmapped, each page such a read touches is
-/// then a `pread` copy from the OS cache; mapped, it is a memory read. The connection goes back
-/// to the pool unmapped (see `configure` for why point reads are not mapped).
+/// then a `pread` copy from the OS cache; mapped, it is a memory read (pages still in the log
+/// are read from it as before). The connection goes back to the pool unmapped (see `configure`
+/// for why point reads are not mapped).
 pub(crate) fn mapped<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
     conn.execute_batch(&format!("PRAGMA mmap_size = {MAPPED_BYTES};")).map_err(error::map)?;
     let result = f(conn);
