@@ -101,6 +101,7 @@ macro_rules! contract_tests {
             testing_registration_is_idempotent_by_key,
             testing_physical_facts_are_flagged_never_refused,
             testing_register_many_answers_each_item,
+            testing_a_batch_fills_and_seals_its_tubes,
             testing_registration_writes_its_audit_entry,
             testing_progress_and_coverage_counters,
             testing_untested_list_and_home_visits,

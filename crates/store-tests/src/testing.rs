@@ -252,6 +252,54 @@ pub async fn testing_register_many_answers_each_item(store: &dyn Store) {
     assert!(matches!(&answers[5], Ok(Registered::Created(r)) if r.tube_members == 3));
 }
 
+/// An upload that fills a tube member by member leaves the tube's row as the last of them left
+/// it, whatever else the batch holds: a refused item, the same swab twice, another tube between.
+pub async fn testing_a_batch_fills_and_seals_its_tubes(store: &dyn Store) {
+    let s = scene(store).await;
+    let mut people: Vec<Person> = s.a.iter().chain(s.b.iter()).cloned().collect();
+    for i in 0..5 {
+        people.push(insert(store, resident(&format!("丙{i}"), 3000 + i, &s.world.house_a)).await);
+    }
+    let mut batch = Vec::new();
+    for (i, p) in people.iter().take(10).enumerate() {
+        batch.push(s.reg(&format!("m-{i}"), "EP0000500", p, 10 + i as i64));
+        if i == 4 {
+            let mut bad_round = s.reg("m-bad", "EP0000500", &people[10], 14);
+            bad_round.round = 424_242;
+            batch.push(bad_round);
+            batch.push(s.reg("m-again", "EP0000500", p, 14));
+            batch.push(s.reg("m-other", "EP0000501", &people[10], 14));
+        }
+    }
+    let answers = store.register_many(batch).await.unwrap();
+    let members: Vec<u32> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Ok(Registered::Created(r)) if r.tube.as_str() == "EP0000500" => Some(r.tube_members),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(members, (1..=10).collect::<Vec<_>>());
+    assert!(matches!(answers[5], Err(StoreError::Invalid(_))), "{:?}", answers[5]);
+    assert!(matches!(&answers[6], Ok(Registered::AlreadyInTube(r)) if r.key == "m-4"), "{:?}", answers[6]);
+    let full = store.tube(&tube("EP0000500")).await.unwrap().expect("tube");
+    assert_eq!((full.members, full.state, full.sealed_at), (10, TubeState::Sealed, Some(T0 + 19 * MINUTE)));
+    let other = store.tube(&tube("EP0000501")).await.unwrap().expect("tube");
+    assert_eq!((other.members, other.state, other.sealed_at), (1, TubeState::Open, None));
+    let progress = store.progress(s.round.id).await.unwrap();
+    assert_eq!((progress.tubes, progress.tubes_open), (2, 1));
+    // A scan after the batch sees the tube as the batch left it, alone or in the next batch.
+    let r = created(store.register(s.reg("m-late", "EP0000500", &people[11], 21)).await);
+    assert_eq!(
+        (r.tube_members, r.flags.clone()),
+        (11, vec![RegistrationFlag::OverCapacity, RegistrationFlag::AfterSeal])
+    );
+    let answers = store.register_many(vec![s.reg("m-later", "EP0000500", &people[12], 22)]).await.unwrap();
+    assert!(matches!(&answers[0], Ok(Registered::Created(r)) if r.tube_members == 12), "{:?}", answers[0]);
+    let full = store.tube(&tube("EP0000500")).await.unwrap().expect("tube");
+    assert_eq!((full.members, full.sealed_at), (12, Some(T0 + 19 * MINUTE)));
+}
+
 /// The answer's audited read is written with the registration whenever the answer shows the
 /// person, and never for a reused key or a refused item.
 pub async fn testing_registration_writes_its_audit_entry(store: &dyn Store) {

@@ -318,8 +318,8 @@ fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Perso
     }
 }
 
-/// The registrations stored one after the other with no savepoint each, then their audit
-/// entries; `None` as soon as one fails after changing rows or the entries cannot be appended
+/// The registrations stored one after the other with no savepoint each, then their tubes' rows and
+/// their audit entries; `None` as soon as one fails after changing rows or the entries cannot be appended
 /// (the caller undoes them all), or when the transaction is gone.
 fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
     let mut answers = Vec::with_capacity(regs.len());
@@ -335,6 +335,7 @@ fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreRe
         }
         answers.push(answer);
     }
+    found.write_tubes(c).ok()?;
     // The audit entries after the lot: the items of one upload share their request, so they
     // share one request row.
     let audits =

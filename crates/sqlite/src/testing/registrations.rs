@@ -15,6 +15,7 @@ use bulwark_domain::{
 };
 use bulwark_store::{StoreError, StoreResult, testing::Registered};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
 
 pub(crate) const REGISTRATION_COLUMNS: &str = "r.id, r.idem_key, r.round_id, r.site_id, r.lane_id, r.tube_id, t.code, \
     t.pool_size, r.person_id, r.at, r.device_time, r.account_id, r.home, r.flags, r.tube_state, r.tube_members";
@@ -138,7 +139,9 @@ fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> S
 /// Stores one registration and, when the answer shows the person, its audit entry (the caller
 /// runs this inside the writer's transaction).
 pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
-    let answer = store(conn, reg, &mut Found::default())?;
+    let mut found = Found::default();
+    let answer = store(conn, reg, &mut found)?;
+    found.write_tubes(conn)?;
     if let Some(entry) = audit_of(reg, &answer) {
         crate::audit::insert_audit(conn, entry)?;
     }
@@ -151,13 +154,51 @@ pub(crate) fn audit_of<'a>(reg: &'a NewRegistration, answer: &Registered) -> Opt
     reg.audit.as_ref().filter(|_| !matches!(answer, Registered::KeyReused))
 }
 
-/// The round and site the last registration of a batch was checked against. Rounds and sites are
-/// never deleted, so once found in a transaction they stay found: the items of an upload, which
-/// share them, check each once instead of twice per item.
+/// What the registrations of one job have found and changed so far in their transaction.
+///
+/// Rounds and sites are never deleted, so once found they stay found: the items of an upload,
+/// which share them, check each once instead of twice per item. An upload also fills its tubes
+/// one member after the other (a lane's ten scans into one tube), so each tube is read once and
+/// kept here as it changes, and its row is written once, by [`Found::write_tubes`], instead of
+/// once per member: the caller must call it before anything else in the transaction reads tubes.
 #[derive(Default)]
 pub(crate) struct Found {
     round: Option<RoundId>,
     site: Option<SiteId>,
+    tubes: HashMap<TubeCode, HeldTube>,
+}
+
+/// A tube as this job's registrations have left it; `sealed_at` is `Some` once one sealed it, and
+/// `changed` says its row is behind.
+struct HeldTube {
+    stored: StoredTube,
+    sealed_at: Option<Millis>,
+    changed: bool,
+}
+
+impl Found {
+    /// Writes the rows of the tubes whose members or state changed since they were read.
+    pub(crate) fn write_tubes(&mut self, conn: &Connection) -> StoreResult<()> {
+        let mut update = conn
+            .prepare_cached(
+                "UPDATE tubes SET members = ?1, state = ?2, sealed_at = CASE WHEN ?3 THEN ?4 ELSE sealed_at END WHERE id = ?5",
+            )
+            .map_err(error::map)?;
+        for held in self.tubes.values_mut().filter(|h| h.changed) {
+            let t = &held.stored;
+            update
+                .execute(params![
+                    t.snapshot.members,
+                    t.snapshot.state.as_str(),
+                    held.sealed_at.is_some(),
+                    held.sealed_at,
+                    t.id
+                ])
+                .map_err(error::map)?;
+            held.changed = false;
+        }
+        Ok(())
+    }
 }
 
 /// Stores one registration without its audit entry (the caller appends it).
@@ -189,8 +230,13 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
         }
         found.site = Some(reg.site);
     }
-    let tube = tube_by_code(conn, &reg.tube)?;
-    let place = in_round(conn, reg, tube.as_ref().map(|t| t.id))?;
+    if !found.tubes.contains_key(&reg.tube)
+        && let Some(stored) = tube_by_code(conn, &reg.tube)?
+    {
+        found.tubes.insert(reg.tube.clone(), HeldTube { stored, sealed_at: None, changed: false });
+    }
+    let tube = found.tubes.get(&reg.tube).map(|h| &h.stored);
+    let place = in_round(conn, reg, tube.map(|t| t.id))?;
     let snapshot = tube.as_ref().map(|t| t.snapshot).unwrap_or(TubeSnapshot::new(reg.pool_size));
     let (flags, members, state) = match decide(snapshot, place.this_tube.is_some(), place.other_tube, &reg.flags) {
         ScanDecision::AlreadyInTube => {
@@ -200,13 +246,11 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
         ScanDecision::Store { flags, members, state } => (flags, members, state),
     };
     let sealed_now = state == TubeState::Sealed && snapshot.state == TubeState::Open;
-    let tube_id = match &tube {
+    let pool_size = tube.map(|t| t.snapshot.pool_size).unwrap_or(reg.pool_size);
+    let was_held = tube.is_some();
+    let tube_id = match tube {
         Some(t) => {
-            conn.prepare_cached(
-                "UPDATE tubes SET members = ?1, state = ?2, sealed_at = CASE WHEN ?3 THEN ?4 ELSE sealed_at END WHERE id = ?5",
-            )
-            .and_then(|mut s| s.execute(params![members, state.as_str(), sealed_now, reg.at, t.id]))
-            .map_err(error::map)?;
+            // Its row is written once the job's registrations are in (`Found::write_tubes`).
             crate::deferred::tube_state(t.round, Some(t.snapshot.state.as_str()), Some(state.as_str()));
             t.id
         }
@@ -230,7 +274,10 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
             })
             .map_err(error::map)?;
             crate::deferred::tube_state(reg.round, None, Some(state.as_str()));
-            conn.last_insert_rowid()
+            let id = conn.last_insert_rowid();
+            let stored = StoredTube { id, round: reg.round, snapshot: TubeSnapshot { state, members, ..snapshot } };
+            found.tubes.insert(reg.tube.clone(), HeldTube { stored, sealed_at: None, changed: false });
+            id
         }
     };
     let bits = RegistrationFlag::to_bits(&flags);
@@ -260,6 +307,15 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
     })
     .map_err(error::map)?;
     let id = conn.last_insert_rowid();
+    // Only now that the registration is in: a job that fails before leaves its tube as it was.
+    if let Some(held) = found.tubes.get_mut(&reg.tube).filter(|_| was_held) {
+        held.stored.snapshot.members = members;
+        held.stored.snapshot.state = state;
+        if sealed_now {
+            held.sealed_at = Some(reg.at);
+        }
+        held.changed = true;
+    }
     if place.earlier == 0 {
         count_sampled(reg.round, &reg.person_area_path);
     }
@@ -272,7 +328,7 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
         lane: reg.lane,
         tube_id,
         tube: reg.tube.clone(),
-        pool_size: tube.map(|t| t.snapshot.pool_size).unwrap_or(reg.pool_size),
+        pool_size,
         person: reg.person,
         at: reg.at,
         device_time: reg.device_time,
