@@ -318,9 +318,9 @@ fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Perso
     }
 }
 
-/// The registrations stored one after the other with no savepoint each, then their tubes' rows and
-/// their audit entries; `None` as soon as one fails after changing rows or the entries cannot be appended
-/// (the caller undoes them all), or when the transaction is gone.
+/// The registrations stored one after the other with no savepoint each, then their tubes' rows
+/// and their audit entries; `None` as soon as one fails after changing rows, or the tubes or the
+/// entries cannot be written (the caller undoes them all), or when the transaction is gone.
 fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
     let mut answers = Vec::with_capacity(regs.len());
     let mut found = registrations::Found::default();

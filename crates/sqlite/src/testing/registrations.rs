@@ -2,7 +2,9 @@
 //!
 //! Per registration: one lookup of the key (unique, time-ordered), one of the tube by code, one of
 //! the person's earlier registrations in the round (the table's only random-key index), the
-//! decision (domain), then an insert, a tube update and counter upserts on hot pages.
+//! decision (domain), then an insert, a tube update and counter upserts on hot pages. An upload
+//! (`register_many`) reads each of its tubes once and writes each once, after its items
+//! ([`Found`]).
 
 use crate::{error, error::corrupt};
 use bulwark_domain::{
@@ -179,6 +181,9 @@ struct HeldTube {
 impl Found {
     /// Writes the rows of the tubes whose members or state changed since they were read.
     pub(crate) fn write_tubes(&mut self, conn: &Connection) -> StoreResult<()> {
+        if !self.tubes.values().any(|h| h.changed) {
+            return Ok(());
+        }
         let mut update = conn
             .prepare_cached(
                 "UPDATE tubes SET members = ?1, state = ?2, sealed_at = CASE WHEN ?3 THEN ?4 ELSE sealed_at END WHERE id = ?5",
@@ -237,7 +242,7 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
     }
     let tube = found.tubes.get(&reg.tube).map(|h| &h.stored);
     let place = in_round(conn, reg, tube.map(|t| t.id))?;
-    let snapshot = tube.as_ref().map(|t| t.snapshot).unwrap_or(TubeSnapshot::new(reg.pool_size));
+    let snapshot = tube.map(|t| t.snapshot).unwrap_or(TubeSnapshot::new(reg.pool_size));
     let (flags, members, state) = match decide(snapshot, place.this_tube.is_some(), place.other_tube, &reg.flags) {
         ScanDecision::AlreadyInTube => {
             let id = place.this_tube.ok_or_else(|| StoreError::Internal("no earlier registration".into()))?;
