@@ -367,13 +367,7 @@ impl TestingStore for PgStore {
         batch: usize,
         mut each: PoolBatches,
     ) -> StoreResult<()> {
-        // The walk reads its rows whole before it makes the pools: the batches come after it,
-        // still rendered and audited one beside the other.
-        let mut pools = self.read_abnormal_pools(round, scope).await?.into_iter().peekable();
-        while pools.peek().is_some() {
-            each(pools.by_ref().take(batch.max(1)).collect());
-        }
-        Ok(())
+        self.read_abnormal_pools_in_batches(round, scope, batch, &mut each).await
     }
 
     async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {

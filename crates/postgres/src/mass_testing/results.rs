@@ -225,8 +225,37 @@ impl PgStore {
     /// Abnormal pools of the round with a member inside `scope`, in the order their results came,
     /// with those members (see [`PgStore::walk_pools`]).
     pub(super) async fn read_abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
-        let pools = self.walk_pools::<PoolMember>(round, scope).await?;
-        Ok(pools.into_iter().map(|(tube, state, members)| AbnormalPool { tube, state, members }).collect())
+        let mut pools = Vec::new();
+        self.walk_pools::<PoolMember>(round, scope, usize::MAX, &mut |tube, state, members| {
+            pools.push(AbnormalPool { tube, state, members })
+        })
+        .await?;
+        Ok(pools)
+    }
+
+    /// [`PgStore::read_abnormal_pools`] handed to `each` `batch` pools at a time as the walk
+    /// reads them: the walk reads the members of `batch` pools per statement, so the first
+    /// batches are rendered and audited while the rest is read.
+    pub(super) async fn read_abnormal_pools_in_batches(
+        &self,
+        round: RoundId,
+        scope: &Scope,
+        batch: usize,
+        each: &mut (dyn FnMut(Vec<AbnormalPool>) + Send),
+    ) -> StoreResult<()> {
+        let batch = batch.max(1);
+        let mut pools = Vec::new();
+        self.walk_pools::<PoolMember>(round, scope, batch, &mut |tube, state, members| {
+            pools.push(AbnormalPool { tube, state, members });
+            if pools.len() == batch {
+                each(std::mem::take(&mut pools));
+            }
+        })
+        .await?;
+        if !pools.is_empty() {
+            each(pools);
+        }
+        Ok(())
     }
 
     /// How many abnormal pools of the round have a member inside `scope`, and how many are open:
@@ -237,9 +266,7 @@ impl PgStore {
         scope: &Scope,
     ) -> StoreResult<AbnormalPoolCounts> {
         let mut counts = AbnormalPoolCounts::default();
-        for (_, state, _) in self.walk_pools::<MemberId>(round, scope).await? {
-            counts.add(state);
-        }
+        self.walk_pools::<MemberId>(round, scope, usize::MAX, &mut |_, state, _| counts.add(state)).await?;
         Ok(counts)
     }
 
@@ -250,21 +277,27 @@ impl PgStore {
         round: RoundId,
         scope: &Scope,
     ) -> StoreResult<Vec<PersonId>> {
-        let pools = self.walk_pools::<MemberId>(round, scope).await?;
-        Ok(pools.into_iter().flat_map(|(_, _, members)| members).filter(|m| !m.retested).map(|m| m.id).collect())
+        let mut ids = Vec::new();
+        self.walk_pools::<MemberId>(round, scope, usize::MAX, &mut |_, _, members| {
+            ids.extend(members.into_iter().filter(|m| !m.retested).map(|m| m.id))
+        })
+        .await?;
+        Ok(ids)
     }
 
     /// The abnormal pools of the round with a member inside `scope`, in the order their results
-    /// came, each with its state (from all its members' re-tests) and its members inside `scope`.
-    /// Two statements in one read-only snapshot, each read once in the order it answers: the
-    /// pools' tubes, then every registration of those pools in the same order with the member's
-    /// columns (when she lives inside the scope) and her latest single-tube re-test registered
-    /// after the pool's result.
+    /// came, each with its state (from all its members' re-tests) and its members inside `scope`,
+    /// handed to `sink` one by one. All in one read-only snapshot: the pools' tubes in order,
+    /// then the registrations of `chunk` pools at a time, each statement's pools handed over
+    /// before the next is read. Each registration comes with the member's columns (when she lives
+    /// inside the scope) and her latest single-tube re-test registered after the pool's result.
     async fn walk_pools<M: Member>(
         &self,
         round: RoundId,
         scope: &Scope,
-    ) -> StoreResult<Vec<(Tube, PoolCaseState, Vec<M>)>> {
+        chunk: usize,
+        sink: &mut (dyn FnMut(Tube, PoolCaseState, Vec<M>) + Send),
+    ) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client
             .build_transaction()
@@ -285,67 +318,87 @@ impl PgStore {
             .await
             .map_err(db)?;
         if tubes.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?;
+        let mut tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?.into_iter();
         let (low, high) = scope.path_range();
-        tx.batch_execute("SET LOCAL work_mem = '64MB'").await.map_err(db)?;
-        // Not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
-        // and each pool orders its few members. A re-test is looked for only for a member with
-        // a repeat registration in the round: the gate is a one-time filter on a hashed set of
-        // the round's repeats, read once from `registrations_repeats`, so everyone else skips
-        // the probe of (round, person, seq), three index pages for each of 50,000 members who as
-        // a rule have no re-test. The latest re-test is the highest `seq`, as it is the highest
-        // id (a seq is taken only once the one before it is committed), read backwards from the
-        // index with no sort per member. A larger `work_mem` keeps the set hashed: the planner
-        // would otherwise scan it for every member once it expects more than ~260,000 repeats.
-        let rows = tx
-            .query(
-                &format!(
-                    "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
-                     FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
-                     JOIN registrations r ON r.tube_id = t.id
-                     LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
-                     LEFT JOIN LATERAL (
-                         SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                         WHERE r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0)
-                           AND r2.round_id = $1 AND r2.person_id = r.person_id
-                           AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
-                           AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
-                         ORDER BY r2.seq DESC LIMIT 1
-                     ) rt ON true
-                     WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')",
-                    M::COLUMNS
-                ),
-                &[&round, &low, &high],
-            )
+        // A plan for each statement's own tubes (a generic plan would not know how few they are).
+        tx.batch_execute("SET LOCAL work_mem = '64MB'; SET LOCAL plan_cache_mode = force_custom_plan")
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        // The person's columns start at 5; the re-test's follow them.
-        let retest_at = 5 + M::COLUMNS.split(',').count();
-        let index: HashMap<TubeId, usize> = tubes.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
-        let mut pools: Vec<PoolRead<M>> = tubes.into_iter().map(PoolRead::new).collect();
-        for row in &rows {
-            let tube_id: TubeId = get(row, 0)?;
-            // Same snapshot: every registration's tube is one of the pools.
-            let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
-            let code: Option<String> = get(row, retest_at)?;
-            let retest: Retest = match code {
-                Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, retest_at + 1)?)?)),
-                None => None,
-            };
-            let registration: i64 = get(row, 1)?;
-            let person: PersonId = get(row, 2)?;
-            let outcome = retest.as_ref().map(|(_, o)| *o);
-            let member = match get::<Option<PersonId>>(row, 5)? {
-                None => None, // lives outside the scope
-                Some(id) => Some(M::read(row, id, registration, retest)?),
-            };
-            pool.rows.push(MemberRow { registration, person, outcome, member });
+        // Driven by the tubes' keys, so that a statement reads only its own pools' rows. Not
+        // sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
+        // and each pool orders its few members. A re-test is looked for only for a member with
+        // a repeat registration in the round: the gate is a one-time filter on a hashed set of
+        // the round's repeats, read once per statement from `registrations_repeats`, so everyone
+        // else skips the probe of (round, person, seq), three index pages for each of 50,000
+        // members who as a rule have no re-test. The latest re-test is the highest `seq`, as it
+        // is the highest id (a seq is taken only once the one before it is committed), read
+        // backwards from the index with no sort per member. A larger `work_mem` keeps the set
+        // hashed: the planner would otherwise scan it for every member once it expects more
+        // than ~260,000 repeats.
+        let members = tx
+            .prepare(&format!(
+                "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
+                 FROM tubes t
+                 JOIN registrations r ON r.tube_id = t.id
+                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
+                 LEFT JOIN LATERAL (
+                     SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+                     WHERE r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0)
+                       AND r2.round_id = $1 AND r2.person_id = r.person_id
+                       AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
+                       AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
+                     ORDER BY r2.seq DESC LIMIT 1
+                 ) rt ON true
+                 WHERE t.id = ANY($4)",
+                M::COLUMNS
+            ))
+            .await
+            .map_err(db)?;
+        loop {
+            let pools: Vec<PoolRead<M>> = tubes.by_ref().take(chunk.max(1)).map(PoolRead::new).collect();
+            if pools.is_empty() {
+                break;
+            }
+            let ids: Vec<TubeId> = pools.iter().map(|p| p.tube.id).collect();
+            let rows = tx.query(&members, &[&round, &low, &high, &ids]).await.map_err(db)?;
+            for (tube, state, members) in read_members(pools, &rows)? {
+                sink(tube, state, members);
+            }
         }
-        Ok(pools.into_iter().filter_map(PoolRead::finish).collect())
+        tx.commit().await.map_err(db)?;
+        Ok(())
     }
+}
+
+/// The pools of one member statement with their rows, each pool finished (see [`PoolRead::finish`]).
+fn read_members<M: Member>(
+    mut pools: Vec<PoolRead<M>>,
+    rows: &[Row],
+) -> StoreResult<Vec<(Tube, PoolCaseState, Vec<M>)>> {
+    // The person's columns start at 5; the re-test's follow them.
+    let retest_at = 5 + M::COLUMNS.split(',').count();
+    let index: HashMap<TubeId, usize> = pools.iter().enumerate().map(|(i, p)| (p.tube.id, i)).collect();
+    for row in rows {
+        let tube_id: TubeId = get(row, 0)?;
+        // Same snapshot: every registration's tube is one of the statement's pools.
+        let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
+        let code: Option<String> = get(row, retest_at)?;
+        let retest: Retest = match code {
+            Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, retest_at + 1)?)?)),
+            None => None,
+        };
+        let registration: i64 = get(row, 1)?;
+        let person: PersonId = get(row, 2)?;
+        let outcome = retest.as_ref().map(|(_, o)| *o);
+        let member = match get::<Option<PersonId>>(row, 5)? {
+            None => None, // lives outside the scope
+            Some(id) => Some(M::read(row, id, registration, retest)?),
+        };
+        pool.rows.push(MemberRow { registration, person, outcome, member });
+    }
+    Ok(pools.into_iter().filter_map(PoolRead::finish).collect())
 }
 
 /// What [`PgStore::walk_pools`] makes of a member inside the scope.
