@@ -19,6 +19,7 @@ use bulwark_store::{
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::{collections::HashMap, sync::Arc};
 
 /// A registration as the lane sends it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -80,17 +81,42 @@ struct Context {
     site: Site,
 }
 
+/// The contexts an upload's items have resolved, by round and site: its items share a few, and a
+/// copy of the round and the site per item cost more than the rest of the check.
+#[derive(Default)]
+struct Contexts(HashMap<(RoundId, SiteId), Arc<Context>>);
+
+impl Contexts {
+    async fn of(
+        &mut self,
+        store: &dyn Store,
+        actor: &Actor,
+        input: &RegistrationInput,
+        now: Millis,
+    ) -> AppResult<Arc<Context>> {
+        let context = match self.0.get(&(input.round, input.site)) {
+            Some(context) => context.clone(),
+            None => {
+                let context = Arc::new(context(store, actor, input, now).await?);
+                self.0.insert((input.round, input.site), context.clone());
+                context
+            }
+        };
+        if let Some(lane) = input.lane
+            && !context.site.lanes.iter().any(|l| l.id == lane)
+        {
+            return Err(AppError::invalid("lane", "a lane of the site"));
+        }
+        Ok(context)
+    }
+}
+
 async fn context(store: &dyn Store, actor: &Actor, input: &RegistrationInput, now: Millis) -> AppResult<Context> {
     let round = store.round(input.round).await?.ok_or_else(|| AppError::invalid("round", "an existing round"))?;
     let site = match store.site(input.site).await? {
         Some(s) if actor.scope.contains_path(&s.area_path) => s,
         _ => return Err(actor.deny(store, Operation::RegistrationsCreate, None, now).await),
     };
-    if let Some(lane) = input.lane
-        && !site.lanes.iter().any(|l| l.id == lane)
-    {
-        return Err(AppError::invalid("lane", "a lane of the site"));
-    }
     Ok(Context { round, site })
 }
 
@@ -202,8 +228,7 @@ struct Checked {
     device_time: Option<Millis>,
     lane: Option<i64>,
     home: bool,
-    round: Round,
-    site: Site,
+    context: Arc<Context>,
     by: bulwark_domain::access::UserId,
     stamp: AuditStamp,
 }
@@ -211,6 +236,7 @@ struct Checked {
 async fn check(
     store: &dyn Store,
     actor: &Actor,
+    contexts: &mut Contexts,
     key: &str,
     input: &RegistrationInput,
     now: Millis,
@@ -220,7 +246,7 @@ async fn check(
     let pool_size =
         input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
     let device_time = millis_of("device_time", input.device_time.as_deref())?;
-    let Context { round, site } = context(store, actor, input, now).await?;
+    let context = contexts.of(store, actor, input, now).await?;
     Ok(Checked {
         key,
         body_hash: input.fingerprint(),
@@ -229,8 +255,7 @@ async fn check(
         device_time,
         lane: input.lane,
         home: input.home,
-        round,
-        site,
+        context,
         by: actor.account.id,
         stamp: actor.stamp(Operation::RegistrationsCreate, now),
     })
@@ -240,11 +265,11 @@ impl Checked {
     /// The registration of `person`, as the store takes it.
     fn registration(self, person: &Person, flags: Vec<RegistrationFlag>) -> NewRegistration {
         NewRegistration {
-            pool_size: self.pool_size.unwrap_or_else(|| self.round.pool_size_for(&person.area_path)),
+            pool_size: self.pool_size.unwrap_or_else(|| self.context.round.pool_size_for(&person.area_path)),
             key: self.key,
             body_hash: self.body_hash,
-            round: self.round.id,
-            site: self.site.id,
+            round: self.context.round.id,
+            site: self.context.site.id,
             lane: self.lane,
             tube: self.tube,
             person: person.id,
@@ -290,12 +315,12 @@ pub async fn register(
     now: Millis,
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
-    let checked = check(store, actor, key, &input, now).await?;
+    let checked = check(store, actor, &mut Contexts::default(), key, &input, now).await?;
     let scanned = match named(&input.person, today)? {
         Named::Scanned(scanned) => scanned,
         // A typed document: the person may have to be registered first.
         Named::Typed(typed) => {
-            let (person, flags) = visitor(store, actor, typed, &checked.site, today, now).await?;
+            let (person, flags) = visitor(store, actor, typed, &checked.context.site, today, now).await?;
             return outcome(store.register(checked.registration(&person, flags)).await?, person, today);
         }
     };
@@ -321,17 +346,24 @@ enum Step {
     Failed(AppError),
     /// A scan, waiting for its person.
     Scan(Checked, Scanned),
-    /// A typed document's person, found or registered on the spot.
-    Ready(NewRegistration, Person),
+    /// A typed document's person, found or registered on the spot (rare: boxed).
+    Ready(Box<(NewRegistration, Person)>),
 }
 
-async fn step(store: &dyn Store, actor: &Actor, item: &BatchItem, today: NaiveDate, now: Millis) -> AppResult<Step> {
-    let checked = check(store, actor, &item.key, &item.registration, now).await?;
+async fn step(
+    store: &dyn Store,
+    actor: &Actor,
+    contexts: &mut Contexts,
+    item: &BatchItem,
+    today: NaiveDate,
+    now: Millis,
+) -> AppResult<Step> {
+    let checked = check(store, actor, contexts, &item.key, &item.registration, now).await?;
     Ok(match named(&item.registration.person, today)? {
         Named::Scanned(scanned) => Step::Scan(checked, scanned),
         Named::Typed(typed) => {
-            let (person, flags) = visitor(store, actor, typed, &checked.site, today, now).await?;
-            Step::Ready(checked.registration(&person, flags), person)
+            let (person, flags) = visitor(store, actor, typed, &checked.context.site, today, now).await?;
+            Step::Ready(Box::new((checked.registration(&person, flags), person)))
         }
     })
 }
@@ -351,8 +383,9 @@ pub async fn register_batch(
     // Each item checked; the scans' people then found in one store call, a typed document's
     // person (found or registered on the spot) item by item.
     let mut steps = Vec::with_capacity(items.len());
+    let mut contexts = Contexts::default();
     for item in &items {
-        steps.push(step(store, actor, item, today, now).await.unwrap_or_else(Step::Failed));
+        steps.push(step(store, actor, &mut contexts, item, today, now).await.unwrap_or_else(Step::Failed));
     }
     let scans: Vec<Scanned> = steps
         .iter()
@@ -371,7 +404,7 @@ pub async fn register_batch(
                 answers.push(Some(Err(e)));
                 continue;
             }
-            Step::Ready(registration, person) => (registration, person),
+            Step::Ready(ready) => *ready,
             Step::Scan(checked, scanned) => match found.next().flatten() {
                 Some(person) => (checked.registration(&person, vec![]), person),
                 None => {

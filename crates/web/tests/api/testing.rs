@@ -106,13 +106,21 @@ async fn contract(engine: Engine) {
         {"key": key(13), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"qr": "NOSUCHCODE"}},
         {"key": key(1), "round": s.round, "site": s.site, "lane": s.lane, "tube": "EP0000001", "person": {"person_id": people[0]}, "device_time": "2022-10-06T08:00:00+08:00"},
         {"key": "not-a-uuid", "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[4]}},
-        {"key": key(11), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[0]}}
+        {"key": key(11), "round": s.round, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[0]}},
+        // Round and site as the items before, checked again item by item: a lane of no site, a round of none.
+        {"key": key(14), "round": s.round, "site": s.site, "lane": 999_999, "tube": "EP0000002", "person": {"person_id": people[4]}},
+        {"key": key(15), "round": 999_999, "site": s.site, "tube": "EP0000002", "person": {"person_id": people[4]}}
     ]});
     let (status, batch) = sampler.post("/api/v1/registrations/batch", items).await;
     assert_eq!(status, StatusCode::OK, "{batch}");
     let statuses: Vec<i64> =
         batch["results"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
-    assert_eq!(statuses, vec![201, 422, 200, 422, 201], "{batch}");
+    assert_eq!(statuses, vec![201, 422, 200, 422, 201, 422, 422], "{batch}");
+    assert_eq!(
+        (batch["results"][5]["error"]["field"].as_str(), batch["results"][6]["error"]["field"].as_str()),
+        (Some("lane"), Some("round")),
+        "{batch}"
+    );
     assert_eq!(batch["results"][1]["error"]["field"], "person.qr", "nobody with that code, among scans found: {batch}");
     assert_eq!(batch["results"][2]["body"], first);
     assert_eq!(batch["results"][4]["body"]["flags"], json!(["duplicate_in_round"]));
