@@ -25,6 +25,7 @@ use bulwark_store::{
     StoreResult,
     testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
+use futures_util::{StreamExt, stream};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::{
     IsolationLevel, Row, Transaction,
@@ -356,17 +357,30 @@ impl PgStore {
             ))
             .await
             .map_err(db)?;
+        let mut chunks = Vec::new();
         loop {
             let pools: Vec<PoolRead<M>> = tubes.by_ref().take(chunk.max(1)).map(PoolRead::new).collect();
             if pools.is_empty() {
                 break;
             }
-            let ids: Vec<TubeId> = pools.iter().map(|p| p.tube.id).collect();
-            let rows = tx.query(&members, &[&round, &low, &high, &ids]).await.map_err(db)?;
+            chunks.push(pools);
+        }
+        let (reader, members, round, low, high) = (&tx, &members, &round, &low, &high);
+        // Two statements in flight on the connection: the server runs the next while this side
+        // makes the pools of the one before.
+        let mut reads = stream::iter(chunks)
+            .map(|pools| async move {
+                let ids: Vec<TubeId> = pools.iter().map(|p| p.tube.id).collect();
+                reader.query(members, &[round, low, high, &ids]).await.map(|rows| (pools, rows))
+            })
+            .buffered(2);
+        while let Some(read) = reads.next().await {
+            let (pools, rows) = read.map_err(db)?;
             for (tube, state, members) in read_members(pools, &rows)? {
                 sink(tube, state, members);
             }
         }
+        drop(reads);
         tx.commit().await.map_err(db)?;
         Ok(())
     }
