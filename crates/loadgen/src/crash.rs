@@ -7,7 +7,8 @@
 //!    a tube, retrying the **same** key on a timeout, a connection error, 409 (in flight) or 5xx
 //!    with jittered exponential back-off until 200 or 201; 5% of the acknowledged requests are sent
 //!    once more on purpose and must be answered 200 with the same registration id; every ack goes
-//!    into the ledger (key → registration id);
+//!    into the ledger (key → registration id). With `batch`, a tube's ten scans go as one outbox
+//!    upload, retried whole with the same keys, and each item answered 200 or 201 is an ack;
 //! 3. meanwhile the server gets SIGKILL every U(0.3 s, 2 s) and is restarted after U(50, 300) ms
 //!    (mode P: before the restart, everything not fsynced is dropped, see [`crate::lossyfs`]);
 //! 4. then the clients stop taking new work, finish what they hold, the server is killed a last
@@ -44,6 +45,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
+use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -61,6 +63,9 @@ pub struct Options {
     pub seed: u64,
     pub workers: usize,
     pub replay_rate: f64,
+    /// Each client sends its tube's ten scans as one outbox upload (`POST …/registrations/batch`)
+    /// instead of one request per scan.
+    pub batch: bool,
     pub up: (Duration, Duration),
     pub down: (Duration, Duration),
     /// Mode P: the data directory is a lossy FUSE mount that forgets unsynced writes at each kill.
@@ -94,6 +99,7 @@ impl Options {
             seed: 0,
             workers: 8,
             replay_rate: 0.05,
+            batch: false,
             up: (Duration::from_millis(300), Duration::from_secs(2)),
             down: (Duration::from_millis(50), Duration::from_millis(300)),
             power_loss: false,
@@ -114,6 +120,8 @@ impl Options {
 pub struct Figures {
     pub procedure: &'static str,
     pub mode: &'static str,
+    /// How the clients send: "single" (a request per scan) or "batch" (a tube's scans per upload).
+    pub requests: &'static str,
     pub engine: &'static str,
     pub seed: u64,
     pub workers: usize,
@@ -218,6 +226,7 @@ struct Shared {
     restart_to_first_write: Mutex<Vec<Duration>>,
     pg_restart_to_first_write: Mutex<Vec<Duration>>,
     replay_rate: f64,
+    batch: bool,
     request_timeout: Duration,
     backoff_max: Duration,
 }
@@ -255,10 +264,38 @@ enum Outcome {
     GaveUp,
 }
 
+/// A definitive answer to a request.
+struct Answer {
+    status: u16,
+    body: Bytes,
+    sent_at: Instant,
+    retried: bool,
+}
+
+/// An upload's definitive answers, item by item.
+struct Uploaded {
+    answers: Vec<(u16, Option<String>)>,
+    first_sent_at: Instant,
+    retried: bool,
+}
+
+/// Each item's status and registration id from an upload's 200 answer with `n` results.
+fn upload_ids(answer: &Answer, n: usize) -> Option<Vec<(u16, Option<String>)>> {
+    if answer.status != 200 {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+    let results = value["results"].as_array().filter(|r| r.len() == n)?;
+    results.iter().map(|r| Some((u16::try_from(r["status"].as_u64()?).ok()?, id_of(&r["body"])))).collect()
+}
+
 fn registration_id(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let id = &value["registration"]["id"];
-    match id {
+    id_of(&serde_json::from_slice(body).ok()?)
+}
+
+/// The registration id in a registration's answer.
+fn id_of(answer: &serde_json::Value) -> Option<String> {
+    match &answer["registration"]["id"] {
         serde_json::Value::Number(n) => Some(n.to_string()),
         serde_json::Value::String(s) => Some(s.clone()),
         _ => None,
@@ -306,23 +343,38 @@ impl Worker {
         key: &str,
         body: &Bytes,
     ) -> Outcome {
+        let Some(answer) = self.answered(conn, shared, rng, "/api/v1/registrations", Some(key), body).await else {
+            return Outcome::GaveUp;
+        };
+        let Answer { status, body, sent_at, retried } = answer;
+        match registration_id(&body).filter(|_| status == 200 || status == 201) {
+            Some(id) => Outcome::Ack { status, id, body, sent_at, retried },
+            None => Outcome::Rejected { status, body },
+        }
+    }
+
+    /// Sends `body` to `path` (under `key`, when given) until an answer that is not "try again"
+    /// (see [`Worker::deliver`]); `None` when the drain's deadline passed first.
+    async fn answered(
+        &mut self,
+        conn: &mut Conn,
+        shared: &Shared,
+        rng: &mut ChaCha8Rng,
+        path: &str,
+        key: Option<&str>,
+        body: &Bytes,
+    ) -> Option<Answer> {
         let auth = format!("Bearer {}", shared.token);
         let mut attempt = 0u32;
         loop {
             let sent_at = Instant::now();
-            let headers = [("authorization", auth.as_str()), ("idempotency-key", key)];
-            let result = conn.send("POST", "/api/v1/registrations", &headers, body.clone()).await;
-            match result {
-                Ok(r) if r.status == 200 || r.status == 201 => match registration_id(&r.body) {
-                    Some(id) => {
-                        return Outcome::Ack { status: r.status, id, body: r.body, sent_at, retried: attempt > 0 };
-                    }
-                    None => return Outcome::Rejected { status: r.status, body: r.body },
-                },
+            let mut headers = vec![("authorization", auth.as_str())];
+            headers.extend(key.map(|k| ("idempotency-key", k)));
+            match conn.send("POST", path, &headers, body.clone()).await {
                 Ok(r) if r.status == 409 || r.status == 429 || r.status >= 500 => {
                     *self.transient.entry(r.status.to_string()).or_default() += 1;
                 }
-                Ok(r) => return Outcome::Rejected { status: r.status, body: r.body },
+                Ok(r) => return Some(Answer { status: r.status, body: r.body, sent_at, retried: attempt > 0 }),
                 Err(e) => {
                     let kind = match e {
                         HttpError::Connect(_) => "connect",
@@ -333,15 +385,130 @@ impl Worker {
                     *self.transient.entry(kind.to_string()).or_default() += 1;
                 }
             }
-            if shared.give_up_at.lock().expect("lock").is_some_and(|t| Instant::now() > t) {
-                return Outcome::GaveUp;
-            }
             attempt += 1;
-            self.retries += 1;
-            let cap = Duration::from_millis(10).saturating_mul(1 << attempt.min(6)).min(shared.backoff_max);
-            let pause = rng.random_range(Duration::from_millis(1)..=cap);
-            tokio::time::sleep(pause).await;
+            if !self.back_off(shared, rng, attempt).await {
+                return None;
+            }
         }
+    }
+
+    /// Waits before the `attempt`-th retry (full jitter, exponential); false once the drain's
+    /// deadline has passed (give up instead).
+    async fn back_off(&mut self, shared: &Shared, rng: &mut ChaCha8Rng, attempt: u32) -> bool {
+        if shared.give_up_at.lock().expect("lock").is_some_and(|t| Instant::now() > t) {
+            return false;
+        }
+        self.retries += 1;
+        let cap = Duration::from_millis(10).saturating_mul(1 << attempt.min(6)).min(shared.backoff_max);
+        let pause = rng.random_range(Duration::from_millis(1)..=cap);
+        tokio::time::sleep(pause).await;
+        true
+    }
+
+    /// Uploads one tube's scans as the scan page's outbox does: the items answered "try again"
+    /// (409, 429 or 5xx each, or no usable answer at all) are sent again, with the same keys, until
+    /// each has a definitive answer; every item answered 200 or 201 goes into the ledger. A share
+    /// of the uploads is sent once more whole, and each acknowledged item must then answer 200
+    /// with the same registration. False when the drain's deadline passed with items unanswered.
+    async fn upload(
+        &mut self,
+        conn: &mut Conn,
+        shared: &Shared,
+        rng: &mut ChaCha8Rng,
+        items: &[(Uuid, plan::Item)],
+    ) -> bool {
+        self.attempted.extend(items.iter().map(|(key, _)| key.to_string()));
+        let started = Instant::now();
+        let Some(sent) = self.upload_until_answered(conn, shared, rng, items).await else { return false };
+        report::record(&mut self.latency, started.elapsed());
+        Self::note_first_write(shared, sent.first_sent_at);
+        let acked = |answers: &[(u16, Option<String>)], i: usize| match &answers[i] {
+            (200 | 201, Some(id)) => Some(id.clone()),
+            _ => None,
+        };
+        if rng.random_bool(shared.replay_rate) {
+            self.duplicate_deliveries += items.len() as u64;
+            let Some(again) = self.upload_until_answered(conn, shared, rng, items).await else { return false };
+            for (i, (key, _)) in items.iter().enumerate() {
+                let Some(first) = acked(&sent.answers, i) else { continue };
+                if again.answers[i] != (200, Some(first.clone())) {
+                    self.replay_failures += 1;
+                    self.example(format!("replay of {key} (acked as {first}): {:?}", again.answers[i]));
+                }
+            }
+        }
+        for (i, (key, item)) in items.iter().enumerate() {
+            match acked(&sent.answers, i) {
+                Some(id) => {
+                    if sent.retried && sent.answers[i].0 == 200 {
+                        self.recovered_on_retry += 1;
+                    }
+                    self.acked.push((key.to_string(), id));
+                }
+                None => {
+                    let status = sent.answers[i].0;
+                    *self.rejected.entry(status).or_default() += 1;
+                    self.example(format!("item {key} (person {}, tube {}) refused: {status}", item.person, item.tube));
+                }
+            }
+        }
+        true
+    }
+
+    /// Each item's definitive answer (status, registration id) to an upload of `items`, sending
+    /// again those answered "try again"; `None` when the drain's deadline passed first.
+    async fn upload_until_answered(
+        &mut self,
+        conn: &mut Conn,
+        shared: &Shared,
+        rng: &mut ChaCha8Rng,
+        items: &[(Uuid, plan::Item)],
+    ) -> Option<Uploaded> {
+        const PATH: &str = "/api/v1/registrations/batch";
+        let mut answers: Vec<Option<(u16, Option<String>)>> = vec![None; items.len()];
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let (mut first_sent_at, mut retried, mut attempt) = (None, false, 0u32);
+        while !pending.is_empty() {
+            let sending: Vec<(Uuid, plan::Item)> = pending.iter().map(|&i| items[i].clone()).collect();
+            let body = Bytes::from(shared.plan.batch_body(&sending));
+            let Some(answer) = self.answered(conn, shared, rng, PATH, None, &body).await else {
+                self.unresolved += pending.len() as u64;
+                return None;
+            };
+            first_sent_at.get_or_insert(answer.sent_at);
+            retried |= answer.retried;
+            let Some(results) = upload_ids(&answer, sending.len()) else {
+                // The whole upload refused (a 4xx): every item with it.
+                self.example(format!("upload refused: {} {}", answer.status, String::from_utf8_lossy(&answer.body)));
+                for &i in &pending {
+                    answers[i] = Some((answer.status, None));
+                }
+                break;
+            };
+            let mut again = Vec::new();
+            for (&i, (status, id)) in pending.iter().zip(results) {
+                if status == 409 || status == 429 || status >= 500 {
+                    *self.transient.entry(format!("item {status}")).or_default() += 1;
+                    again.push(i);
+                } else {
+                    answers[i] = Some((status, id));
+                }
+            }
+            pending = again;
+            if !pending.is_empty() {
+                retried = true;
+                attempt += 1;
+                if !self.back_off(shared, rng, attempt).await {
+                    self.unresolved += pending.len() as u64;
+                    return None;
+                }
+            }
+        }
+        Some(Uploaded {
+            answers: answers.into_iter().map(|a| a.expect("every item answered")).collect(),
+            first_sent_at: first_sent_at.expect("sent at least once"),
+            retried,
+        })
     }
 
     fn note_first_write(shared: &Shared, sent_at: Instant) {
@@ -362,6 +529,14 @@ impl Worker {
         // Each task fills whole tubes: it takes ten items at a time, as one lane fills one tube.
         while !shared.stop.load(Ordering::Relaxed) {
             let block = shared.next.fetch_add(plan::POOL_SIZE, Ordering::Relaxed);
+            if shared.batch {
+                let items: Vec<(Uuid, plan::Item)> =
+                    (block..block + plan::POOL_SIZE).map(|i| (keys.fresh(), shared.plan.item(i))).collect();
+                if !self.upload(&mut conn, &shared, &mut rng, &items).await {
+                    return self;
+                }
+                continue;
+            }
             for index in block..block + plan::POOL_SIZE {
                 let item = shared.plan.item(index);
                 let key = keys.fresh().to_string();
@@ -681,6 +856,7 @@ async fn drive(
         restart_to_first_write: Mutex::new(Vec::new()),
         pg_restart_to_first_write: Mutex::new(Vec::new()),
         replay_rate: options.replay_rate,
+        batch: options.batch,
         request_timeout: options.request_timeout,
         backoff_max: options.backoff_max,
     });
@@ -832,6 +1008,7 @@ async fn drive(
     Ok(Figures {
         procedure: "a",
         mode: if options.power_loss { "P" } else { "K" },
+        requests: if options.batch { "batch" } else { "single" },
         engine: if matches!(engine, Engine::Sqlite { .. }) { "sqlite" } else { "postgres" },
         seed: options.seed,
         workers: options.workers,

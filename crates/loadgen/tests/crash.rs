@@ -1,5 +1,5 @@
 //! Procedure (a) mode K, small: `bulwark-crash` against the debug `bulwark` binary on SQLite with
-//! five kills and a short load, and on a private PostgreSQL cluster with six fault cycles of which
+//! five kills and a short load (one request per scan, and again as outbox uploads), and on a private PostgreSQL cluster with six fault cycles of which
 //! three stop PostgreSQL itself (`--kill-postgres`), asserting that nothing acknowledged was lost
 //! and nothing stored twice. The long runs (30+ kills, release builds, mode P) are in
 //! RELIABILITY.md.
@@ -71,6 +71,13 @@ fn assert_nothing_lost(figures: &serde_json::Value) {
 fn five_kills_under_load_lose_nothing_and_store_nothing_twice() {
     let figures = crash(&["--kills", "5", "--seed", "20221006"]);
     assert_eq!(figures["kills"], 5, "{figures}");
+    assert_nothing_lost(&figures);
+}
+
+#[test]
+fn outbox_uploads_under_kills_lose_nothing_and_store_nothing_twice() {
+    let figures = crash(&["--kills", "5", "--seed", "20221007", "--batch"]);
+    assert_eq!((figures["kills"].as_u64(), figures["requests"].as_str()), (Some(5), Some("batch")), "{figures}");
     assert_nothing_lost(&figures);
 }
 

@@ -47,6 +47,9 @@ struct Args {
     /// Share of acknowledged requests delivered a second time on purpose.
     #[arg(long, default_value_t = 0.05)]
     replay_rate: f64,
+    /// Each client uploads its tube's ten scans as one outbox batch instead of one request each.
+    #[arg(long)]
+    batch: bool,
     /// Uptime between kills, MIN..MAX, drawn uniformly.
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     up_min: Duration,
@@ -94,6 +97,7 @@ fn main() -> anyhow::Result<()> {
     options.seed = seed;
     options.workers = args.workers.max(1);
     options.replay_rate = args.replay_rate.clamp(0.0, 1.0);
+    options.batch = args.batch;
     options.up = (args.up_min, args.up_max);
     options.down = (args.down_min, args.down_max);
     options.power_loss = args.power_loss;
