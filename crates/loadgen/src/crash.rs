@@ -8,7 +8,8 @@
 //!    with jittered exponential back-off until 200 or 201; 5% of the acknowledged requests are sent
 //!    once more on purpose and must be answered 200 with the same registration id; every ack goes
 //!    into the ledger (key → registration id). With `batch`, a tube's ten scans go as one outbox
-//!    upload, retried whole with the same keys, and each item answered 200 or 201 is an ack;
+//!    upload, retried whole the same way, and its items answered 409, 429 or 5xx are sent again
+//!    with the same keys, as the scan page does; each item answered 200 or 201 is an ack;
 //! 3. meanwhile the server gets SIGKILL every U(0.3 s, 2 s) and is restarted after U(50, 300) ms
 //!    (mode P: before the restart, everything not fsynced is dropped, see [`crate::lossyfs`]);
 //! 4. then the clients stop taking new work, finish what they hold, the server is killed a last
@@ -426,17 +427,6 @@ impl Worker {
             (200 | 201, Some(id)) => Some(id.clone()),
             _ => None,
         };
-        if rng.random_bool(shared.replay_rate) {
-            self.duplicate_deliveries += items.len() as u64;
-            let Some(again) = self.upload_until_answered(conn, shared, rng, items).await else { return false };
-            for (i, (key, _)) in items.iter().enumerate() {
-                let Some(first) = acked(&sent.answers, i) else { continue };
-                if again.answers[i] != (200, Some(first.clone())) {
-                    self.replay_failures += 1;
-                    self.example(format!("replay of {key} (acked as {first}): {:?}", again.answers[i]));
-                }
-            }
-        }
         for (i, (key, item)) in items.iter().enumerate() {
             match acked(&sent.answers, i) {
                 Some(id) => {
@@ -449,6 +439,17 @@ impl Worker {
                     let status = sent.answers[i].0;
                     *self.rejected.entry(status).or_default() += 1;
                     self.example(format!("item {key} (person {}, tube {}) refused: {status}", item.person, item.tube));
+                }
+            }
+        }
+        if rng.random_bool(shared.replay_rate) {
+            self.duplicate_deliveries += items.len() as u64;
+            let Some(again) = self.upload_until_answered(conn, shared, rng, items).await else { return false };
+            for (i, (key, _)) in items.iter().enumerate() {
+                let Some(first) = acked(&sent.answers, i) else { continue };
+                if again.answers[i] != (200, Some(first.clone())) {
+                    self.replay_failures += 1;
+                    self.example(format!("replay of {key} (acked as {first}): {:?}", again.answers[i]));
                 }
             }
         }
