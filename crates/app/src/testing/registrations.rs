@@ -94,19 +94,11 @@ impl Contexts {
         input: &RegistrationInput,
         now: Millis,
     ) -> AppResult<Arc<Context>> {
-        let context = match self.0.get(&(input.round, input.site)) {
-            Some(context) => context.clone(),
-            None => {
-                let context = Arc::new(context(store, actor, input, now).await?);
-                self.0.insert((input.round, input.site), context.clone());
-                context
-            }
-        };
-        if let Some(lane) = input.lane
-            && !context.site.lanes.iter().any(|l| l.id == lane)
-        {
-            return Err(AppError::invalid("lane", "a lane of the site"));
+        if let Some(context) = self.0.get(&(input.round, input.site)) {
+            return Ok(context.clone());
         }
+        let context = Arc::new(context(store, actor, input, now).await?);
+        self.0.insert((input.round, input.site), context.clone());
         Ok(context)
     }
 }
@@ -233,10 +225,12 @@ struct Checked {
     stamp: AuditStamp,
 }
 
+/// Checks a scan before the write; an upload passes the `contexts` its items share, a single
+/// scan none (a map kept for one item would only cost the hot path an allocation).
 async fn check(
     store: &dyn Store,
     actor: &Actor,
-    contexts: &mut Contexts,
+    contexts: Option<&mut Contexts>,
     key: &str,
     input: &RegistrationInput,
     now: Millis,
@@ -246,7 +240,15 @@ async fn check(
     let pool_size =
         input.pool_size.map(|n| PoolSize::new(n).map_err(|e| AppError::invalid("pool_size", e))).transpose()?;
     let device_time = millis_of("device_time", input.device_time.as_deref())?;
-    let context = contexts.of(store, actor, input, now).await?;
+    let context = match contexts {
+        Some(contexts) => contexts.of(store, actor, input, now).await?,
+        None => Arc::new(context(store, actor, input, now).await?),
+    };
+    if let Some(lane) = input.lane
+        && !context.site.lanes.iter().any(|l| l.id == lane)
+    {
+        return Err(AppError::invalid("lane", "a lane of the site"));
+    }
     Ok(Checked {
         key,
         body_hash: input.fingerprint(),
@@ -315,7 +317,7 @@ pub async fn register(
     now: Millis,
 ) -> AppResult<RegistrationOutcome> {
     actor.authorize(store, Operation::RegistrationsCreate, now).await?;
-    let checked = check(store, actor, &mut Contexts::default(), key, &input, now).await?;
+    let checked = check(store, actor, None, key, &input, now).await?;
     let scanned = match named(&input.person, today)? {
         Named::Scanned(scanned) => scanned,
         // A typed document: the person may have to be registered first.
@@ -358,7 +360,7 @@ async fn step(
     today: NaiveDate,
     now: Millis,
 ) -> AppResult<Step> {
-    let checked = check(store, actor, contexts, &item.key, &item.registration, now).await?;
+    let checked = check(store, actor, Some(contexts), &item.key, &item.registration, now).await?;
     Ok(match named(&item.registration.person, today)? {
         Named::Scanned(scanned) => Step::Scan(checked, scanned),
         Named::Typed(typed) => {
