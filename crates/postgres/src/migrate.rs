@@ -31,6 +31,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "repeat_registrations",
         sql: include_str!("../migrations/0012_repeat_registrations.sql"),
     },
+    Migration { version: 13, name: "audit_waiting", sql: include_str!("../migrations/0013_audit_waiting.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

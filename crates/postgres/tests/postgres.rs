@@ -31,7 +31,14 @@ async fn the_audit_tables_refuse_update_delete_and_truncate() {
     let db = TestDb::create().await;
     let store = PgStore::connect(&db.url).await.unwrap();
     store.append_audit(vec![entry(1), entry(2)]).await.unwrap();
+    // A list: its entries wait in one row until `index_audit` writes them out.
+    store.append_audit(vec![entry(3), entry(3), entry(3)]).await.unwrap();
     let client = raw(&db.url).await;
+    let refuse = async |sql: &str| {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(message.contains("append-only"), "{sql}: {err}");
+    };
     for sql in [
         "UPDATE audit_requests SET username = 'someone.else'",
         "UPDATE audit_entries SET person_id = NULL WHERE seq = 1",
@@ -40,14 +47,22 @@ async fn the_audit_tables_refuse_update_delete_and_truncate() {
         "DELETE FROM audit_entries WHERE false",
         "TRUNCATE audit_requests",
         "TRUNCATE audit_entries",
+        "UPDATE audit_entries_waiting SET people = seqs",
+        "DELETE FROM audit_entries_waiting",
+        "TRUNCATE audit_entries_waiting",
     ] {
-        let err = client.batch_execute(sql).await.expect_err(sql);
-        let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
-        assert!(message.contains("append-only"), "{sql}: {err}");
+        refuse(sql).await;
     }
-    let entries = store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
-    assert_eq!(entries.len(), 2);
+    let all = async || store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let entries = all().await;
+    assert_eq!(entries.len(), 5);
     assert!(entries.iter().all(|e| e.username == "chen.grid" && e.person == Some(7)));
+    // Moved, the list's entries are the same, under the same numbers; nothing waits any more.
+    assert!(!store.index_audit(1).await.unwrap(), "one list was waiting");
+    assert_eq!(all().await, entries);
+    let waiting: i64 = client.query_one("SELECT count(*) FROM audit_entries_waiting", &[]).await.unwrap().get(0);
+    assert_eq!(waiting, 0);
+    refuse("DELETE FROM audit_entries WHERE seq = (SELECT max(seq) FROM audit_entries)").await;
     // Appending still works.
     client
         .batch_execute(

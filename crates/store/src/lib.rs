@@ -193,13 +193,13 @@ pub trait AuditStore: Send + Sync {
     /// Entries newest first. A person's entries are found whether or not
     /// [`index_audit`](AuditStore::index_audit) has indexed them yet.
     async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
-    /// Adds entries appended but not yet indexed to the index of entries by person, at most
+    /// Adds entries appended but not yet indexed to the index of entries by person, about
     /// `limit` of them; `true` when more may be waiting. An engine may keep that index behind the
-    /// log (SQLite: appending a list read writes its 50,000 entries as rows in the order they
-    /// come, and the random inserts into the person index happen here, off the reader's request,
-    /// in key order) or index every entry as it is appended (PostgreSQL: nothing ever waits). The
-    /// server calls it in the background; person queries read waiting entries as well, so the
-    /// answer is the same before and after.
+    /// log: SQLite appends a list read's 50,000 entries as rows in the order they come, and the
+    /// random inserts into the person index happen here, off the reader's request, in key order;
+    /// PostgreSQL appends a list's entries as one row with their numbers and writes them out as
+    /// rows here, a list at a time. The server calls it in the background; queries read waiting
+    /// entries as well, so the answer is the same before and after.
     async fn index_audit(&self, limit: u32) -> StoreResult<bool>;
 }
 

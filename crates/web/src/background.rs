@@ -49,7 +49,7 @@ pub(crate) async fn sweep_overdue(state: AppState) {
     }
 }
 
-/// Keeps the audit log's person index up with the log, where the engine keeps it behind (SQLite).
+/// Keeps the audit log's person index up with the log, which both engines keep behind the appends.
 /// Runs until the server shuts down.
 pub(crate) async fn index_audit(state: AppState) {
     let mut tick = tokio::time::interval(INDEX_AUDIT_EVERY);
