@@ -92,6 +92,13 @@ impl PgStore {
     async fn client(&self) -> StoreResult<Object> {
         self.pool.get().await.map_err(error::pool)
     }
+
+    /// A connection when one is free or can be opened now; `None` rather than waiting, for work
+    /// that can go on with the connection it has.
+    async fn spare_client(&self) -> Option<Object> {
+        let now = deadpool_postgres::Timeouts { wait: Some(Duration::ZERO), ..self.pool.timeouts() };
+        self.pool.timeout_get(&now).await.ok()
+    }
 }
 
 /// Acknowledged writes must survive a power cut: refuse a server that would lose them.

@@ -25,6 +25,7 @@ use bulwark_store::{
     StoreResult,
     testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, ResultsReport, ReviewItem, Tube},
 };
+use deadpool_postgres::Object;
 use futures_util::{StreamExt, stream};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio_postgres::{
@@ -288,10 +289,11 @@ impl PgStore {
 
     /// The abnormal pools of the round with a member inside `scope`, in the order their results
     /// came, each with its state (from all its members' re-tests) and its members inside `scope`,
-    /// handed to `sink` one by one. All in one read-only snapshot: the pools' tubes in order,
-    /// then the registrations of `chunk` pools at a time, each statement's pools handed over
-    /// before the next is read. Each registration comes with the member's columns (when she lives
-    /// inside the scope) and her latest single-tube re-test registered after the pool's result.
+    /// handed to `sink` one by one. All in one read-only snapshot: the pools' tubes, put in
+    /// order here, then the registrations of `chunk` pools in the first statement and more in
+    /// later ones, each statement's pools handed over in order as it is read. Each registration
+    /// comes with the member's columns (when she lives inside the scope) and her latest
+    /// single-tube re-test registered after the pool's result.
     async fn walk_pools<M: Member>(
         &self,
         round: RoundId,
@@ -300,80 +302,73 @@ impl PgStore {
         sink: &mut (dyn FnMut(Tube, PoolCaseState, Vec<M>) + Send),
     ) -> StoreResult<()> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(db)?;
-        let tubes = tx
-            .query(
-                &format!(
-                    "SELECT {TUBE_COLS} FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
-                     WHERE c.round_id = $1 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')
-                     ORDER BY t.resulted_at, t.id"
-                ),
-                &[&round],
-            )
-            .await
-            .map_err(db)?;
+        // PostgreSQL runs a statement on one core: a second connection, when the pool has one to
+        // spare now, reads half of the tubes and every other member statement, in the same
+        // snapshot (exported by the first).
+        let mut spare = self.spare_client().await;
+        let tx = read_only(&mut client).await?;
+        let helper = match spare.as_mut() {
+            Some(spare) => Some(same_snapshot(&tx, spare).await?),
+            None => None,
+        };
+        let readers: Vec<&Transaction<'_>> = std::iter::once(&*tx).chain(helper.as_deref()).collect();
+        let shares = readers.len() as i64;
+        let tubes_sql = format!(
+            "SELECT {TUBE_COLS} FROM pool_cases c JOIN tubes t ON t.id = c.tube_id
+             WHERE c.round_id = $1 AND c.tube_id % $2 = $3 AND t.pool_size > 1 AND t.outcome IN ('abnormal', 'positive')"
+        );
+        let (tubes_sql, shares_ref, round_ref) = (&tubes_sql, &shares, &round);
+        let shares_read = readers
+            .iter()
+            .zip(0..shares)
+            .map(|(reader, k)| async move { reader.query(tubes_sql, &[round_ref, shares_ref, &k]).await });
+        let mut tubes = Vec::new();
+        for rows in futures_util::future::try_join_all(shares_read).await.map_err(db)? {
+            for row in &rows {
+                tubes.push(tube_from(row, 0)?);
+            }
+        }
         if tubes.is_empty() {
             return Ok(());
         }
-        let mut tubes = tubes.iter().map(|r| tube_from(r, 0)).collect::<StoreResult<Vec<_>>>()?.into_iter();
-        let (low, high) = scope.path_range();
-        // A plan for each statement's own tubes (a generic plan would not know how few they are).
-        tx.batch_execute("SET LOCAL work_mem = '64MB'; SET LOCAL plan_cache_mode = force_custom_plan")
-            .await
-            .map_err(db)?;
-        // Driven by the tubes' keys, so that a statement reads only its own pools' rows. Not
-        // sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
-        // and each pool orders its few members. A re-test is looked for only for a member with
-        // a repeat registration in the round: the gate is a one-time filter on a hashed set of
-        // the round's repeats, read once per statement from `registrations_repeats`, so everyone
-        // else skips the probe of (round, person, seq), three index pages for each of 50,000
-        // members who as a rule have no re-test. The latest re-test is the highest `seq`, as it
-        // is the highest id (a seq is taken only once the one before it is committed), read
-        // backwards from the index with no sort per member. A larger `work_mem` keeps the set
-        // hashed: the planner would otherwise scan it for every member once it expects more
-        // than ~260,000 repeats.
-        let members = tx
-            .prepare(&format!(
-                "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}, rt.code, rt.outcome
-                 FROM tubes t
-                 JOIN registrations r ON r.tube_id = t.id
-                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3
-                 LEFT JOIN LATERAL (
-                     SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-                     WHERE r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0)
-                       AND r2.round_id = $1 AND r2.person_id = r.person_id
-                       AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
-                       AND t2.pool_size = 1 AND r2.at > coalesce(t.resulted_at, t.opened_at)
-                     ORDER BY r2.seq DESC LIMIT 1
-                 ) rt ON true
-                 WHERE t.id = ANY($4)",
-                M::COLUMNS
-            ))
-            .await
-            .map_err(db)?;
+        // In the order the results came (as `ORDER BY t.resulted_at, t.id`: no result last).
+        tubes.sort_unstable_by_key(|t| (t.resulted_at.is_none(), t.resulted_at, t.id));
+        // The first statements read `chunk` pools, so that the first are handed over soon; each
+        // round of statements (one per connection) reads twice as many as the one before, so
+        // that a large walk pays for few statements (each builds the set of repeats again). A
+        // walk asked for in one piece is read in one statement per connection.
+        let mut size = chunk.min(tubes.len().div_ceil(readers.len())).max(1);
+        let mut tubes = tubes.into_iter();
         let mut chunks = Vec::new();
         loop {
-            let pools: Vec<PoolRead<M>> = tubes.by_ref().take(chunk.max(1)).map(PoolRead::new).collect();
+            let pools: Vec<PoolRead<M>> = tubes.by_ref().take(size).map(PoolRead::new).collect();
             if pools.is_empty() {
                 break;
             }
             chunks.push(pools);
+            if chunks.len() % readers.len() == 0 {
+                size = size.saturating_mul(2);
+            }
         }
-        let (reader, members, round, low, high) = (&tx, &members, &round, &low, &high);
-        // Two statements in flight on the connection: the server runs the next while this side
+        let sql = format!("{MEMBERS_SQL_HEAD}{}{MEMBERS_SQL_TAIL}", M::COLUMNS);
+        // The plan is the same for every statement's few hundred tubes: planned once.
+        let prepared = readers.iter().map(|reader| async {
+            reader.batch_execute(MEMBERS_SETTINGS).await?;
+            reader.prepare(&sql).await
+        });
+        let statements = futures_util::future::try_join_all(prepared).await.map_err(db)?;
+        let (low, high) = scope.path_range();
+        let (readers, statements, round, low, high) = (&readers, &statements, &round, &low, &high);
+        // Two statements in flight on each connection: the server runs the next while this side
         // makes the pools of the one before.
-        let mut reads = stream::iter(chunks)
-            .map(|pools| async move {
+        let mut reads = stream::iter(chunks.into_iter().enumerate())
+            .map(|(i, pools)| async move {
                 let ids: Vec<TubeId> = pools.iter().map(|p| p.tube.id).collect();
-                reader.query(members, &[round, low, high, &ids]).await.map(|rows| (pools, rows))
+                let since: Vec<Millis> = pools.iter().map(|p| p.tube.resulted_at.unwrap_or(p.tube.opened_at)).collect();
+                let k = i % readers.len();
+                readers[k].query(&statements[k], &[round, low, high, &ids, &since]).await.map(|rows| (pools, rows))
             })
-            .buffered(2);
+            .buffered(2 * readers.len());
         while let Some(read) = reads.next().await {
             let (pools, rows) = read.map_err(db)?;
             for (tube, state, members) in read_members(pools, &rows)? {
@@ -381,10 +376,61 @@ impl PgStore {
             }
         }
         drop(reads);
+        if let Some(helper) = helper {
+            helper.commit().await.map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(())
     }
 }
+
+/// A read-only REPEATABLE READ transaction: one snapshot for every statement of a walk.
+async fn read_only(client: &mut Object) -> StoreResult<deadpool_postgres::Transaction<'_>> {
+    client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await.map_err(db)
+}
+
+/// A read-only transaction on `client` that sees what `tx` sees (`pg_export_snapshot`).
+async fn same_snapshot<'a>(
+    tx: &Transaction<'_>,
+    client: &'a mut Object,
+) -> StoreResult<deadpool_postgres::Transaction<'a>> {
+    let snapshot: String = get(&tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(db)?, 0)?;
+    let joined = read_only(client).await?;
+    // The identifier comes from the server (hex digits and dashes); quoted all the same.
+    joined.batch_execute(&format!("SET TRANSACTION SNAPSHOT '{}'", snapshot.replace('\'', "''"))).await.map_err(db)?;
+    Ok(joined)
+}
+
+/// Settings of a walk's member statements: a generic plan (index probes from each of the
+/// statement's tubes; a custom plan cost 1–2 ms of planning per statement for the same plan),
+/// and enough memory to keep the round's repeats hashed (the planner would otherwise scan them
+/// for every member once it expects more than ~260,000).
+const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cache_mode = force_generic_plan";
+
+/// The registrations of the pools `$4` (their tubes' keys, with `$5` the time each pool's result
+/// came, or its opening), each with the member's columns (`M::COLUMNS` between head and tail)
+/// when she lives inside the scope (`$2`..`$3`), and her latest single-tube re-test registered
+/// after that time. Driven by the tubes' keys, so that a statement reads only its own pools'
+/// rows; not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
+/// and each pool orders its few members. The re-test is looked for only for a member with a
+/// repeat registration in the round (the gate is a hashed set of the round's repeats, read once
+/// per statement from `registrations_repeats`), in a CASE so that nobody else pays for the
+/// subquery (as a LATERAL join it was a rescan per member: half the statement's time). The latest
+/// re-test is the highest `seq`, as it is the highest id (a seq is taken only once the one
+/// before it is committed), read backwards from the index with no sort per member; its tube's
+/// code and outcome come as one array.
+const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.id, r.person_id, r.at, r.flags, ";
+const MEMBERS_SQL_TAIL: &str = ",
+     CASE WHEN r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0) THEN (
+         SELECT ARRAY[t2.code, t2.outcome] FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+         WHERE r2.round_id = $1 AND r2.person_id = r.person_id
+           AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
+           AND t2.pool_size = 1 AND r2.at > t.since
+         ORDER BY r2.seq DESC LIMIT 1
+     ) END
+     FROM UNNEST($4::bigint[], $5::bigint[]) AS t(id, since)
+     JOIN registrations r ON r.tube_id = t.id
+     LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3";
 
 /// The pools of one member statement with their rows, each pool finished (see [`PoolRead::finish`]).
 fn read_members<M: Member>(
@@ -398,10 +444,10 @@ fn read_members<M: Member>(
         let tube_id: TubeId = get(row, 0)?;
         // Same snapshot: every registration's tube is one of the statement's pools.
         let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
-        let code: Option<String> = get(row, retest_at)?;
-        let retest: Retest = match code {
-            Some(code) => Some((TubeCode::from_stored(code), outcome_of(get(row, retest_at + 1)?)?)),
+        let retest: Retest = match get::<Option<Vec<Option<&str>>>>(row, retest_at)?.as_deref() {
+            Some(&[Some(code), outcome]) => Some((TubeCode::from_stored(code.to_owned()), outcome_of(outcome)?)),
             None => None,
+            Some(_) => return Err(corrupt("re-test", "not a tube's code and outcome")),
         };
         let registration: i64 = get(row, 1)?;
         let person: PersonId = get(row, 2)?;
