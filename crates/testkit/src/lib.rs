@@ -173,23 +173,25 @@ impl RawDatabase {
     }
 
     /// Makes every insert into the audit log fail, as a full disk or a broken audit store would
-    /// (every entry has a row in `audit_entries`).
+    /// (every entry has a row in `audit_entries`, or on PostgreSQL a list's entries one row in
+    /// `audit_entries_waiting`).
     pub async fn break_audit_log(&self) {
-        self.break_audit_log_when("true").await
+        self.break_audit_log_when("true", "true").await
     }
 
     /// Like [`break_audit_log`](Self::break_audit_log), for entries about `person` alone: a read
     /// that shows her fails from the batch that holds her on.
     pub async fn break_audit_log_for(&self, person: i64) {
-        self.break_audit_log_when(&format!("NEW.person_id = {person}")).await
+        self.break_audit_log_when(&format!("NEW.person_id = {person}"), &format!("{person} = ANY(NEW.people)")).await
     }
 
-    /// Makes every append to the audit log whose new entry meets `condition` fail.
-    async fn break_audit_log_when(&self, condition: &str) {
+    /// Makes every append to the audit log whose new entry meets `entry` fail, and on PostgreSQL
+    /// every list whose waiting row meets `list`.
+    async fn break_audit_log_when(&self, entry: &str, list: &str) {
         match self {
             RawDatabase::Sqlite(_) => {
                 self.execute(&format!(
-                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries WHEN {condition}
+                    "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries WHEN {entry}
                      BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;"
                 ))
                 .await
@@ -197,7 +199,9 @@ impl RawDatabase {
             RawDatabase::Postgres(_) => {
                 self.execute(&format!(
                     "CREATE FUNCTION audit_log_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
-                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries FOR EACH ROW WHEN ({condition})
+                     CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_entries FOR EACH ROW WHEN ({entry})
+                     EXECUTE FUNCTION audit_log_broken();
+                     CREATE TRIGGER audit_list_broken BEFORE INSERT ON audit_entries_waiting FOR EACH ROW WHEN ({list})
                      EXECUTE FUNCTION audit_log_broken();"
                 ))
                 .await
