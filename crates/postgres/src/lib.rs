@@ -93,10 +93,14 @@ impl PgStore {
         self.pool.get().await.map_err(error::pool)
     }
 
-    /// A connection when one is free or can be opened now; `None` rather than waiting, for work
-    /// that can go on with the connection it has.
+    /// A connection when one is free or can be opened within a second; `None` rather than waiting
+    /// for a busy pool or a slow server, for work that can go on with the connection it has.
     async fn spare_client(&self) -> Option<Object> {
-        let now = deadpool_postgres::Timeouts { wait: Some(Duration::ZERO), ..self.pool.timeouts() };
+        let now = deadpool_postgres::Timeouts {
+            wait: Some(Duration::ZERO),
+            create: Some(Duration::from_secs(1)),
+            ..self.pool.timeouts()
+        };
         self.pool.timeout_get(&now).await.ok()
     }
 }
