@@ -21,17 +21,8 @@ pub(crate) async fn append_stamped(
     people: &[PersonId],
     detail: Option<String>,
 ) -> StoreResult<()> {
-    let request = Request {
-        at: stamp.at,
-        user: stamp.user,
-        username: &stamp.username,
-        role: stamp.role.map(Role::as_str),
-        operation: stamp.operation.as_str(),
-        outcome: Outcome::Success.as_str(),
-        detail: detail.as_deref(),
-        request_id: &stamp.request_id,
-    };
-    append_list(tx, &request, people).await
+    let entry = stamp.entry(None, Outcome::Success, detail);
+    append_list(tx, &Request::of(&entry), people).await
 }
 
 /// An audit request's fields as stored.
@@ -61,11 +52,11 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The people of `entries` when they are one request's list: at least two entries, all sharing
-/// the first one's request and each naming someone.
+/// The people of `entries` when they are one request's: all sharing the first one's request and
+/// each naming someone.
 fn list_of(entries: &[NewAuditEntry]) -> Option<Vec<PersonId>> {
     let first = entries.first()?;
-    if entries.len() < 2 || !entries.iter().all(|e| first.shares_request_with(e)) {
+    if !entries.iter().all(|e| first.shares_request_with(e)) {
         return None;
     }
     entries.iter().map(|e| e.person).collect()

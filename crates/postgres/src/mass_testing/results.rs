@@ -302,11 +302,18 @@ impl PgStore {
         sink: &mut (dyn FnMut(Tube, PoolCaseState, Vec<M>) + Send),
     ) -> StoreResult<()> {
         let mut client = self.client().await?;
+        let tx = read_only(&mut client).await?;
+        let cases: i64 =
+            get(&tx.query_one("SELECT count(*) FROM pool_cases WHERE round_id = $1", &[&round]).await.map_err(db)?, 0)?;
+        if cases == 0 {
+            return Ok(());
+        }
         // PostgreSQL runs a statement on one core: a second connection, when the pool has one to
         // spare now, reads half of the tubes and every other member statement, in the same
-        // snapshot (exported by the first).
-        let mut spare = self.spare_client().await;
-        let tx = read_only(&mut client).await?;
+        // snapshot (exported by the first). Only for a walk of more than one statement's pools:
+        // the round page counts its few (or no) pools at every update.
+        let two = usize::try_from(cases).unwrap_or(usize::MAX) > chunk.min(TWO_READERS_FROM);
+        let mut spare = if two { self.spare_client().await } else { None };
         let helper = match spare.as_mut() {
             Some(spare) => Some(same_snapshot(&tx, spare).await?),
             None => None,
@@ -383,6 +390,9 @@ impl PgStore {
         Ok(())
     }
 }
+
+/// A walk of more pools than this, asked for in one piece, takes a second connection.
+const TWO_READERS_FROM: usize = 250;
 
 /// A read-only REPEATABLE READ transaction: one snapshot for every statement of a walk.
 async fn read_only(client: &mut Object) -> StoreResult<deadpool_postgres::Transaction<'_>> {
