@@ -197,7 +197,7 @@ pub(crate) fn home_visits(conn: &Connection, round: RoundId, scope: &Scope) -> S
     }
     // Members of abnormal pools without a re-test, with their whole record (the list reads only
     // what it shows).
-    let members = super::results::pool_members_to_retest(conn, round, scope)?;
+    let members = super::pools::pool_members_to_retest(conn, round, scope)?;
     if !members.is_empty() {
         let members = people::people_by_ids(conn, &members, &low, &high)?;
         let ids: std::collections::HashSet<PersonId> = members.iter().map(|m| m.id).collect();

@@ -2,6 +2,7 @@
 //! read pool.
 
 mod coverage;
+mod pools;
 mod registrations;
 mod results;
 mod rounds;
@@ -280,7 +281,7 @@ impl TestingStore for SqliteStore {
 
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
         let scope = scope.clone();
-        self.read(move |c| results::abnormal_pools(c, round, &scope)).await
+        self.read(move |c| pools::abnormal_pools(c, round, &scope)).await
     }
 
     async fn abnormal_pools_in_batches(
@@ -291,12 +292,12 @@ impl TestingStore for SqliteStore {
         mut each: PoolBatches,
     ) -> StoreResult<()> {
         let scope = scope.clone();
-        self.read(move |c| results::abnormal_pools_in_batches(c, round, &scope, batch, &mut each)).await
+        self.read(move |c| pools::abnormal_pools_in_batches(c, round, &scope, batch, &mut each)).await
     }
 
     async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {
         let scope = scope.clone();
-        self.read(move |c| results::abnormal_pool_counts(c, round, &scope)).await
+        self.read(move |c| pools::abnormal_pool_counts(c, round, &scope)).await
     }
 
     async fn record_door_knock(&self, round: RoundId, knock: DoorKnock, by: UserId) -> StoreResult<()> {

@@ -1,0 +1,274 @@
+//! The round's abnormal pools and their members on SQLite: the walk behind the abnormal-pool
+//! list, the round page's counts and the home-sampling list's re-tests.
+
+use super::registrations::outcome_of;
+use super::results::tube_from_row;
+use crate::{error, error::corrupt, people, readers};
+use bulwark_domain::{
+    access::Scope,
+    people::PersonId,
+    testing::{LabOutcome, PoolCaseState, RegistrationFlag, RoundId, TubeCode},
+};
+use bulwark_store::{
+    StoreError, StoreResult,
+    testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, Tube},
+};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashSet;
+
+/// The tube's columns in a join where the tube is `t`.
+const POOL_TUBE_COLUMNS: &str = "t.id, t.code, t.round_id, t.site_id, t.lane_id, t.pool_size, t.state, t.members, \
+    t.opened_at, t.sealed_at, t.outcome, t.resulted_at";
+
+/// The abnormal pools of round `?1` (the condition of `tubes_abnormal_pools`, which the lists read
+/// in the order their results came, so nothing is sorted).
+const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AND t.pool_size > 1";
+
+/// Abnormal pools of the round with a member inside `scope`, in the order their results came,
+/// with those members (see [`walk_pools`]).
+pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+    let mut all = Vec::new();
+    abnormal_pools_in_batches(conn, round, scope, usize::MAX, &mut |pools| all = pools)?;
+    Ok(all)
+}
+
+/// [`abnormal_pools`] handed to `each` `batch` pools at a time as the walk reads them.
+pub(crate) fn abnormal_pools_in_batches(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+    batch: usize,
+    each: &mut dyn FnMut(Vec<AbnormalPool>),
+) -> StoreResult<()> {
+    let batch = batch.max(1);
+    let mut pools = Vec::new();
+    walk_pools::<PoolMember>(conn, round, scope, &mut |tube, state, members| {
+        pools.push(AbnormalPool { tube, state, members });
+        if pools.len() == batch {
+            each(std::mem::take(&mut pools));
+        }
+    })?;
+    if !pools.is_empty() {
+        each(pools);
+    }
+    Ok(())
+}
+
+/// How many abnormal pools of the round have a member inside `scope`, and how many of them are
+/// open (held or re-sampling): the walk of [`abnormal_pools`] with each member's id alone instead
+/// of her columns.
+pub(crate) fn abnormal_pool_counts(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+) -> StoreResult<AbnormalPoolCounts> {
+    let mut counts = AbnormalPoolCounts::default();
+    walk_pools::<MemberId>(conn, round, scope, &mut |_, state, _| counts.add(state))?;
+    Ok(counts)
+}
+
+/// The members inside `scope` of the round's abnormal pools who have no single-tube re-test yet:
+/// the home-sampling list's share, by the same walk with ids alone.
+pub(crate) fn pool_members_to_retest(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<PersonId>> {
+    let mut ids = Vec::new();
+    walk_pools::<MemberId>(conn, round, scope, &mut |_, _, members| {
+        ids.extend(members.into_iter().filter(|m| !m.retested).map(|m| m.id));
+    })?;
+    Ok(ids)
+}
+
+/// A member's single-tube re-test: its tube and outcome so far.
+type Retest = Option<(TubeCode, Option<LabOutcome>)>;
+
+/// What [`walk_pools`] makes of a member inside the scope.
+trait Member: Sized {
+    /// The person's columns in the member statement, from `p`; the first is `p.id`.
+    const COLUMNS: &'static str;
+    fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self>;
+}
+
+impl Member for PoolMember {
+    const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
+    fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self> {
+        Ok(PoolMember {
+            person: pool_person(row, base)?,
+            registration,
+            registered_at: row.get(3)?,
+            flags: RegistrationFlag::from_bits(row.get(4)?),
+            retest,
+        })
+    }
+}
+
+/// A member as far as counts and the home-sampling list go: who, and whether she has a
+/// single-tube re-test.
+struct MemberId {
+    id: PersonId,
+    retested: bool,
+}
+
+impl Member for MemberId {
+    const COLUMNS: &'static str = "p.id";
+    fn read(row: &Row<'_>, base: usize, _: i64, retest: Retest) -> rusqlite::Result<Self> {
+        Ok(MemberId { id: row.get(base)?, retested: retest.is_some() })
+    }
+}
+
+/// Walks the abnormal pools of the round with a member inside `scope`, in the order their results
+/// came, handing each to `sink` with its state and its members inside the scope. One read
+/// transaction: the pools' tubes; the people with more than one registration in the round (from
+/// `registrations_repeats`, which holds the repeats alone: re-tests and double scans); then every
+/// registration of those pools in the same order (by pool, then id, from `registrations_tube`)
+/// with the member's columns when she lives inside the scope. Only a member with a repeat can
+/// have a re-test, so only she is probed for one: the latest registration in the round after the
+/// pool's result that went into a single tube. Members outside the scope still count for the
+/// pool's state. (Four statements joined in hash maps over full records took 257 ms for 5,000
+/// pools of ten; a re-test probe joined to every member read three index pages each for 50,000
+/// members who as a rule have none.)
+///
+/// The walk reads with the file mapped ([`readers::mapped`]): on a cold page cache it touches
+/// tens of thousands of scattered pages.
+fn walk_pools<M: Member>(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+    sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
+) -> StoreResult<()> {
+    readers::mapped(conn, |conn| walk_pools_mapped(conn, round, scope, sink))
+}
+
+fn walk_pools_mapped<M: Member>(
+    conn: &Connection,
+    round: RoundId,
+    scope: &Scope,
+    sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
+) -> StoreResult<()> {
+    let tx = conn.unchecked_transaction().map_err(error::map)?;
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {POOL_TUBE_COLUMNS} FROM tubes t INDEXED BY tubes_abnormal_pools WHERE {POOLS}
+             ORDER BY t.resulted_at, t.id"
+        ))
+        .map_err(error::map)?;
+    let tubes: Vec<Tube> =
+        stmt.query_map([round], tube_from_row).map_err(error::map)?.collect::<Result<_, _>>().map_err(error::map)?;
+    if tubes.is_empty() {
+        return Ok(());
+    }
+    let repeats: HashSet<i64> = tx
+        .prepare_cached(
+            "SELECT DISTINCT person_id FROM registrations INDEXED BY registrations_repeats
+             WHERE round_id = ?1 AND seq > 0",
+        )
+        .and_then(|mut s| s.query_map([round], |row| row.get(0))?.collect())
+        .map_err(error::map)?;
+    let mut retests = tx
+        .prepare_cached(
+            "SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+             WHERE r2.round_id = ?1 AND r2.person_id = ?2 AND r2.id <> ?3 AND r2.at > ?4 AND t2.pool_size = 1
+             ORDER BY r2.id DESC LIMIT 1",
+        )
+        .map_err(error::map)?;
+    let (low, high) = scope.path_range();
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}
+             FROM tubes t INDEXED BY tubes_abnormal_pools
+             JOIN registrations r ON r.tube_id = t.id
+             LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
+             WHERE {POOLS}
+             ORDER BY t.resulted_at, t.id, r.id",
+            M::COLUMNS
+        ))
+        .map_err(error::map)?;
+    let mut rows = stmt.query(params![round, low, high]).map_err(error::map)?;
+    let mut tubes = tubes.into_iter();
+    let mut current: Option<PoolRead<M>> = None;
+    while let Some(row) = rows.next().map_err(error::map)? {
+        let tube_id: i64 = row.get(0).map_err(error::map)?;
+        while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
+            if let Some(pool) = current.take() {
+                pool.finish(sink);
+            }
+            // Same order, same transaction: the registration's tube is the next one.
+            let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
+            current = Some(PoolRead::new(tube));
+        }
+        let Some(pool) = current.as_mut() else { unreachable!("set above") };
+        let registration: i64 = row.get(1).map_err(error::map)?;
+        let person: i64 = row.get(2).map_err(error::map)?;
+        // A person scanned twice into one tube counts once (her first registration).
+        if pool.results.iter().any(|r| r.person == person) {
+            continue;
+        }
+        let retest = if repeats.contains(&person) {
+            let after = pool.tube.resulted_at.unwrap_or(pool.tube.opened_at);
+            retests
+                .query_row(params![round, person, registration, after], |r| {
+                    Ok((TubeCode::from_stored(r.get(0)?), r.get::<_, Option<String>>(1)?))
+                })
+                .optional()
+                .map_err(error::map)?
+                .map(|(code, outcome)| Ok::<_, StoreError>((code, outcome_of(outcome)?)))
+                .transpose()?
+        } else {
+            None
+        };
+        pool.results.push(MemberRetest { person, outcome: retest.as_ref().map(|r| r.1) });
+        if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
+            continue; // lives outside the scope
+        }
+        pool.members.push(M::read(row, 5, registration, retest).map_err(error::map)?);
+    }
+    if let Some(pool) = current {
+        pool.finish(sink);
+    }
+    Ok(())
+}
+
+/// A pool member's person from `id, name, doc_type, doc_number, phone, address, grid_id,
+/// area_path` starting at column `base`.
+fn pool_person(row: &Row<'_>, base: usize) -> rusqlite::Result<PoolPerson> {
+    let (document, phone) = people::document_and_phone(row, base + 2, base + 4)?;
+    Ok(PoolPerson {
+        id: row.get(base)?,
+        name: row.get(base + 1)?,
+        document,
+        phone,
+        address: row.get(base + 5)?,
+        grid: row.get(base + 6)?,
+        area_path: row.get(base + 7)?,
+    })
+}
+
+/// A member's re-test as far as the pool's state goes: whether there is one (`Some`) and its
+/// outcome so far.
+struct MemberRetest {
+    person: i64,
+    outcome: Option<Option<LabOutcome>>,
+}
+
+/// An abnormal pool as its rows are read: its members inside the scope, and every member's
+/// re-test (for the pool's state), one entry per person.
+struct PoolRead<M> {
+    tube: Tube,
+    members: Vec<M>,
+    results: Vec<MemberRetest>,
+}
+
+impl<M: Member> PoolRead<M> {
+    fn new(tube: Tube) -> PoolRead<M> {
+        let n = tube.members as usize;
+        PoolRead { tube, members: Vec::with_capacity(n), results: Vec::with_capacity(n) }
+    }
+
+    /// Hands the pool to `sink`, unless none of its members lives inside the scope.
+    fn finish(self, sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>)) {
+        if self.members.is_empty() {
+            return;
+        }
+        let any_retest = self.results.iter().any(|r| r.outcome.is_some());
+        let results: Vec<Option<LabOutcome>> = self.results.into_iter().map(|r| r.outcome.flatten()).collect();
+        sink(self.tube, PoolCaseState::from_member_results(&results, any_retest), self.members);
+    }
+}
