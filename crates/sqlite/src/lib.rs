@@ -19,6 +19,7 @@ mod people;
 mod readers;
 mod rosters;
 mod settings;
+mod snapshot;
 mod staff;
 mod testing;
 mod transport;

@@ -523,7 +523,7 @@ async fn listed(store: &dyn Store, round: i64, scope: &Scope) -> Vec<bulwark_sto
     }
     assert_eq!(store.abnormal_pool_counts(round, scope).await.unwrap(), counted, "the counts agree with the list");
     // The same pools in the same order when handed over a few at a time.
-    for batch in [1, 2] {
+    for batch in [1, 2, 3] {
         let batches = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let into = batches.clone();
         let each = Box::new(move |pools| into.lock().unwrap().push(pools));
@@ -644,6 +644,52 @@ pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Sto
     let mut expected = vec![&s.a[0], &s.a[2], &s.b[0]];
     expected.sort_by_key(|p| p.id);
     assert_eq!(pooled, expected);
+}
+
+/// Many pools, read on two connections when the engine has them (the walk's statements take
+/// turns): every pool in the order its result came, whatever the order of the tubes, each with
+/// its members in scan order, alike whether handed over at once or a few pools at a time.
+pub async fn testing_abnormal_pools_many_in_result_order(store: &dyn Store) {
+    let s = scene(store).await;
+    let mut minute = 1;
+    let mut members = Vec::new();
+    for k in 0..7 {
+        let code = format!("EP00001{k:02}");
+        let mut people = vec![&s.a[k % 5], &s.b[k % 3]];
+        if k % 2 == 0 {
+            people.push(&s.a[(k + 1) % 5]);
+        }
+        for p in &people {
+            // People in several pools are flagged in the round, and members of each.
+            store.register(s.reg(&format!("m-{k}-{minute}"), &code, p, minute)).await.unwrap();
+            minute += 1;
+        }
+        members.push(people.iter().map(|p| p.id).collect::<Vec<_>>());
+    }
+    // Results in another order than the tubes': the list follows the results.
+    let arrival = [3, 0, 5, 1, 6, 2, 4];
+    for (i, k) in arrival.iter().enumerate() {
+        let result = result(&format!("EP00001{k:02}"), LabOutcome::Abnormal);
+        store.record_results(vec![result], 7, T0 + (300 + i as i64) * MINUTE).await.unwrap();
+    }
+    let mut retest = s.reg("r-0", "EP0000930", &s.b[0], 400);
+    retest.pool_size = PoolSize::SINGLE;
+    created(store.register(retest).await);
+
+    let pools = listed(store, s.round.id, &Scope::of(&s.world.village)).await;
+    let codes: Vec<String> = pools.iter().map(|p| p.tube.code.to_string()).collect();
+    let expected: Vec<String> = arrival.iter().map(|k| format!("EP00001{k:02}")).collect();
+    assert_eq!(codes, expected, "in the order the results came");
+    for (pool, k) in pools.iter().zip(arrival) {
+        assert_eq!(pool.members.iter().map(|m| m.person.id).collect::<Vec<_>>(), members[k], "pool {k}");
+        let retested = pool.members.iter().filter(|m| m.retest.is_some()).map(|m| m.person.id).collect::<Vec<_>>();
+        let b0 = if k % 3 == 0 { vec![s.b[0].id] } else { vec![] };
+        assert_eq!(retested, b0, "pool {k}: her single tube after the results is the re-test");
+    }
+    // Inside grid B: the same pools, each with its member from there alone.
+    let grid_b = listed(store, s.round.id, &Scope::of(&s.world.grid_b)).await;
+    assert_eq!(grid_b.iter().map(|p| p.tube.code.to_string()).collect::<Vec<_>>(), expected);
+    assert!(grid_b.iter().zip(arrival).all(|(p, k)| p.members.len() == 1 && p.members[0].person.id == s.b[k % 3].id));
 }
 
 pub async fn testing_people_by_document_and_qr(store: &dyn Store) {

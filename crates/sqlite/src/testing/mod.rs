@@ -281,7 +281,7 @@ impl TestingStore for SqliteStore {
 
     async fn abnormal_pools(&self, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
         let scope = scope.clone();
-        self.read(move |c| pools::abnormal_pools(c, round, &scope)).await
+        self.readers.read_with_spare(move |c, spare| pools::abnormal_pools(c, spare, round, &scope)).await
     }
 
     async fn abnormal_pools_in_batches(
@@ -292,12 +292,16 @@ impl TestingStore for SqliteStore {
         mut each: PoolBatches,
     ) -> StoreResult<()> {
         let scope = scope.clone();
-        self.read(move |c| pools::abnormal_pools_in_batches(c, round, &scope, batch, &mut each)).await
+        self.readers
+            .read_with_spare(move |c, spare| {
+                pools::abnormal_pools_in_batches(c, spare, round, &scope, batch, &mut each)
+            })
+            .await
     }
 
     async fn abnormal_pool_counts(&self, round: RoundId, scope: &Scope) -> StoreResult<AbnormalPoolCounts> {
         let scope = scope.clone();
-        self.read(move |c| pools::abnormal_pool_counts(c, round, &scope)).await
+        self.readers.read_with_spare(move |c, spare| pools::abnormal_pool_counts(c, spare, round, &scope)).await
     }
 
     async fn record_door_knock(&self, round: RoundId, knock: DoorKnock, by: UserId) -> StoreResult<()> {

@@ -25,16 +25,22 @@ const POOL_TUBE_COLUMNS: &str = "t.id, t.code, t.round_id, t.site_id, t.lane_id,
 const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AND t.pool_size > 1";
 
 /// Abnormal pools of the round with a member inside `scope`, in the order their results came,
-/// with those members (see [`walk_pools`]).
-pub(crate) fn abnormal_pools(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<AbnormalPool>> {
+/// with those members (see [`walk_pools`], which reads on `spare` too when given).
+pub(crate) fn abnormal_pools(
+    conn: &Connection,
+    spare: Option<&mut Connection>,
+    round: RoundId,
+    scope: &Scope,
+) -> StoreResult<Vec<AbnormalPool>> {
     let mut all = Vec::new();
-    abnormal_pools_in_batches(conn, round, scope, usize::MAX, &mut |pools| all = pools)?;
+    abnormal_pools_in_batches(conn, spare, round, scope, usize::MAX, &mut |pools| all = pools)?;
     Ok(all)
 }
 
 /// [`abnormal_pools`] handed to `each` `batch` pools at a time as the walk reads them.
 pub(crate) fn abnormal_pools_in_batches(
     conn: &Connection,
+    spare: Option<&mut Connection>,
     round: RoundId,
     scope: &Scope,
     batch: usize,
@@ -42,7 +48,7 @@ pub(crate) fn abnormal_pools_in_batches(
 ) -> StoreResult<()> {
     let batch = batch.max(1);
     let mut pools = Vec::new();
-    walk_pools::<PoolMember>(conn, round, scope, &mut |tube, state, members| {
+    walk_pools::<PoolMember>(conn, spare, round, scope, batch, &mut |tube, state, members| {
         pools.push(AbnormalPool { tube, state, members });
         if pools.len() == batch {
             each(std::mem::take(&mut pools));
@@ -59,11 +65,12 @@ pub(crate) fn abnormal_pools_in_batches(
 /// of her columns.
 pub(crate) fn abnormal_pool_counts(
     conn: &Connection,
+    spare: Option<&mut Connection>,
     round: RoundId,
     scope: &Scope,
 ) -> StoreResult<AbnormalPoolCounts> {
     let mut counts = AbnormalPoolCounts::default();
-    walk_pools::<MemberId>(conn, round, scope, &mut |_, state, _| counts.add(state))?;
+    walk_pools::<MemberId>(conn, spare, round, scope, POOLS_PER_STATEMENT, &mut |_, state, _| counts.add(state))?;
     Ok(counts)
 }
 
@@ -71,7 +78,7 @@ pub(crate) fn abnormal_pool_counts(
 /// the home-sampling list's share, by the same walk with ids alone.
 pub(crate) fn pool_members_to_retest(conn: &Connection, round: RoundId, scope: &Scope) -> StoreResult<Vec<PersonId>> {
     let mut ids = Vec::new();
-    walk_pools::<MemberId>(conn, round, scope, &mut |_, _, members| {
+    walk_pools::<MemberId>(conn, None, round, scope, POOLS_PER_STATEMENT, &mut |_, _, members| {
         ids.extend(members.into_iter().filter(|m| !m.retested).map(|m| m.id));
     })?;
     Ok(ids)
@@ -81,7 +88,7 @@ pub(crate) fn pool_members_to_retest(conn: &Connection, round: RoundId, scope: &
 type Retest = Option<(TubeCode, Option<LabOutcome>)>;
 
 /// What [`walk_pools`] makes of a member inside the scope.
-trait Member: Sized {
+trait Member: Sized + Send {
     /// The person's columns in the member statement, from `p`; the first is `p.id`.
     const COLUMNS: &'static str;
     fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self>;
@@ -114,33 +121,47 @@ impl Member for MemberId {
     }
 }
 
+/// How many pools one member statement of a walk reads (~2,500 members, a few milliseconds);
+/// on two connections they take turns.
+const POOLS_PER_STATEMENT: usize = 250;
+
 /// Walks the abnormal pools of the round with a member inside `scope`, in the order their results
 /// came, handing each to `sink` with its state and its members inside the scope. One read
 /// transaction: the pools' tubes; the people with more than one registration in the round (from
 /// `registrations_repeats`, which holds the repeats alone: re-tests and double scans); then every
 /// registration of those pools in the same order (by pool, then id, from `registrations_tube`)
-/// with the member's columns when she lives inside the scope. Only a member with a repeat can
-/// have a re-test, so only she is probed for one: the latest registration in the round after the
-/// pool's result that went into a single tube. Members outside the scope still count for the
-/// pool's state. (Four statements joined in hash maps over full records took 257 ms for 5,000
-/// pools of ten; a re-test probe joined to every member read three index pages each for 50,000
-/// members who as a rule have none.)
+/// with the member's columns when she lives inside the scope, `per_statement` pools (at most
+/// [`POOLS_PER_STATEMENT`]) at a time. Only a member with a repeat can have a re-test, so only
+/// she is probed for one: the latest registration in the round after the pool's result that went
+/// into a single tube. Members outside the scope still count for the pool's state. (Four
+/// statements joined in hash maps over full records took 257 ms for 5,000 pools of ten; a
+/// re-test probe joined to every member read three index pages each for 50,000 members who as a
+/// rule have none.)
+///
+/// With a `spare` connection and more than one statement's pools, the spare joins the walk's
+/// view ([`readers::joined`]) and reads every other statement's pools on a second thread: the
+/// walk is per-member work (index probes, rows decoded) that one core took ~90 ms for 50,000
+/// members. The pools still reach `sink` in order, on the calling thread.
 ///
 /// The walk reads with the file mapped ([`readers::mapped`]): on a cold page cache it touches
 /// tens of thousands of scattered pages.
 fn walk_pools<M: Member>(
     conn: &Connection,
+    spare: Option<&mut Connection>,
     round: RoundId,
     scope: &Scope,
+    per_statement: usize,
     sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
 ) -> StoreResult<()> {
-    readers::mapped(conn, |conn| walk_pools_mapped(conn, round, scope, sink))
+    readers::mapped(conn, |conn| walk_pools_mapped(conn, spare, round, scope, per_statement, sink))
 }
 
 fn walk_pools_mapped<M: Member>(
     conn: &Connection,
+    spare: Option<&mut Connection>,
     round: RoundId,
     scope: &Scope,
+    per_statement: usize,
     sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
 ) -> StoreResult<()> {
     let tx = conn.unchecked_transaction().map_err(error::map)?;
@@ -162,68 +183,156 @@ fn walk_pools_mapped<M: Member>(
         )
         .and_then(|mut s| s.query_map([round], |row| row.get(0))?.collect())
         .map_err(error::map)?;
-    let mut retests = tx
-        .prepare_cached(
-            "SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
-             WHERE r2.round_id = ?1 AND r2.person_id = ?2 AND r2.id <> ?3 AND r2.at > ?4 AND t2.pool_size = 1
-             ORDER BY r2.id DESC LIMIT 1",
-        )
-        .map_err(error::map)?;
     let (low, high) = scope.path_range();
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}
-             FROM tubes t INDEXED BY tubes_abnormal_pools
-             JOIN registrations r ON r.tube_id = t.id
-             LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
-             WHERE {POOLS}
-             ORDER BY t.resulted_at, t.id, r.id",
-            M::COLUMNS
-        ))
-        .map_err(error::map)?;
-    let mut rows = stmt.query(params![round, low, high]).map_err(error::map)?;
-    let mut tubes = tubes.into_iter();
-    let mut current: Option<PoolRead<M>> = None;
-    while let Some(row) = rows.next().map_err(error::map)? {
-        let tube_id: i64 = row.get(0).map_err(error::map)?;
-        while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
-            if let Some(pool) = current.take() {
-                pool.finish(sink);
+    let walk = Walk { round, low: &low, high: &high, repeats: &repeats };
+    let per_statement = per_statement.clamp(1, POOLS_PER_STATEMENT);
+    let mut joined = match spare {
+        Some(spare) if tubes.len() > per_statement => readers::joined(&tx, spare),
+        _ => None,
+    };
+    match joined.as_mut() {
+        Some(other) => walk.in_turns(&tx, other.connection(), tubes, per_statement, sink),
+        None => walk.pools(&tx, tubes, sink),
+    }
+}
+
+/// What every member statement of one walk shares.
+struct Walk<'a> {
+    round: RoundId,
+    /// The scope as a range of area paths.
+    low: &'a str,
+    high: &'a str,
+    /// People with more than one registration in the round.
+    repeats: &'a HashSet<i64>,
+}
+
+/// Pools read on the second thread, for the first to hand on in order.
+type ReadPools<M> = StoreResult<Vec<(Tube, PoolCaseState, Vec<M>)>>;
+
+impl Walk<'_> {
+    /// Reads `tubes` in statements of `per_statement` pools, every other one on `other` (which
+    /// reads the same view) on a second thread, handing the pools to `sink` in their order.
+    fn in_turns<M: Member>(
+        &self,
+        conn: &Connection,
+        other: &mut Connection,
+        tubes: Vec<Tube>,
+        per_statement: usize,
+        sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
+    ) -> StoreResult<()> {
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        let mut tubes = tubes.into_iter();
+        for turn in 0.. {
+            let part: Vec<Tube> = tubes.by_ref().take(per_statement).collect();
+            if part.is_empty() {
+                break;
             }
-            // Same order, same transaction: the registration's tube is the next one.
-            let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
-            current = Some(PoolRead::new(tube));
+            if turn % 2 == 0 { mine.push(part) } else { theirs.push(part) }
         }
-        let Some(pool) = current.as_mut() else { unreachable!("set above") };
-        let registration: i64 = row.get(1).map_err(error::map)?;
-        let person: i64 = row.get(2).map_err(error::map)?;
-        // A person scanned twice into one tube counts once (her first registration).
-        if pool.results.iter().any(|r| r.person == person) {
-            continue;
-        }
-        let retest = if repeats.contains(&person) {
-            let after = pool.tube.resulted_at.unwrap_or(pool.tube.opened_at);
-            retests
-                .query_row(params![round, person, registration, after], |r| {
-                    Ok((TubeCode::from_stored(r.get(0)?), r.get::<_, Option<String>>(1)?))
-                })
-                .optional()
-                .map_err(error::map)?
-                .map(|(code, outcome)| Ok::<_, StoreError>((code, outcome_of(outcome)?)))
-                .transpose()?
-        } else {
-            None
-        };
-        pool.results.push(MemberRetest { person, outcome: retest.as_ref().map(|r| r.1) });
-        if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
-            continue; // lives outside the scope
-        }
-        pool.members.push(M::read(row, 5, registration, retest).map_err(error::map)?);
+        let expected = theirs.len();
+        let (read, received) = std::sync::mpsc::channel::<ReadPools<M>>();
+        std::thread::scope(|threads| {
+            threads.spawn(move || {
+                for part in theirs {
+                    let mut pools = Vec::new();
+                    let result =
+                        self.pools(other, part, &mut |tube, state, members| pools.push((tube, state, members)));
+                    let failed = result.is_err();
+                    // A receiver gone has failed already and wants nothing more.
+                    if read.send(result.map(|()| pools)).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for (turn, part) in mine.into_iter().enumerate() {
+                self.pools(conn, part, sink)?;
+                if turn < expected {
+                    let pools = received
+                        .recv()
+                        .map_err(|_| StoreError::Internal("the walk's second reader stopped early".into()))??;
+                    for (tube, state, members) in pools {
+                        sink(tube, state, members);
+                    }
+                }
+            }
+            Ok(())
+        })
     }
-    if let Some(pool) = current {
-        pool.finish(sink);
+
+    /// Reads the members of the pools of `tubes` (consecutive in the walk's order) in one
+    /// statement, handing each pool with a member inside the scope to `sink`.
+    fn pools<M: Member>(
+        &self,
+        conn: &Connection,
+        tubes: Vec<Tube>,
+        sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
+    ) -> StoreResult<()> {
+        let (Some(first), Some(last)) = (tubes.first(), tubes.last()) else { return Ok(()) };
+        // Every abnormal tube has its result time (it is set with the outcome), so the range of
+        // (result time, id) between the first and the last is exactly these pools.
+        let bounds = params![self.round, self.low, self.high, first.resulted_at, first.id, last.resulted_at, last.id];
+        let mut retests = conn
+            .prepare_cached(
+                "SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+                 WHERE r2.round_id = ?1 AND r2.person_id = ?2 AND r2.id <> ?3 AND r2.at > ?4 AND t2.pool_size = 1
+                 ORDER BY r2.id DESC LIMIT 1",
+            )
+            .map_err(error::map)?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}
+                 FROM tubes t INDEXED BY tubes_abnormal_pools
+                 JOIN registrations r ON r.tube_id = t.id
+                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
+                 WHERE {POOLS} AND (t.resulted_at, t.id) >= (?4, ?5) AND (t.resulted_at, t.id) <= (?6, ?7)
+                 ORDER BY t.resulted_at, t.id, r.id",
+                M::COLUMNS
+            ))
+            .map_err(error::map)?;
+        let mut rows = stmt.query(bounds).map_err(error::map)?;
+        let mut tubes = tubes.into_iter();
+        let mut current: Option<PoolRead<M>> = None;
+        while let Some(row) = rows.next().map_err(error::map)? {
+            let tube_id: i64 = row.get(0).map_err(error::map)?;
+            while current.as_ref().is_none_or(|p| p.tube.id != tube_id) {
+                if let Some(pool) = current.take() {
+                    pool.finish(sink);
+                }
+                // Same order, same view: the registration's tube is the next one.
+                let tube = tubes.next().ok_or_else(|| corrupt("abnormal pool", tube_id))?;
+                current = Some(PoolRead::new(tube));
+            }
+            let Some(pool) = current.as_mut() else { unreachable!("set above") };
+            let registration: i64 = row.get(1).map_err(error::map)?;
+            let person: i64 = row.get(2).map_err(error::map)?;
+            // A person scanned twice into one tube counts once (her first registration).
+            if pool.results.iter().any(|r| r.person == person) {
+                continue;
+            }
+            let retest = if self.repeats.contains(&person) {
+                let after = pool.tube.resulted_at.unwrap_or(pool.tube.opened_at);
+                retests
+                    .query_row(params![self.round, person, registration, after], |r| {
+                        Ok((TubeCode::from_stored(r.get(0)?), r.get::<_, Option<String>>(1)?))
+                    })
+                    .optional()
+                    .map_err(error::map)?
+                    .map(|(code, outcome)| Ok::<_, StoreError>((code, outcome_of(outcome)?)))
+                    .transpose()?
+            } else {
+                None
+            };
+            pool.results.push(MemberRetest { person, outcome: retest.as_ref().map(|r| r.1) });
+            if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
+                continue; // lives outside the scope
+            }
+            pool.members.push(M::read(row, 5, registration, retest).map_err(error::map)?);
+        }
+        if let Some(pool) = current {
+            pool.finish(sink);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A pool member's person from `id, name, doc_type, doc_number, phone, address, grid_id,
