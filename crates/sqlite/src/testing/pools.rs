@@ -153,47 +153,41 @@ fn walk_pools<M: Member>(
     per_statement: usize,
     sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
 ) -> StoreResult<()> {
-    readers::mapped(conn, |conn| walk_pools_mapped(conn, spare, round, scope, per_statement, sink))
-}
-
-fn walk_pools_mapped<M: Member>(
-    conn: &Connection,
-    spare: Option<&mut Connection>,
-    round: RoundId,
-    scope: &Scope,
-    per_statement: usize,
-    sink: &mut dyn FnMut(Tube, PoolCaseState, Vec<M>),
-) -> StoreResult<()> {
-    let tx = conn.unchecked_transaction().map_err(error::map)?;
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "SELECT {POOL_TUBE_COLUMNS} FROM tubes t INDEXED BY tubes_abnormal_pools WHERE {POOLS}
-             ORDER BY t.resulted_at, t.id"
-        ))
-        .map_err(error::map)?;
-    let tubes: Vec<Tube> =
-        stmt.query_map([round], tube_from_row).map_err(error::map)?.collect::<Result<_, _>>().map_err(error::map)?;
-    if tubes.is_empty() {
-        return Ok(());
-    }
-    let repeats: HashSet<i64> = tx
-        .prepare_cached(
-            "SELECT DISTINCT person_id FROM registrations INDEXED BY registrations_repeats
-             WHERE round_id = ?1 AND seq > 0",
-        )
-        .and_then(|mut s| s.query_map([round], |row| row.get(0))?.collect())
-        .map_err(error::map)?;
-    let (low, high) = scope.path_range();
-    let walk = Walk { round, low: &low, high: &high, repeats: &repeats };
-    let per_statement = per_statement.clamp(1, POOLS_PER_STATEMENT);
-    let mut joined = match spare {
-        Some(spare) if tubes.len() > per_statement => readers::joined(&tx, spare),
-        _ => None,
-    };
-    match joined.as_mut() {
-        Some(other) => walk.in_turns(&tx, other.connection(), tubes, per_statement, sink),
-        None => walk.pools(&tx, tubes, sink),
-    }
+    readers::mapped(conn, |conn| {
+        let tx = conn.unchecked_transaction().map_err(error::map)?;
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {POOL_TUBE_COLUMNS} FROM tubes t INDEXED BY tubes_abnormal_pools WHERE {POOLS}
+                 ORDER BY t.resulted_at, t.id"
+            ))
+            .map_err(error::map)?;
+        let tubes: Vec<Tube> = stmt
+            .query_map([round], tube_from_row)
+            .map_err(error::map)?
+            .collect::<Result<_, _>>()
+            .map_err(error::map)?;
+        if tubes.is_empty() {
+            return Ok(());
+        }
+        let repeats: HashSet<i64> = tx
+            .prepare_cached(
+                "SELECT DISTINCT person_id FROM registrations INDEXED BY registrations_repeats
+                 WHERE round_id = ?1 AND seq > 0",
+            )
+            .and_then(|mut s| s.query_map([round], |row| row.get(0))?.collect())
+            .map_err(error::map)?;
+        let (low, high) = scope.path_range();
+        let walk = Walk { round, low: &low, high: &high, repeats: &repeats };
+        let per_statement = per_statement.clamp(1, POOLS_PER_STATEMENT);
+        let mut joined = match spare {
+            Some(spare) if tubes.len() > per_statement => readers::joined(&tx, spare),
+            _ => None,
+        };
+        match joined.as_mut() {
+            Some(other) => walk.in_turns(&tx, other.connection(), tubes, per_statement, sink),
+            None => walk.pools(&tx, tubes, sink),
+        }
+    })
 }
 
 /// What every member statement of one walk shares.
@@ -244,6 +238,9 @@ impl Walk<'_> {
                     }
                 }
             });
+            // Owned here, the receiver goes as soon as this returns, however it returns: after a
+            // failure the second thread stops at its next statement instead of reading them all.
+            let received = received;
             for (turn, part) in mine.into_iter().enumerate() {
                 self.pools(conn, part, sink)?;
                 if turn < expected {
