@@ -37,7 +37,9 @@ impl Snapshot {
     /// file (so not knowing it is in WAL mode), or the log no longer holding the view (it is kept
     /// while the transaction it came from is open).
     pub(crate) fn open_on(&self, conn: &Connection) -> rusqlite::Result<()> {
-        // SAFETY: as in `of`; SQLite only reads the snapshot, which lives as long as `self`.
+        // SAFETY: as in `of`; SQLite reads the snapshot while it begins the transaction and keeps
+        // no pointer to it afterwards (`sqlite3_snapshot_open` clears it), so it may be freed
+        // while the transaction goes on.
         let rc = unsafe { ffi::sqlite3_snapshot_open(conn.handle(), MAIN.as_ptr(), self.0.as_ptr()) };
         if rc == ffi::SQLITE_OK {
             Ok(())
