@@ -4,18 +4,28 @@
 /// `440785********1234` for an 18-character ID number: the address code and the last four stay,
 /// the birth date goes. Other documents keep their first two and last two characters.
 pub fn mask_document(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    let (head, tail) = match chars.len() {
+    let keep = |len: usize| match len {
         18 => (6, 4),
         n if n > 6 => (2, 2),
         n if n > 2 => (1, 1),
         _ => (0, 0),
     };
+    if number.is_ascii() {
+        // Every list shows thousands of these: characters are bytes, no `Vec<char>` needed.
+        let (head, tail) = keep(number.len());
+        return mask_ascii(number, head, tail);
+    }
+    let chars: Vec<char> = number.chars().collect();
+    let (head, tail) = keep(chars.len());
     mask(&chars, head, tail)
 }
 
 /// `138****5678` for a mobile; landlines keep the area code and the last four.
 pub fn mask_phone(phone: &str) -> String {
+    if phone.is_ascii() && !phone.contains('-') {
+        let tail = if phone.len() >= 8 { 4 } else { phone.len() / 3 };
+        return mask_ascii(phone, phone.len().min(3), tail);
+    }
     let chars: Vec<char> = phone.chars().collect();
     // A character index, not a byte index: the text before the dash may be Chinese.
     if let Some(dash) = chars.iter().position(|c| *c == '-') {
@@ -62,6 +72,18 @@ fn mask(chars: &[char], head: usize, tail: usize) -> String {
     chars.iter().enumerate().map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' }).collect()
 }
 
+/// [`mask`] for ASCII text, where a character is a byte.
+fn mask_ascii(text: &str, head: usize, tail: usize) -> String {
+    let len = text.len();
+    let tail = tail.min(len.saturating_sub(head));
+    let head = head.min(len);
+    let mut out = String::with_capacity(len);
+    out.push_str(&text[..head]);
+    out.extend(std::iter::repeat_n('*', len - head - tail));
+    out.push_str(&text[len - tail..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +95,24 @@ mod tests {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("0750-7381368"), "0750-***1368");
         assert_eq!(mask_phone("12"), "12");
+    }
+
+    #[test]
+    fn ascii_values_are_masked_as_any_other_text() {
+        let general = |text: &str, head: usize, tail: usize| mask(&text.chars().collect::<Vec<_>>(), head, tail);
+        for text in ["", "1", "12", "123", "1234567", "E12345678", "440785199001011234", "13812345678", "0750-7381368"]
+        {
+            for head in 0..=text.len() + 1 {
+                for tail in 0..=text.len() + 1 {
+                    assert_eq!(mask_ascii(text, head, tail), general(text, head, tail), "{text:?} {head} {tail}");
+                }
+            }
+        }
+        assert_eq!(mask_document("12"), "**");
+        assert_eq!(mask_document("ABC"), "A*C");
+        assert_eq!(mask_document("护照E1234567"), "护照******67");
+        assert_eq!(mask_phone("1381234"), "138**34");
+        assert_eq!(mask_phone("010-12"), "010-12");
     }
 
     #[test]
