@@ -43,14 +43,77 @@ pub struct RegistrationInput {
     pub home: bool,
 }
 
-/// Who was scanned: exactly one of these shapes.
+/// Who was scanned: exactly one of these shapes. Serialized as the shape itself (the stored
+/// fingerprints are taken over that form); read through [`PersonRefWire`].
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
+#[serde(untagged, try_from = "PersonRefWire")]
 pub enum PersonRefInput {
     IdNumber { id_number: String },
     PersonId { person_id: i64 },
     Qr { qr: String },
     Document { document_type: String, document_number: String, name: String, phone: Option<String> },
+}
+
+/// A person reference as sent, every field optional. Read directly, where an untagged enum
+/// buffers the object and tries each shape in turn (and says only "did not match any variant").
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonRefWire {
+    id_number: Option<String>,
+    person_id: Option<i64>,
+    qr: Option<String>,
+    document_type: Option<String>,
+    document_number: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+}
+
+impl TryFrom<PersonRefWire> for PersonRefInput {
+    type Error = &'static str;
+
+    fn try_from(w: PersonRefWire) -> Result<PersonRefInput, &'static str> {
+        const SHAPES: &str = "exactly one of {\"id_number\"}, {\"person_id\"}, {\"qr\"} or \
+            {\"document_type\", \"document_number\", \"name\", \"phone\"?}";
+        Ok(match w {
+            PersonRefWire {
+                id_number: Some(id_number),
+                person_id: None,
+                qr: None,
+                document_type: None,
+                document_number: None,
+                name: None,
+                phone: None,
+            } => PersonRefInput::IdNumber { id_number },
+            PersonRefWire {
+                id_number: None,
+                person_id: Some(person_id),
+                qr: None,
+                document_type: None,
+                document_number: None,
+                name: None,
+                phone: None,
+            } => PersonRefInput::PersonId { person_id },
+            PersonRefWire {
+                id_number: None,
+                person_id: None,
+                qr: Some(qr),
+                document_type: None,
+                document_number: None,
+                name: None,
+                phone: None,
+            } => PersonRefInput::Qr { qr },
+            PersonRefWire {
+                id_number: None,
+                person_id: None,
+                qr: None,
+                document_type: Some(document_type),
+                document_number: Some(document_number),
+                name: Some(name),
+                phone,
+            } => PersonRefInput::Document { document_type, document_number, name, phone },
+            _ => return Err(SHAPES),
+        })
+    }
 }
 
 impl RegistrationInput {
@@ -336,11 +399,50 @@ pub async fn register(
 
 /// One item of an outbox upload.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(from = "BatchItemWire")]
 pub struct BatchItem {
     /// The item's idempotency key.
     pub key: String,
     #[serde(flatten)]
     pub registration: RegistrationInput,
+}
+
+/// An upload's item as sent: the key beside the registration's fields, read in one pass (a
+/// flattened struct is buffered whole first, a third of an upload's parsing).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchItemWire {
+    key: String,
+    round: RoundId,
+    site: SiteId,
+    #[serde(default)]
+    lane: Option<i64>,
+    tube: String,
+    person: PersonRefInput,
+    #[serde(default)]
+    pool_size: Option<u8>,
+    #[serde(default)]
+    device_time: Option<String>,
+    #[serde(default)]
+    home: bool,
+}
+
+impl From<BatchItemWire> for BatchItem {
+    fn from(w: BatchItemWire) -> BatchItem {
+        BatchItem {
+            key: w.key,
+            registration: RegistrationInput {
+                round: w.round,
+                site: w.site,
+                lane: w.lane,
+                tube: w.tube,
+                person: w.person,
+                pool_size: w.pool_size,
+                device_time: w.device_time,
+                home: w.home,
+            },
+        }
+    }
 }
 
 /// An upload's item once checked.
@@ -431,4 +533,62 @@ pub async fn register_batch(
             },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(json: &str) -> Result<BatchItem, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_person_shape_is_read_and_mixed_shapes_are_refused_by_name() {
+        let base = r#""key":"k","round":1,"site":2,"tube":"T1""#;
+        let person = |p: &str| item(&format!("{{{base},\"person\":{p}}}")).map(|i| i.registration.person);
+        assert!(matches!(person(r#"{"id_number":"X"}"#), Ok(PersonRefInput::IdNumber { .. })));
+        assert!(matches!(person(r#"{"person_id":7}"#), Ok(PersonRefInput::PersonId { person_id: 7 })));
+        assert!(matches!(person(r#"{"qr":"BWQ1"}"#), Ok(PersonRefInput::Qr { .. })));
+        assert!(matches!(
+            person(r#"{"document_type":"passport","document_number":"E1","name":"A"}"#),
+            Ok(PersonRefInput::Document { phone: None, .. })
+        ));
+        for bad in [r#"{"person_id":7,"qr":"BWQ1"}"#, r#"{}"#, r#"{"document_type":"passport","name":"A"}"#] {
+            let e = person(bad).unwrap_err();
+            assert!(e.contains("exactly one of"), "{bad}: {e}");
+        }
+        assert!(person(r#"{"person_id":7,"colour":"red"}"#).unwrap_err().contains("unknown field `colour`"));
+    }
+
+    #[test]
+    fn an_upload_item_is_the_key_beside_the_fields_of_a_registration() {
+        let read = item(
+            r#"{"key":"k","round":1,"site":2,"lane":3,"tube":"T1","person":{"person_id":7},"pool_size":10,"device_time":"t","home":true}"#,
+        )
+        .unwrap();
+        assert_eq!(read.key, "k");
+        let r = &read.registration;
+        assert_eq!(
+            (r.round, r.site, r.lane, r.tube.as_str(), r.pool_size, r.device_time.as_deref(), r.home),
+            (1, 2, Some(3), "T1", Some(10), Some("t"), true)
+        );
+        assert!(
+            item(r#"{"key":"k","round":1,"site":2,"tube":"T1","person":{"person_id":7},"extra":1}"#)
+                .unwrap_err()
+                .contains("unknown field `extra`")
+        );
+        assert!(item(r#"{"round":1,"site":2,"tube":"T1","person":{"person_id":7}}"#).unwrap_err().contains("`key`"));
+    }
+
+    /// Stored registrations keep the fingerprint of their body: the form it is taken over must not
+    /// change, or a retry after an upgrade would be refused as a reused key.
+    #[test]
+    fn the_fingerprinted_form_is_the_shape_itself() {
+        let r = item(r#"{"key":"k","round":1,"site":2,"tube":"T1","person":{"qr":"BWQ1"}}"#).unwrap().registration;
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"round":1,"site":2,"lane":null,"tube":"T1","person":{"qr":"BWQ1"},"pool_size":null,"device_time":null,"home":false}"#
+        );
+    }
 }
