@@ -98,6 +98,20 @@ impl Readers {
     }
 }
 
+/// Runs `f`, a handful of point reads (an upload's hundred scanned people, say), in one read
+/// transaction: one view for all of them, and the log checked for commits once. Each statement
+/// on its own was a transaction of its own, and under registration load most of them began after
+/// a commit, so the pager dropped its cache and read the same interior pages again each time.
+pub(crate) fn in_one_read<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    crate::writer::execute(conn, "BEGIN")?;
+    let result = f(conn);
+    // Nothing to commit; a connection left inside the transaction is not given back to the pool.
+    let ended = crate::writer::execute(conn, "COMMIT");
+    let result = result?;
+    ended?;
+    Ok(result)
+}
+
 /// The most of the file a long read maps; SQLite caps it at its own limit (2 GiB by default) and
 /// reads any page past the mapping as usual.
 const MAPPED_BYTES: i64 = 1 << 40;

@@ -159,7 +159,8 @@ impl TestingStore for SqliteStore {
 
     async fn people_scanned(&self, scans: &[Scanned]) -> StoreResult<Vec<Option<Person>>> {
         let scans = scans.to_vec();
-        self.read(move |c| scans.iter().map(|s| scanned_person(c, s)).collect()).await
+        self.read(move |c| crate::readers::in_one_read(c, |c| scans.iter().map(|s| scanned_person(c, s)).collect()))
+            .await
     }
 
     async fn register_many(&self, regs: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {
