@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Registration throughput, as BENCHMARKS.md reports it: the raw limit of the storage path (no
 # HTTP) and the same rows over HTTP: one per request on 64 connections, then in batches of 100 on
-# 8 and on 16 connections; measured in one run so the ratio holds whatever the disk is doing. Needs a release build (done here).
+# 8 and on 16 connections; measured in one run so the ratio holds whatever the disk is doing.
+# Needs a release build (done here).
 #   scripts/bench-registrations.sh [postgres://…]   (SQLite when no URL is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
