@@ -74,43 +74,14 @@ impl TryFrom<PersonRefWire> for PersonRefInput {
     fn try_from(w: PersonRefWire) -> Result<PersonRefInput, &'static str> {
         const SHAPES: &str = "exactly one of {\"id_number\"}, {\"person_id\"}, {\"qr\"} or \
             {\"document_type\", \"document_number\", \"name\", \"phone\"?}";
-        Ok(match w {
-            PersonRefWire {
-                id_number: Some(id_number),
-                person_id: None,
-                qr: None,
-                document_type: None,
-                document_number: None,
-                name: None,
-                phone: None,
-            } => PersonRefInput::IdNumber { id_number },
-            PersonRefWire {
-                id_number: None,
-                person_id: Some(person_id),
-                qr: None,
-                document_type: None,
-                document_number: None,
-                name: None,
-                phone: None,
-            } => PersonRefInput::PersonId { person_id },
-            PersonRefWire {
-                id_number: None,
-                person_id: None,
-                qr: Some(qr),
-                document_type: None,
-                document_number: None,
-                name: None,
-                phone: None,
-            } => PersonRefInput::Qr { qr },
-            PersonRefWire {
-                id_number: None,
-                person_id: None,
-                qr: None,
-                document_type: Some(document_type),
-                document_number: Some(document_number),
-                name: Some(name),
-                phone,
-            } => PersonRefInput::Document { document_type, document_number, name, phone },
+        let PersonRefWire { id_number, person_id, qr, document_type, document_number, name, phone } = w;
+        Ok(match (id_number, person_id, qr, document_type, document_number, name, phone) {
+            (Some(id_number), None, None, None, None, None, None) => PersonRefInput::IdNumber { id_number },
+            (None, Some(person_id), None, None, None, None, None) => PersonRefInput::PersonId { person_id },
+            (None, None, Some(qr), None, None, None, None) => PersonRefInput::Qr { qr },
+            (None, None, None, Some(document_type), Some(document_number), Some(name), phone) => {
+                PersonRefInput::Document { document_type, document_number, name, phone }
+            }
             _ => return Err(SHAPES),
         })
     }
