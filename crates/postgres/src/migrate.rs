@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_repeat_registrations.sql"),
     },
     Migration { version: 13, name: "audit_waiting", sql: include_str!("../migrations/0013_audit_waiting.sql") },
+    Migration { version: 14, name: "pool_members", sql: include_str!("../migrations/0014_pool_members.sql") },
 ];
 
 /// Key of the advisory lock that serialises migrations (ASCII "bulwark").

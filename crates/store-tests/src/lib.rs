@@ -107,6 +107,7 @@ macro_rules! contract_tests {
             testing_untested_list_and_home_visits,
             testing_lab_results_and_the_review_queue,
             testing_abnormal_pool_members_and_state,
+            testing_abnormal_pool_members_follow_their_people,
             testing_abnormal_pools_order_duplicates_and_retests,
             testing_abnormal_pools_many_in_result_order,
             testing_people_by_document_and_qr,

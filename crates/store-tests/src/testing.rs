@@ -1,11 +1,11 @@
 //! Contract tests of [`bulwark_store::TestingStore`].
 
-use super::{T0, World, insert, resident, world};
+use super::{T0, World, insert, resident, stamp, world};
 use bulwark_domain::{
     Millis,
-    access::Scope,
+    access::{Operation, Scope},
     areas::Area,
-    people::{Document, Person, PersonId},
+    people::{Document, Person, PersonId, Phone},
     testing::{
         DoorKnock, DoorKnockOutcome, LabOutcome, LabResult, LaneKind, NewLane, NewRegistration, NewRound, NewSite,
         OpeningHours, PoolCaseState, PoolSize, RegistrationFlag, ReviewReason, Round, Site, TubeCode, TubeFormat,
@@ -13,7 +13,7 @@ use bulwark_domain::{
     },
 };
 use bulwark_store::{
-    Store, StoreError,
+    PersonChange, Store, StoreError,
     testing::{HomeVisitReason, Registered},
 };
 
@@ -588,6 +588,40 @@ pub async fn testing_abnormal_pool_members_and_state(store: &dyn Store) {
     // Scope: grid B sees the pool (a member lives there) but only its own member.
     let grid_b = listed(store, s.round.id, &Scope::of(&s.world.grid_b)).await;
     assert_eq!(grid_b[0].members.iter().map(|m| m.person.id).collect::<Vec<_>>(), vec![s.b[1].id]);
+}
+
+/// A pool's members as listed are their people as they are now: a name, phone or address
+/// changed after the pool's result shows at once, and a member who moved is listed in her new
+/// grid's scope and no longer in her old one's.
+pub async fn testing_abnormal_pool_members_follow_their_people(store: &dyn Store) {
+    let s = scene(store).await;
+    for (i, p) in s.a.iter().take(3).enumerate() {
+        created(store.register(s.reg(&format!("f-{i}"), "EP0000031", p, 1)).await);
+    }
+    store.record_results(vec![result("EP0000031", LabOutcome::Positive)], 7, T0 + 300 * MINUTE).await.unwrap();
+    let village = Scope::of(&s.world.village);
+    let change = PersonChange {
+        name: Some("甲零改".into()),
+        phone: Some(Some(Phone::parse("13900001111").unwrap())),
+        address: Some(Some("新村二巷8号".into())),
+        ..PersonChange::default()
+    };
+    let at = T0 + 301 * MINUTE;
+    store.update_person(&village, s.a[0].id, change, &stamp(at, Operation::PersonsUpdate)).await.unwrap();
+    let moved = PersonChange { area: Some(s.world.house_b.id), ..PersonChange::default() };
+    store.update_person(&village, s.a[1].id, moved, &stamp(at, Operation::PersonsUpdate)).await.unwrap();
+
+    let pools = listed(store, s.round.id, &village).await;
+    let first = &pools[0].members[0].person;
+    assert_eq!(first.name, "甲零改");
+    assert_eq!(first.phone, Some(Phone::parse("13900001111").unwrap()));
+    assert_eq!(first.address.as_deref(), Some("新村二巷8号"));
+    assert_eq!(pools[0].members[1].person.grid, Some(s.world.grid_b.id));
+    let ids = |pools: &[bulwark_store::testing::AbnormalPool]| -> Vec<PersonId> {
+        pools.iter().flat_map(|p| p.members.iter().map(|m| m.person.id)).collect()
+    };
+    assert_eq!(ids(&listed(store, s.round.id, &Scope::of(&s.world.grid_a)).await), vec![s.a[0].id, s.a[2].id]);
+    assert_eq!(ids(&listed(store, s.round.id, &Scope::of(&s.world.grid_b)).await), vec![s.a[1].id]);
 }
 
 /// The list reads each pool once in result order: a person scanned twice into a pool is listed

@@ -219,6 +219,11 @@ const WRITE_SQL: &str = "WITH tube_states AS (
      ON CONFLICT DO NOTHING
      RETURNING idem_key, id";
 
+/// Copies the registrations of abnormal pools `$1` that are not kept with their pool yet.
+const LATE_MEMBERS_SQL: &str = "INSERT INTO pool_members
+     SELECT m.* FROM pool_members_of(ARRAY(SELECT tube_id FROM pool_cases WHERE tube_id = ANY($1))) AS m
+     ON CONFLICT DO NOTHING";
+
 /// [`WRITE_SQL`] with its audit's expressions.
 static WRITE: LazyLock<String> =
     LazyLock::new(|| sql(WRITE_SQL).replace("{AUDIT_CTES}", &audit_ctes([30, 31, 32, 33, 34, 35, 36, 37, 38, 48])));
@@ -693,6 +698,16 @@ async fn attempt_batch(
     if inserted.len() != rows.key.len() {
         // Lost a race on a key or on a person's registration number: redo, seeing the winner.
         return Err(Failure::Retry);
+    }
+    // A swab that arrives after its pool's abnormal result joins the pool's kept members at once
+    // (migration 0014); the tube's lock, held since step 2, orders this after the result's copy.
+    let late: Vec<TubeId> = tubes
+        .values()
+        .filter(|t| t.changed && t.pool_size.get() > 1 && t.outcome.is_some_and(LabOutcome::is_abnormal))
+        .map(|t| t.id)
+        .collect();
+    if !late.is_empty() {
+        tx.execute(LATE_MEMBERS_SQL, &[&late]).await.map_err(failure)?;
     }
     tx.commit().await.map_err(failure)?;
 

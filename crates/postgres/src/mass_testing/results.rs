@@ -118,9 +118,18 @@ const CHANGE_SQL: &str =
          resulted_at = $5
      FROM UNNEST($1::bigint[], $2::text[], $3::real[], $4::real[]) AS u(id, outcome, ct1, ct2)
      WHERE t.id = u.id";
-const CASES_SQL: &str = "INSERT INTO pool_cases (tube_id, round_id, opened_at)
-     SELECT u.t, u.r, $3 FROM UNNEST($1::bigint[], $2::bigint[]) AS u(t, r) ORDER BY u.t
-     ON CONFLICT (tube_id) DO NOTHING";
+/// Opens the cases of tubes that turned abnormal or positive and, for a pooled tube, keeps its
+/// members ready for the list (migration 0014).
+const CASES_SQL: &str = "WITH opened AS (
+         INSERT INTO pool_cases (tube_id, round_id, opened_at)
+         SELECT u.t, u.r, $3 FROM UNNEST($1::bigint[], $2::bigint[]) AS u(t, r) ORDER BY u.t
+         ON CONFLICT (tube_id) DO NOTHING
+         RETURNING tube_id
+     )
+     INSERT INTO pool_members
+     SELECT m.* FROM pool_members_of(ARRAY(
+         SELECT o.tube_id FROM opened o JOIN tubes t ON t.id = o.tube_id WHERE t.pool_size > 1
+     )) AS m";
 const COPY_SQL: &str = "COPY lab_results (tube_code, tube_id, outcome, ct_orf1ab, ct_n, sampled_at, tested_at,
          reported_at, lab, received_at, account_id, review) FROM STDIN (FORMAT binary)";
 
@@ -413,34 +422,38 @@ async fn same_snapshot<'a>(
 
 /// Settings of a walk's member statements: a generic plan (index probes from each of the
 /// statement's tubes; a custom plan cost 1–2 ms of planning per statement for the same plan),
-/// and enough memory to keep the round's repeats hashed (the planner would otherwise scan them
-/// for every member once it expects more than ~260,000).
-const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cache_mode = force_generic_plan";
+/// enough memory to keep the round's repeats hashed (the planner would otherwise scan them for
+/// every member once it expects more than ~260,000), and neither sequential nor bitmap scans:
+/// every read of the walk is a probe by key, and `pool_members`, filled by a day's results within
+/// minutes, has no statistics until autovacuum gets to it (the planner then expected 12,000 rows
+/// a pool and scanned all 50,000 for each: 5.8 s a list; a bitmap per pool is slower than a
+/// probe too).
+const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cache_mode = force_generic_plan;
+     SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off";
 
 /// The registrations of the pools `$4` (their tubes' keys, with `$5` the time each pool's result
-/// came, or its opening), each with the member's columns (`M::COLUMNS` between head and tail)
-/// when she lives inside the scope (`$2`..`$3`), and her latest single-tube re-test registered
-/// after that time. Driven by the tubes' keys, so that a statement reads only its own pools'
-/// rows; not sorted here (a sort of 50,000 wide rows spilled to disk): each row goes to its pool,
-/// and each pool orders its few members. The re-test is looked for only for a member with a
-/// repeat registration in the round (the gate is a hashed set of the round's repeats, read once
-/// per statement from `registrations_repeats`), in a CASE so that nobody else pays for the
-/// subquery (as a LATERAL join it was a rescan per member: half the statement's time). The latest
-/// re-test is the highest `seq`, as it is the highest id (a seq is taken only once the one
-/// before it is committed), read backwards from the index with no sort per member; its tube's
-/// code and outcome come as one array.
-const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.id, r.person_id, r.at, r.flags, ";
+/// came, or its opening), as kept with their pool (`pool_members`, migration 0014), each with the
+/// member's columns (`M::COLUMNS` between head and tail; its first is NULL when she lives outside
+/// the scope `$2`..`$3`) and her latest single-tube re-test registered after that time. Each
+/// pool's rows are read together by its key (the fence keeps the planner, which does not know
+/// the array's length, from hashing the whole table into every statement); not sorted here: each row goes to its pool, and each pool orders its few
+/// members. The re-test is looked for only for a member with a repeat registration in the round
+/// (the gate is a hashed set of the round's repeats, read once per statement from
+/// `registrations_repeats`), in a CASE so that nobody else pays for the subquery (as a LATERAL
+/// join it was a rescan per member). The latest re-test is the highest `seq`, as it is the
+/// highest id (a seq is taken only once the one before it is committed), read backwards from the
+/// index with no sort per member; its tube's code and outcome come as one array.
+const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.registration_id, r.person_id, r.at, r.flags, ";
 const MEMBERS_SQL_TAIL: &str = ",
      CASE WHEN r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0) THEN (
          SELECT ARRAY[t2.code, t2.outcome] FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
          WHERE r2.round_id = $1 AND r2.person_id = r.person_id
-           AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.id
+           AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.registration_id
            AND t2.pool_size = 1 AND r2.at > t.since
          ORDER BY r2.seq DESC LIMIT 1
      ) END
-     FROM UNNEST($4::bigint[], $5::bigint[]) AS t(id, since)
-     JOIN registrations r ON r.tube_id = t.id
-     LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= $2 AND p.area_path < $3";
+     FROM UNNEST($4::bigint[], $5::bigint[]) AS t(id, since),
+     LATERAL (SELECT * FROM pool_members m WHERE m.tube_id = t.id OFFSET 0) AS r";
 
 /// The pools of one member statement with their rows, each pool finished (see [`PoolRead::finish`]).
 fn read_members<M: Member>(
@@ -473,13 +486,15 @@ fn read_members<M: Member>(
 
 /// What [`PgStore::walk_pools`] makes of a member inside the scope.
 trait Member: Sized {
-    /// The person's columns in the member statement, from `p`; the first is `p.id`.
+    /// The person's columns in the member statement, from the kept member `r`; the first is her
+    /// id, NULL when she lives outside the scope.
     const COLUMNS: &'static str;
     fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self>;
 }
 
 impl Member for PoolMember {
-    const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
+    const COLUMNS: &'static str = "CASE WHEN r.area_path >= $2 AND r.area_path < $3 THEN r.person_id END, \
+         r.name, r.doc_type, r.doc_number, r.phone, r.address, r.grid_id, r.area_path";
     fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self> {
         let doc_type: &str = get(row, 7)?;
         let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
@@ -511,7 +526,7 @@ struct MemberId {
 }
 
 impl Member for MemberId {
-    const COLUMNS: &'static str = "p.id";
+    const COLUMNS: &'static str = "CASE WHEN r.area_path >= $2 AND r.area_path < $3 THEN r.person_id END";
     fn read(_: &Row, id: PersonId, _: i64, retest: Retest) -> StoreResult<Self> {
         Ok(MemberId { id, retested: retest.is_some() })
     }
