@@ -423,13 +423,13 @@ async fn same_snapshot<'a>(
 /// Settings of a walk's member statements: a generic plan (index probes from each of the
 /// statement's tubes; a custom plan cost 1–2 ms of planning per statement for the same plan),
 /// enough memory to keep the round's repeats hashed (the planner would otherwise scan them for
-/// every member once it expects more than ~260,000), and neither sequential nor bitmap scans:
-/// every read of the walk is a probe by key, and `pool_members`, filled by a day's results within
-/// minutes, has no statistics until autovacuum gets to it (the planner then expected 12,000 rows
-/// a pool and scanned all 50,000 for each: 5.8 s a list; a bitmap per pool is slower than a
-/// probe too).
+/// every member once it expects more than ~260,000), neither sequential nor bitmap scans, and no
+/// JIT: every read of the walk is a probe by key, and `pool_members`, filled by a day's results
+/// within minutes, has no statistics until autovacuum gets to it. The planner then expected
+/// 12,000 rows a pool: it scanned all 50,000 for each (5.8 s a list), and costed the statement
+/// high enough to compile it (190 ms of JIT for 50 ms of execution).
 const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cache_mode = force_generic_plan;
-     SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off";
+     SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off";
 
 /// The registrations of the pools `$4` (their tubes' keys, with `$5` the time each pool's result
 /// came, or its opening), as kept with their pool (`pool_members`, migration 0014), each with the
