@@ -11,7 +11,8 @@
 -- - a registration into such a tube after its result is copied in the transaction that stores
 --   it (mass_testing/registrations.rs), which holds the tube's lock as the result's does;
 -- - a person's name, document, phone, address, grid or place is followed by the trigger below,
---   on every statement that updates persons (an edit, an area moved, an import).
+--   on every statement that updates persons (today an edit, an area moved, QR codes handed out;
+--   whatever updates them later).
 -- Persons are never deleted. A re-test is not kept here: the list looks it up live, as before.
 CREATE TABLE pool_members (
     tube_id         bigint NOT NULL REFERENCES pool_cases(tube_id),

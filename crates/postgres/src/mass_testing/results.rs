@@ -436,13 +436,14 @@ const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cach
 /// member's columns (`M::COLUMNS` between head and tail; its first is NULL when she lives outside
 /// the scope `$2`..`$3`) and her latest single-tube re-test registered after that time. Each
 /// pool's rows are read together by its key (the fence keeps the planner, which does not know
-/// the array's length, from hashing the whole table into every statement); not sorted here: each row goes to its pool, and each pool orders its few
-/// members. The re-test is looked for only for a member with a repeat registration in the round
-/// (the gate is a hashed set of the round's repeats, read once per statement from
-/// `registrations_repeats`), in a CASE so that nobody else pays for the subquery (as a LATERAL
-/// join it was a rescan per member). The latest re-test is the highest `seq`, as it is the
-/// highest id (a seq is taken only once the one before it is committed), read backwards from the
-/// index with no sort per member; its tube's code and outcome come as one array.
+/// the array's length, from hashing the whole table into every statement); not sorted here:
+/// each row goes to its pool, and each pool orders its few members. The re-test is looked for
+/// only for a member with a repeat registration in the round (the gate is a hashed set of the
+/// round's repeats, read once per statement from `registrations_repeats`), in a CASE so that
+/// nobody else pays for the subquery (as a LATERAL join it was a rescan per member). The latest
+/// re-test is the highest `seq`, as it is the highest id (a seq is taken only once the one
+/// before it is committed), read backwards from the index with no sort per member; its tube's
+/// code and outcome come as one array.
 const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.registration_id, r.person_id, r.at, r.flags, ";
 const MEMBERS_SQL_TAIL: &str = ",
      CASE WHEN r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0) THEN (
