@@ -2,8 +2,9 @@
 -- pool's registrations with the columns the list shows of each person. The abnormal pools' list
 -- (and its counts and the home-sampling share) read ten rows per pool that sit together here,
 -- instead of a registration and a person probed by key for each of 50,000 members, whose pages
--- are scattered over two large tables (the members' statements: 89 → 43 ms of execution for
--- the 5,000 pools of a Shanghai day, 206,000 → 41,000 buffer accesses).
+-- are scattered over two large tables (the members' statements for the 5,000 pools of a
+-- Shanghai day: 89 → 50 ms of execution, 206,000 → 56,000 buffer accesses, of which the
+-- re-test probes, still made live, are 40,000).
 --
 -- Kept exact by every path that changes what it holds:
 -- - a pooled tube's abnormal or positive result copies its registrations here in the statement
