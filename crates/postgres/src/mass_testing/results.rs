@@ -433,8 +433,8 @@ const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cach
 
 /// The registrations of the pools `$4` (their tubes' keys, with `$5` the time each pool's result
 /// came, or its opening), as kept with their pool (`pool_members`, migration 0014), each with the
-/// member's columns (`M::COLUMNS` between head and tail; its first is NULL when she lives outside
-/// the scope `$2`..`$3`) and her latest single-tube re-test registered after that time. Each
+/// member's id (NULL when she lives outside the scope `$2`..`$3`) and columns (`M::COLUMNS`
+/// between head and tail) and her latest single-tube re-test registered after that time. Each
 /// pool's rows are read together by its key (the fence keeps the planner, which does not know
 /// the array's length, from hashing the whole table into every statement); not sorted here:
 /// each row goes to its pool, and each pool orders its few members. The re-test is looked for
@@ -444,7 +444,8 @@ const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cach
 /// re-test is the highest `seq`, as it is the highest id (a seq is taken only once the one
 /// before it is committed), read backwards from the index with no sort per member; its tube's
 /// code and outcome come as one array.
-const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.registration_id, r.person_id, r.at, r.flags, ";
+const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.registration_id, r.person_id, r.at, r.flags,
+     CASE WHEN r.area_path >= $2 AND r.area_path < $3 THEN r.person_id END";
 const MEMBERS_SQL_TAIL: &str = ",
      CASE WHEN r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0) THEN (
          SELECT ARRAY[t2.code, t2.outcome] FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
@@ -461,8 +462,8 @@ fn read_members<M: Member>(
     mut pools: Vec<PoolRead<M>>,
     rows: &[Row],
 ) -> StoreResult<Vec<(Tube, PoolCaseState, Vec<M>)>> {
-    // The person's columns start at 5; the re-test's follow them.
-    let retest_at = 5 + M::COLUMNS.split(',').count();
+    // The member's id (inside the scope) is column 5, `M::COLUMNS` follow it, then the re-test.
+    let retest_at = 6 + M::COLUMNS.matches(',').count();
     let index: HashMap<TubeId, usize> = pools.iter().enumerate().map(|(i, p)| (p.tube.id, i)).collect();
     for row in rows {
         let tube_id: TubeId = get(row, 0)?;
@@ -487,15 +488,14 @@ fn read_members<M: Member>(
 
 /// What [`PgStore::walk_pools`] makes of a member inside the scope.
 trait Member: Sized {
-    /// The person's columns in the member statement, from the kept member `r`; the first is her
-    /// id, NULL when she lives outside the scope.
+    /// The person's columns in the member statement beyond her id, from the kept member `r`,
+    /// each after a comma.
     const COLUMNS: &'static str;
     fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self>;
 }
 
 impl Member for PoolMember {
-    const COLUMNS: &'static str = "CASE WHEN r.area_path >= $2 AND r.area_path < $3 THEN r.person_id END, \
-         r.name, r.doc_type, r.doc_number, r.phone, r.address, r.grid_id, r.area_path";
+    const COLUMNS: &'static str = ", r.name, r.doc_type, r.doc_number, r.phone, r.address, r.grid_id, r.area_path";
     fn read(row: &Row, id: PersonId, registration: i64, retest: Retest) -> StoreResult<Self> {
         let doc_type: &str = get(row, 7)?;
         let kind = DocumentType::parse(doc_type).ok_or_else(|| corrupt("document type", doc_type))?;
@@ -527,7 +527,7 @@ struct MemberId {
 }
 
 impl Member for MemberId {
-    const COLUMNS: &'static str = "CASE WHEN r.area_path >= $2 AND r.area_path < $3 THEN r.person_id END";
+    const COLUMNS: &'static str = "";
     fn read(_: &Row, id: PersonId, _: i64, retest: Retest) -> StoreResult<Self> {
         Ok(MemberId { id, retested: retest.is_some() })
     }
