@@ -1,9 +1,9 @@
 //! The single writer thread and its group commit.
 //!
 //! Every write is a closure sent to one thread that owns the only writing connection. The thread
-//! takes whatever has queued up, runs each closure inside its own SAVEPOINT of one transaction
-//! (so a failing closure undoes only its own changes), COMMITs once, and only then answers each
-//! caller. One fsync thus acknowledges many writes: with `synchronous=FULL` that is the only way
+//! takes whatever has queued up (to [`MAX_ROWS`] rows), runs each closure inside its own
+//! SAVEPOINT of one transaction (so a failing closure undoes only its own changes), COMMITs once,
+//! and only then answers each caller. One fsync thus acknowledges many writes: with `synchronous=FULL` that is the only way
 //! to be both durable and fast (docs/performance.md). No caller hears "ok" before the COMMIT that
 //! holds its change has returned.
 //!
@@ -29,17 +29,25 @@ type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 /// start); says whether they succeeded, to keep them, and how to answer.
 type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
 
-/// Most writes folded into one transaction: bounds the latency one commit adds.
-const MAX_BATCH: usize = 2048;
+/// Rows (registrations, say) past which a transaction takes no further job: bounds the latency
+/// one commit adds. Most jobs count as one row; an upload's counts its registrations. Sixteen
+/// phones uploading a hundred scans each at once queue sixteen jobs: taken all together (the
+/// bound was 2,048 jobs), the writer stored 1,600 rows while the request threads, whose requests
+/// all waited on it, had nothing to do, and then it waited while they answered all sixteen.
+/// Closed at 800 rows, the first answers go out while the writer stores the rest: uploads +6 %
+/// (BENCHMARKS.md, seventeenth session). Single scans, 64 at once, never reach it.
+const MAX_ROWS: usize = 800;
 /// Batches whose jobs each get a savepoint after a job failed half-way.
 const ISOLATED_BATCHES: u32 = 1000;
 
 /// The writer thread's name ([`crate::deferred`] checks that increments are made on it).
 pub(crate) const THREAD_NAME: &str = "sqlite-writer";
 
-/// A job as queued: whether it may run without a savepoint of its own.
+/// A job as queued: whether it may run without a savepoint of its own, and how many rows it
+/// writes (as its caller counts them: one for most jobs).
 struct Queued {
     bare: bool,
+    rows: usize,
     job: Job,
 }
 
@@ -62,7 +70,7 @@ impl Writer {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.queue(false, f).await
+        self.queue(false, 1, f).await
     }
 
     /// As [`Writer::write`], without a savepoint: for `f` that fail, if at all, before changing
@@ -71,12 +79,23 @@ impl Writer {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.queue(true, f).await
+        self.queue(true, 1, f).await
+    }
+
+    /// As [`Writer::write_bare`], for a job that writes about `rows` rows (an upload's
+    /// registrations): a transaction takes further jobs only until it holds [`MAX_ROWS`].
+    pub(crate) async fn write_bare_rows<T: Send + 'static>(
+        &self,
+        rows: usize,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.queue(true, rows, f).await
     }
 
     async fn queue<T: Send + 'static>(
         &self,
         bare: bool,
+        rows: usize,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let (tx, rx) = oneshot::channel();
@@ -95,7 +114,7 @@ impl Writer {
             (keep, deliver)
         });
         self.jobs
-            .send(Queued { bare, job })
+            .send(Queued { bare, rows, job })
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped before committing".into()))?
@@ -103,20 +122,29 @@ impl Writer {
 }
 
 fn serve(conn: Connection, mut rx: mpsc::Receiver<Queued>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Vec::with_capacity(MAX_ROWS);
     let mut isolated: u32 = 0;
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        take_batch(first, &mut rx, &mut batch, MAX_ROWS);
         let isolate = isolated > 0;
         isolated = isolated.saturating_sub(1);
         if commit_batch(&conn, &mut batch, isolate) == Batch::Poisoned {
             isolated = ISOLATED_BATCHES;
+        }
+    }
+}
+
+/// Fills `batch` with `first` and whatever else has queued, until it holds `max_rows` rows.
+fn take_batch(first: Queued, rx: &mut mpsc::Receiver<Queued>, batch: &mut Vec<Queued>, max_rows: usize) {
+    let mut rows = first.rows;
+    batch.push(first);
+    while rows < max_rows {
+        match rx.try_recv() {
+            Ok(job) => {
+                rows += job.rows;
+                batch.push(job);
+            }
+            Err(_) => break,
         }
     }
 }
@@ -140,7 +168,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Queued>, isolate: bool) -> Ba
     let start = crate::deferred::mark();
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut poisoned = false;
-    for Queued { bare, job } in batch.drain(..) {
+    for Queued { bare, job, .. } in batch.drain(..) {
         if poisoned {
             // Rolled back whatever it does: not run at all.
             let (_, deliver) = job(None);
@@ -210,4 +238,39 @@ pub(crate) fn execute(conn: &Connection, sql: &str) -> StoreResult<()> {
 /// Undoes everything since the savepoint `name` and ends it.
 pub(crate) fn rollback_to(conn: &Connection, name: &str) -> StoreResult<()> {
     execute(conn, &format!("ROLLBACK TO {name}")).and_then(|()| execute(conn, &format!("RELEASE {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(rows: usize) -> Queued {
+        Queued { bare: true, rows, job: Box::new(|_| (true, Box::new(|_| ()))) }
+    }
+
+    /// The batches `rows` (each a job's rows, all queued at once) are taken in, as lengths.
+    fn batches(rows: &[usize], max_rows: usize) -> Vec<usize> {
+        let (tx, mut rx) = mpsc::channel(rows.len().max(1));
+        for &n in rows {
+            tx.try_send(queued(n)).unwrap();
+        }
+        drop(tx);
+        let mut taken = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = Vec::new();
+            take_batch(first, &mut rx, &mut batch, max_rows);
+            taken.push(batch.len());
+        }
+        taken
+    }
+
+    #[test]
+    fn a_transaction_takes_jobs_until_it_holds_its_rows() {
+        // Sixteen uploads of a hundred: two transactions of eight.
+        assert_eq!(batches(&[100; 16], 800), [8, 8]);
+        // The job that reaches the bound is in, however large; the next starts a transaction.
+        assert_eq!(batches(&[300, 300, 300, 300, 5_000, 1], 800), [3, 2, 1]);
+        // Single scans, a row each.
+        assert_eq!(batches(&[1; 2_000], 800), [800, 800, 400]);
+    }
 }
