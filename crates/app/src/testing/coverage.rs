@@ -220,13 +220,22 @@ async fn stream_pools<R: PoolRendering>(
         // Someone in two pools was read once, whichever batches hold them.
         let mut seen = std::collections::HashSet::new();
         while let Some(ids) = people.recv().await {
-            let fresh: Vec<PersonId> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+            let mut fresh: Vec<PersonId> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+            // The batches read while the last audit committed are audited together, in their
+            // order: one commit for all of them, so that the audit catches up with the walk.
+            let mut batches = 1;
+            while let Ok(ids) = people.try_recv() {
+                fresh.extend(ids.into_iter().filter(|id| seen.insert(*id)));
+                batches += 1;
+            }
             if !fresh.is_empty() {
                 audit_read_ids(store, actor, op, fresh, now).await?;
             }
-            let piece = rendered.recv().await.ok_or_else(|| internal("the renderer stopped early"))?;
-            if pieces.send(Ok(piece)).await.is_err() {
-                return Err(internal("the reader left"));
+            for _ in 0..batches {
+                let piece = rendered.recv().await.ok_or_else(|| internal("the renderer stopped early"))?;
+                if pieces.send(Ok(piece)).await.is_err() {
+                    return Err(internal("the reader left"));
+                }
             }
         }
         Ok(())
