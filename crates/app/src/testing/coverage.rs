@@ -219,15 +219,18 @@ async fn stream_pools<R: PoolRendering>(
     let audit_and_hand = async {
         // Someone in two pools was read once, whichever batches hold them.
         let mut seen = std::collections::HashSet::new();
+        let mut first = true;
         while let Some(ids) = people.recv().await {
             let mut fresh: Vec<PersonId> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
-            // The batches read while the last audit committed are audited together, in their
-            // order: one commit for all of them, so that the audit catches up with the walk.
+            // After the first batch (audited alone, so that the answer begins soon), the batches
+            // read while the last audit committed are audited together, in their order: one
+            // commit for all of them, so that the audit catches up with the walk.
             let mut batches = 1;
-            while let Ok(ids) = people.try_recv() {
+            while !first && let Ok(ids) = people.try_recv() {
                 fresh.extend(ids.into_iter().filter(|id| seen.insert(*id)));
                 batches += 1;
             }
+            first = false;
             if !fresh.is_empty() {
                 audit_read_ids(store, actor, op, fresh, now).await?;
             }
