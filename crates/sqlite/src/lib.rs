@@ -80,6 +80,16 @@ impl SqliteStore {
         self.writer.write_bare(f).await
     }
 
+    /// [`SqliteStore::write_bare`] for a job that writes about `rows` rows (an upload's
+    /// registrations): see `writer::MAX_ROWS`.
+    pub(crate) async fn write_bare_rows<T: Send + 'static>(
+        &self,
+        rows: usize,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.writer.write_bare_rows(rows, f).await
+    }
+
     /// Runs `f` on a read-only connection.
     pub async fn read<T: Send + 'static>(
         &self,

@@ -3,8 +3,8 @@
 //! Every write is a closure sent to one thread that owns the only writing connection. The thread
 //! takes whatever has queued up (to [`MAX_ROWS`] rows), runs each closure inside its own
 //! SAVEPOINT of one transaction (so a failing closure undoes only its own changes), COMMITs once,
-//! and only then answers each caller. One fsync thus acknowledges many writes: with `synchronous=FULL` that is the only way
-//! to be both durable and fast (docs/performance.md). No caller hears "ok" before the COMMIT that
+//! and only then answers each caller. One fsync thus acknowledges many writes: with
+//! `synchronous=FULL` that is the only way to be both durable and fast (docs/performance.md). No caller hears "ok" before the COMMIT that
 //! holds its change has returned.
 //!
 //! Each job runs in a savepoint of its own, so that a failing job undoes only itself. A savepoint
@@ -34,8 +34,8 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
 /// phones uploading a hundred scans each at once queue sixteen jobs: taken all together (the
 /// bound was 2,048 jobs), the writer stored 1,600 rows while the request threads, whose requests
 /// all waited on it, had nothing to do, and then it waited while they answered all sixteen.
-/// Closed at 800 rows, the first answers go out while the writer stores the rest: uploads +6 %
-/// (BENCHMARKS.md, seventeenth session). Single scans, 64 at once, never reach it.
+/// Closed at 800 rows, the first answers go out while the writer stores the rest: uploads +3 %
+/// at 8 connections, +7 % at 16 (BENCHMARKS.md, seventeenth session). Single scans, 64 at once, never reach it.
 const MAX_ROWS: usize = 800;
 /// Batches whose jobs each get a savepoint after a job failed half-way.
 const ISOLATED_BATCHES: u32 = 1000;

@@ -164,35 +164,34 @@ impl TestingStore for SqliteStore {
     }
 
     async fn register_many(&self, regs: Vec<NewRegistration>) -> StoreResult<Vec<StoreResult<Registered>>> {
-        self.writer
-            .write_bare_rows(regs.len(), move |c| {
-                // Item by item without savepoints (see `writer`: a savepoint per item copies every
-                // page it touches); only if an item fails after changing rows is the lot undone and
-                // stored again with a savepoint per item, so that it fails alone.
+        self.write_bare_rows(regs.len(), move |c| {
+            // Item by item without savepoints (see `writer`: a savepoint per item copies every
+            // page it touches); only if an item fails after changing rows is the lot undone and
+            // stored again with a savepoint per item, so that it fails alone.
+            let mark = crate::deferred::mark();
+            writer::execute(c, "SAVEPOINT many")?;
+            if let Some(answers) = register_bare(c, &regs) {
+                writer::execute(c, "RELEASE many")?;
+                return Ok(answers);
+            }
+            crate::deferred::rewind(mark);
+            writer::rollback_to(c, "many")?;
+            let mut answers = Vec::with_capacity(regs.len());
+            for reg in &regs {
+                writer::execute(c, "SAVEPOINT item")?;
                 let mark = crate::deferred::mark();
-                writer::execute(c, "SAVEPOINT many")?;
-                if let Some(answers) = register_bare(c, &regs) {
-                    writer::execute(c, "RELEASE many")?;
-                    return Ok(answers);
+                let answer = registrations::register(c, reg);
+                if answer.is_ok() {
+                    writer::execute(c, "RELEASE item")?;
+                } else {
+                    crate::deferred::rewind(mark);
+                    writer::rollback_to(c, "item")?;
                 }
-                crate::deferred::rewind(mark);
-                writer::rollback_to(c, "many")?;
-                let mut answers = Vec::with_capacity(regs.len());
-                for reg in &regs {
-                    writer::execute(c, "SAVEPOINT item")?;
-                    let mark = crate::deferred::mark();
-                    let answer = registrations::register(c, reg);
-                    if answer.is_ok() {
-                        writer::execute(c, "RELEASE item")?;
-                    } else {
-                        crate::deferred::rewind(mark);
-                        writer::rollback_to(c, "item")?;
-                    }
-                    answers.push(answer);
-                }
-                Ok(answers)
-            })
-            .await
+                answers.push(answer);
+            }
+            Ok(answers)
+        })
+        .await
     }
 
     async fn tube(&self, code: &TubeCode) -> StoreResult<Option<Tube>> {

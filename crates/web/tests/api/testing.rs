@@ -294,11 +294,11 @@ async fn lab_file_import_postgres() {
     lab_file_import(Engine::Postgres).await;
 }
 
-/// Three hundred abnormal pools of twelve people: every pool once in result order, and each person
+/// `POOLS` abnormal pools of twelve people: every pool once in result order, and each person
 /// audited once for the request however many pools she is in. The last person is in the last pool
-/// alone, so when her audit fails the answer is cut short after the first batch of pools.
-async fn abnormal_pools_many(engine: Engine) {
-    const POOLS: usize = 300;
+/// alone, so when her audit fails (`cut_short`) the answer is cut short after the first batch of
+/// pools.
+async fn abnormal_pools_many<const POOLS: usize>(engine: Engine, cut_short: bool) {
     let server = TestServer::start(engine).await;
     let s = setup(&server).await;
     let sampler = server.login("sampler").await;
@@ -341,6 +341,9 @@ async fn abnormal_pools_many(engine: Engine) {
     let mut expected = people.clone();
     expected.sort_unstable();
     assert_eq!(read_by_list(&audit_log(&auditor).await), expected, "each member audited once for the request");
+    if !cut_short {
+        return;
+    }
 
     // The answer goes out a batch of pools at a time (250 pools a batch), each once its members'
     // audit committed: an audit that fails after the first batch cuts the answer short, and shows
@@ -370,10 +373,22 @@ async fn abnormal_pools_many(engine: Engine) {
 
 #[tokio::test]
 async fn abnormal_pools_many_sqlite() {
-    abnormal_pools_many(Engine::Sqlite).await;
+    abnormal_pools_many::<300>(Engine::Sqlite, true).await;
 }
 
 #[tokio::test]
 async fn abnormal_pools_many_postgres() {
-    abnormal_pools_many(Engine::Postgres).await;
+    abnormal_pools_many::<300>(Engine::Postgres, true).await;
+}
+
+/// Six batches of pools: after the first, those read while an audit commits are audited together,
+/// and every piece still goes out once, in order.
+#[tokio::test]
+async fn abnormal_pools_in_many_batches_sqlite() {
+    abnormal_pools_many::<1_500>(Engine::Sqlite, false).await;
+}
+
+#[tokio::test]
+async fn abnormal_pools_in_many_batches_postgres() {
+    abnormal_pools_many::<1_500>(Engine::Postgres, false).await;
 }
