@@ -1,5 +1,6 @@
 //! `/api/v1/areas`: the area tree, and the town's own grids.
 
+use super::json::ApiJson;
 use crate::{AppState, auth::Caller, error::ApiError, views::AreaView};
 use axum::{
     Json,
@@ -67,7 +68,7 @@ pub(crate) struct NewAreaRequest {
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(req): Json<NewAreaRequest>,
+    ApiJson(req): ApiJson<NewAreaRequest>,
 ) -> Result<(StatusCode, Json<AreaView>), ApiError> {
     let area =
         areas::create(state.store.as_ref(), &actor, &req.parent, &req.code, &req.name, &req.kind, state.clock.now())
@@ -91,7 +92,7 @@ pub(crate) async fn rename(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(code): Path<String>,
-    Json(req): Json<RenameRequest>,
+    ApiJson(req): ApiJson<RenameRequest>,
 ) -> Result<Json<AreaView>, ApiError> {
     let area = areas::rename(state.store.as_ref(), &actor, &code, &req.name, state.clock.now()).await?;
     Ok(Json(AreaView::of(&area, &[])))
@@ -116,7 +117,7 @@ pub(crate) async fn merge(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(code): Path<String>,
-    Json(req): Json<MergeRequest>,
+    ApiJson(req): ApiJson<MergeRequest>,
 ) -> Result<Json<MergeResponse>, ApiError> {
     let moved = areas::merge(state.store.as_ref(), &actor, &code, &req.into, state.clock.now()).await?;
     // Account scopes inside the merged grid moved.

@@ -1,5 +1,6 @@
 //! `/api/v1/auth/*` and `/api/v1/me`.
 
+use super::json::ApiJson;
 use crate::{AppState, auth::Caller, error::ApiError};
 use axum::{
     Json,
@@ -33,7 +34,7 @@ pub(crate) struct LoginResponse {
 pub(crate) async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
+    ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let ok = accounts::login(
         state.store.as_ref(),

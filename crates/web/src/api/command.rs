@@ -1,6 +1,7 @@
 //! `/api/v1/plans`, `/incidents`, `/tasks`: plans, activation, the roll-call, tasks, the timeline
 //! and the dashboard's figures.
 
+use super::json::ApiJson;
 use super::testing::rfc3339;
 use crate::{
     AppState,
@@ -238,7 +239,7 @@ pub(crate) async fn activate(
     State(state): State<AppState>,
     Caller(actor): Caller,
     headers: HeaderMap,
-    Json(input): Json<ActivationInput>,
+    ApiJson(input): ApiJson<ActivationInput>,
 ) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
     let now = state.clock.now();
     let activated = incidents::activate(state.store.as_ref(), &actor, input, now).await?;
@@ -303,7 +304,7 @@ pub(crate) async fn answer(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<IncidentId>,
-    Json(input): Json<AnswerInput>,
+    ApiJson(input): ApiJson<AnswerInput>,
 ) -> Result<Json<MemberView>, ApiError> {
     let now = state.clock.now();
     let actor = match (&input.token, auth::token_of(&headers)) {
@@ -546,7 +547,7 @@ pub(crate) async fn update_task(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-    Json(patch): Json<TaskPatch>,
+    ApiJson(patch): ApiJson<TaskPatch>,
 ) -> Result<Json<TaskView>, ApiError> {
     let now = state.clock.now();
     let task = tasks::update(state.store.as_ref(), &actor, id, patch, now).await?;
@@ -593,7 +594,7 @@ pub(crate) async fn add_timeline(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<IncidentId>,
-    Json(input): Json<TimelineInput>,
+    ApiJson(input): ApiJson<TimelineInput>,
 ) -> Result<(StatusCode, Json<TimelineView>), ApiError> {
     let entry = timeline::add(state.store.as_ref(), &actor, id, &input.text, state.clock.now()).await?;
     state.events.publish(Event::Incident(id));

@@ -1,6 +1,7 @@
 //! `/api/v1/areas/{code}/leader` and `/api/v1/leaders`: the town leaders in charge of villages
 //! (包村领导). Names are shown with masked phones; the list is an audited read of each person.
 
+use super::json::ApiJson;
 use crate::{
     AppState,
     auth::Caller,
@@ -51,7 +52,7 @@ pub(crate) async fn set(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(code): Path<String>,
-    Json(input): Json<LeaderInput>,
+    ApiJson(input): ApiJson<LeaderInput>,
 ) -> Result<Json<LeaderView>, ApiError> {
     let listed = leaders::set(state.store.as_ref(), &actor, &code, input, state.clock.now()).await?;
     Ok(Json(leader_view(&listed)))

@@ -10,6 +10,7 @@ mod auth;
 pub(crate) mod command;
 pub(crate) mod exports;
 mod imports;
+mod json;
 mod leaders;
 mod notifications;
 mod persons;

@@ -1,6 +1,7 @@
 //! `/api/v1/notifications`: the delivery board (who was notified how, and what failed), and the
 //! signed-in account's own in-app notifications. Addresses leave the server masked.
 
+use super::json::ApiJson;
 use crate::{AppState, auth::Caller, error::ApiError};
 use axum::{
     Json,
@@ -198,7 +199,7 @@ pub(crate) struct MarkedRead {
 pub(crate) async fn mark_read(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(body): Json<MarkRead>,
+    ApiJson(body): ApiJson<MarkRead>,
 ) -> Result<Json<MarkedRead>, ApiError> {
     let marked = notify::mark_read(state.store.as_ref(), &actor, body.up_to, state.clock.now()).await?;
     Ok(Json(MarkedRead { marked }))

@@ -1,5 +1,6 @@
 //! `/api/v1/persons`: the resident register. Every person returned is an audited read.
 
+use super::json::ApiJson;
 use crate::{AppState, auth::Caller, error::ApiError, views::PersonView};
 use axum::{
     Json,
@@ -76,7 +77,7 @@ pub(crate) async fn get(
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<PersonInput>,
+    ApiJson(input): ApiJson<PersonInput>,
 ) -> Result<(StatusCode, Json<PersonView>), ApiError> {
     let person = people::create(state.store.as_ref(), &actor, input, state.clock.today(), state.clock.now()).await?;
     let view = PersonView::many(state.store.as_ref(), &[person], state.clock.today()).await.map_err(to_api)?;
@@ -90,7 +91,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-    Json(input): Json<PersonChangeInput>,
+    ApiJson(input): ApiJson<PersonChangeInput>,
 ) -> Result<Json<PersonView>, ApiError> {
     let person = people::update(state.store.as_ref(), &actor, id, input, state.clock.now()).await?;
     let view = PersonView::many(state.store.as_ref(), &[person], state.clock.today()).await.map_err(to_api)?;
@@ -116,7 +117,7 @@ pub(crate) async fn reveal(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-    Json(req): Json<RevealRequest>,
+    ApiJson(req): ApiJson<RevealRequest>,
 ) -> Result<Json<RevealResponse>, ApiError> {
     let r = people::reveal(state.store.as_ref(), &actor, id, &req.reason, state.clock.now()).await?;
     Ok(Json(RevealResponse { document_number: r.document_number, phone: r.phone }))

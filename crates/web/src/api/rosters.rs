@@ -1,6 +1,7 @@
 //! `/api/v1/posts`, `/assignments`, `/rosters`: workforce posts, shifts, assignments with check-in
 //! and check-out, the day's roster (JSON and XLSX) and the staffing summary for the dashboard.
 
+use super::json::ApiJson;
 use super::{
     exports::{language, xlsx_file},
     testing::rfc3339,
@@ -126,7 +127,7 @@ pub(crate) struct AreaParams {
 pub(crate) async fn create_post(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<PostInput>,
+    ApiJson(input): ApiJson<PostInput>,
 ) -> Result<(StatusCode, Json<PostView>), ApiError> {
     let post = rosters::create_post(state.store.as_ref(), &actor, input, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(post_view(&post))))
@@ -154,7 +155,7 @@ pub(crate) async fn create_shifts(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-    Json(input): Json<ShiftsInput>,
+    ApiJson(input): ApiJson<ShiftsInput>,
 ) -> Result<(StatusCode, Json<Vec<ShiftView>>), ApiError> {
     let shifts = rosters::create_shifts(state.store.as_ref(), &actor, id, input, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(shifts.iter().map(shift_view).collect())))
@@ -169,7 +170,7 @@ pub(crate) async fn create_shifts(
 pub(crate) async fn assign(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<AssignmentInput>,
+    ApiJson(input): ApiJson<AssignmentInput>,
 ) -> Result<(StatusCode, Json<AssignmentView>), ApiError> {
     let now = state.clock.now();
     let (a, shift, _, person) = rosters::assign(state.store.as_ref(), &actor, input, now).await?;

@@ -1,5 +1,6 @@
 //! `/api/v1/rounds`, `/sites`, `/registrations`, `/tubes`, `/lab-results`: mass testing.
 
+use super::json::ApiJson;
 use crate::{
     AppState,
     auth::Caller,
@@ -88,7 +89,7 @@ impl From<Round> for RoundView {
 pub(crate) async fn create_round(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<RoundInput>,
+    ApiJson(input): ApiJson<RoundInput>,
 ) -> Result<(StatusCode, Json<RoundView>), ApiError> {
     let round = rounds::create_round(state.store.as_ref(), &actor, input, state.clock.now()).await?;
     state.events.publish(crate::events::Event::Progress(round.id));
@@ -142,7 +143,7 @@ impl From<Site> for SiteView {
 pub(crate) async fn create_site(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<SiteInput>,
+    ApiJson(input): ApiJson<SiteInput>,
 ) -> Result<(StatusCode, Json<SiteView>), ApiError> {
     let site = rounds::create_site(state.store.as_ref(), &actor, input, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(site.into())))
@@ -252,7 +253,7 @@ pub(crate) async fn register(
     State(state): State<AppState>,
     Caller(actor): Caller,
     headers: HeaderMap,
-    Json(input): Json<RegistrationInput>,
+    ApiJson(input): ApiJson<RegistrationInput>,
 ) -> Result<(StatusCode, Json<RegistrationResponse>), ApiError> {
     let key = idempotency_key(&headers).map_err(|_| ApiError(AppError::MissingKey))?;
     let outcome =
@@ -292,7 +293,7 @@ pub(crate) struct BatchResponse {
 pub(crate) async fn register_batch(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(req): Json<BatchRequest>,
+    ApiJson(req): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let keys: Vec<String> = req.items.iter().map(|i| i.key.clone()).collect();
     let answers =
@@ -397,7 +398,7 @@ impl From<ResultsReport> for ResultsReportView {
 pub(crate) async fn lab_results(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<Vec<LabResultInput>>,
+    ApiJson(input): ApiJson<Vec<LabResultInput>>,
 ) -> Result<Json<ResultsReportView>, ApiError> {
     let report = results::submit(state.store.as_ref(), &state.notify, &actor, input, state.clock.now()).await?;
     publish_abnormal(&state, &report).await;
@@ -588,7 +589,7 @@ pub(crate) async fn door_knock(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
-    Json(input): Json<DoorKnockInput>,
+    ApiJson(input): ApiJson<DoorKnockInput>,
 ) -> Result<StatusCode, ApiError> {
     coverage::door_knock(
         state.store.as_ref(),

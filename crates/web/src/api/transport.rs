@@ -1,6 +1,7 @@
 //! `/api/v1/boxes`, `/rounds/{id}/boxes`, `/transport/overdue`: transport boxes to the lab, their
 //! hand-overs and the 4-hour timer.
 
+use super::json::ApiJson;
 use super::testing::rfc3339;
 use crate::{
     AppState,
@@ -145,7 +146,7 @@ fn box_view(d: &BoxDetail, now: Millis) -> BoxView {
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(input): Json<BoxInput>,
+    ApiJson(input): ApiJson<BoxInput>,
 ) -> Result<(StatusCode, Json<BoxView>), ApiError> {
     let now = state.clock.now();
     let (detail, created) = transport::create_box(state.store.as_ref(), &actor, input, now).await?;
@@ -193,7 +194,7 @@ pub(crate) async fn pack(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(code): Path<String>,
-    Json(input): Json<PackInput>,
+    ApiJson(input): ApiJson<PackInput>,
 ) -> Result<Json<PackResponse>, ApiError> {
     let now = state.clock.now();
     let (results, detail) = transport::pack(state.store.as_ref(), &actor, &code, input, now).await?;
@@ -245,7 +246,7 @@ pub(crate) async fn hand_over(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(code): Path<String>,
-    Json(input): Json<HandoverInput>,
+    ApiJson(input): ApiJson<HandoverInput>,
 ) -> Result<(StatusCode, Json<HandoverResponse>), ApiError> {
     let now = state.clock.now();
     let (answer, detail) = transport::hand_over(state.store.as_ref(), &actor, &code, input, now).await?;

@@ -1,5 +1,6 @@
 //! `/api/v1/users`: accounts.
 
+use super::json::ApiJson;
 use crate::{AppState, auth::Caller, error::ApiError};
 use axum::{
     Json,
@@ -63,7 +64,7 @@ pub(crate) struct NewUserRequest {
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Json(req): Json<NewUserRequest>,
+    ApiJson(req): ApiJson<NewUserRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let input = AccountInput {
         username: req.username,

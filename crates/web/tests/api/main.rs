@@ -11,6 +11,7 @@ mod csrf;
 mod exports;
 mod fail_closed;
 mod imports;
+mod json_bodies;
 mod leaders;
 mod list_scoping;
 mod login_throttle;
