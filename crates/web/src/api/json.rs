@@ -1,9 +1,9 @@
-//! The JSON body of an API request, read fast and refused in the API's own error shape.
+//! The JSON body of an API request, refused in the API's own error shape.
 //!
 //! axum's `Json` reads every body through `serde_path_to_error`, which keeps the path of each
-//! value as it goes (a sixth of an upload's parsing), and answers a bad body in plain text. Here
-//! the body is read by `serde_json` alone; only when that fails is it read again with the path
-//! kept, so the error can name the field: `{"code": "invalid", "field": "items[3].person", …}`.
+//! value as it goes, and answers a bad body in plain text. Here the body is read by `serde_json`
+//! alone; only when that fails is it read again with the path kept, so the error can name the
+//! field: `{"code": "invalid", "field": "items[3].person", …}`.
 
 use crate::error::ErrorBody;
 use axum::{
@@ -30,7 +30,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             ));
         }
         // Reading the body keeps its limit (413 above it).
-        let bytes = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| refusal(e.status(), e.body_text(), None))?;
         match serde_json::from_slice(&bytes) {
             Ok(value) => Ok(ApiJson(value)),
             Err(_) => Err(explain::<T>(&bytes)),
