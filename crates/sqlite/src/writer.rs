@@ -4,8 +4,8 @@
 //! takes whatever has queued up (to [`MAX_ROWS`] rows), runs each closure inside its own
 //! SAVEPOINT of one transaction (so a failing closure undoes only its own changes), COMMITs once,
 //! and only then answers each caller. One fsync thus acknowledges many writes: with
-//! `synchronous=FULL` that is the only way to be both durable and fast (docs/performance.md). No caller hears "ok" before the COMMIT that
-//! holds its change has returned.
+//! `synchronous=FULL` that is the only way to be both durable and fast (docs/performance.md). No
+//! caller hears "ok" before the COMMIT that holds its change has returned.
 //!
 //! Each job runs in a savepoint of its own, so that a failing job undoes only itself. A savepoint
 //! copies every page the job touches first into the statement journal, about a fifth of a
@@ -35,7 +35,8 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
 /// bound was 2,048 jobs), the writer stored 1,600 rows while the request threads, whose requests
 /// all waited on it, had nothing to do, and then it waited while they answered all sixteen.
 /// Closed at 800 rows, the first answers go out while the writer stores the rest: uploads +3 %
-/// at 8 connections, +7 % at 16 (BENCHMARKS.md, seventeenth session). Single scans, 64 at once, never reach it.
+/// at 8 connections, +7 % at 16 (BENCHMARKS.md, seventeenth session). Single scans, 64 at once,
+/// never reach it.
 const MAX_ROWS: usize = 800;
 /// Batches whose jobs each get a savepoint after a job failed half-way.
 const ISOLATED_BATCHES: u32 = 1000;
@@ -114,7 +115,8 @@ impl Writer {
             (keep, deliver)
         });
         self.jobs
-            .send(Queued { bare, rows, job })
+            // An empty upload still counts: a bound only jobs of no rows could pass is none.
+            .send(Queued { bare, rows: rows.max(1), job })
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("the SQLite writer stopped before committing".into()))?

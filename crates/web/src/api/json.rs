@@ -40,8 +40,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    // Compared without a lower-cased copy: this runs on every scan. `to_str` let only visible
+    // ASCII through, so the byte slices below fall on characters.
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let (start, end) = ("application/", "+json");
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > start.len() + end.len()
+            && essence[..start.len()].eq_ignore_ascii_case(start)
+            && essence[essence.len() - end.len()..].eq_ignore_ascii_case(end))
 }
 
 /// Why `bytes` is not a `T`: read again, keeping the path, to name the field at fault.
