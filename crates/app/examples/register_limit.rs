@@ -150,7 +150,17 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let mut b = c;
             while b < batches {
-                let items = (b * 500..((b + 1) * 500).min(total)).map(|i| plan.registration("B", total + i)).collect();
+                let items = (b * 500..((b + 1) * 500).min(total))
+                    .map(|i| {
+                        // As an upload over HTTP: its items' audited reads share the request.
+                        let mut reg = plan.registration("B", total + i);
+                        if let Some(audit) = reg.audit.as_mut() {
+                            audit.at = 1_665_010_800_000 + (total + b * 500) as i64;
+                            audit.request_id = format!("bench-{b}");
+                        }
+                        reg
+                    })
+                    .collect();
                 for answer in store.register_many(items).await.unwrap() {
                     answer.unwrap();
                 }

@@ -330,9 +330,10 @@ fn scanned_person(c: &Connection, scanned: &Scanned) -> StoreResult<Option<Perso
 fn register_bare(c: &Connection, regs: &[NewRegistration]) -> Option<Vec<StoreResult<Registered>>> {
     let mut answers = Vec::with_capacity(regs.len());
     let mut found = registrations::Found::default();
+    let mut statements = registrations::Statements::prepare(c).ok()?;
     for reg in regs {
         let (mark, before) = (crate::deferred::mark(), c.total_changes());
-        let answer = registrations::store(c, reg, &mut found);
+        let answer = registrations::store(c, &mut statements, reg, &mut found);
         if answer.is_err() {
             crate::deferred::rewind(mark);
             if c.total_changes() != before || c.is_autocommit() {

@@ -16,11 +16,19 @@ use bulwark_domain::{
     },
 };
 use bulwark_store::{StoreError, StoreResult, testing::Registered};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
 
-pub(crate) const REGISTRATION_COLUMNS: &str = "r.id, r.idem_key, r.round_id, r.site_id, r.lane_id, r.tube_id, t.code, \
-    t.pool_size, r.person_id, r.at, r.device_time, r.account_id, r.home, r.flags, r.tube_state, r.tube_members";
+/// The columns [`registration_from_row`] reads, as a literal so that the hot path's SQL is
+/// built at compile time.
+macro_rules! registration_columns {
+    () => {
+        "r.id, r.idem_key, r.round_id, r.site_id, r.lane_id, r.tube_id, t.code, t.pool_size, r.person_id, r.at, \
+         r.device_time, r.account_id, r.home, r.flags, r.tube_state, r.tube_members"
+    };
+}
+
+pub(crate) const REGISTRATION_COLUMNS: &str = registration_columns!();
 
 pub(crate) fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
     registration_at(row, 0)
@@ -114,13 +122,7 @@ struct InRound {
     other_tube: bool,
 }
 
-fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> StoreResult<InRound> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT r.id, r.tube_id, t.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id \
-             WHERE r.round_id = ?1 AND r.person_id = ?2",
-        )
-        .map_err(error::map)?;
+fn in_round(stmt: &mut CachedStatement<'_>, reg: &NewRegistration, tube: Option<TubeId>) -> StoreResult<InRound> {
     let mut rows = stmt.query(params![reg.round, reg.person]).map_err(error::map)?;
     let mut found = InRound { earlier: 0, this_tube: None, other_tube: false };
     while let Some(row) = rows.next().map_err(error::map)? {
@@ -142,7 +144,7 @@ fn in_round(conn: &Connection, reg: &NewRegistration, tube: Option<TubeId>) -> S
 /// runs this inside the writer's transaction).
 pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
     let mut found = Found::default();
-    let answer = store(conn, reg, &mut found)?;
+    let answer = store(conn, &mut Statements::prepare(conn)?, reg, &mut found)?;
     found.write_tubes(conn)?;
     if let Some(entry) = audit_of(reg, &answer) {
         crate::audit::insert_audit(conn, entry)?;
@@ -206,19 +208,53 @@ impl Found {
     }
 }
 
-/// Stores one registration without its audit entry (the caller appends it).
-pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found) -> StoreResult<Registered> {
-    let earlier = conn
-        .prepare_cached(&format!(
-            "SELECT {REGISTRATION_COLUMNS}, r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ?1"
-        ))
-        .and_then(|mut s| {
-            s.query_row([&reg.key], |row| {
-                let hash: i64 = row.get(16)?;
-                Ok((hash, registration_from_row(row)?))
-            })
-            .optional()
+/// The statements every registration runs, taken from the connection's cache once per job: an
+/// upload's items share them instead of each looking them up by their SQL text (a hash and a
+/// compare of the whole text, three times an item).
+pub(crate) struct Statements<'c> {
+    by_key: CachedStatement<'c>,
+    in_round: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    pub(crate) fn prepare(conn: &'c Connection) -> StoreResult<Self> {
+        let by_key = conn.prepare_cached(concat!(
+            "SELECT ",
+            registration_columns!(),
+            ", r.body_hash FROM registrations r JOIN tubes t ON t.id = r.tube_id WHERE r.idem_key = ?1"
+        ));
+        let in_round = conn.prepare_cached(
+            "SELECT r.id, r.tube_id, t.outcome FROM registrations r JOIN tubes t ON t.id = r.tube_id \
+             WHERE r.round_id = ?1 AND r.person_id = ?2",
+        );
+        let insert = conn.prepare_cached(
+            "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, \
+             device_time, account_id, home, flags, tube_state, tube_members, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        );
+        Ok(Statements {
+            by_key: by_key.map_err(error::map)?,
+            in_round: in_round.map_err(error::map)?,
+            insert: insert.map_err(error::map)?,
         })
+    }
+}
+
+/// Stores one registration without its audit entry (the caller appends it).
+pub(crate) fn store(
+    conn: &Connection,
+    statements: &mut Statements<'_>,
+    reg: &NewRegistration,
+    found: &mut Found,
+) -> StoreResult<Registered> {
+    let earlier = statements
+        .by_key
+        .query_row([&reg.key], |row| {
+            let hash: i64 = row.get(16)?;
+            Ok((hash, registration_from_row(row)?))
+        })
+        .optional()
         .map_err(error::map)?;
     if let Some((hash, stored)) = earlier {
         return Ok(if hash == reg.body_hash { Registered::Replayed(stored) } else { Registered::KeyReused });
@@ -241,7 +277,7 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
         found.tubes.insert(reg.tube.clone(), HeldTube { stored, sealed_at: None, changed: false });
     }
     let tube = found.tubes.get(&reg.tube).map(|h| &h.stored);
-    let place = in_round(conn, reg, tube.map(|t| t.id))?;
+    let place = in_round(&mut statements.in_round, reg, tube.map(|t| t.id))?;
     let snapshot = tube.map(|t| t.snapshot).unwrap_or(TubeSnapshot::new(reg.pool_size));
     let (flags, members, state) = match decide(snapshot, place.this_tube.is_some(), place.other_tube, &reg.flags) {
         ScanDecision::AlreadyInTube => {
@@ -286,13 +322,9 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
         }
     };
     let bits = RegistrationFlag::to_bits(&flags);
-    conn.prepare_cached(
-        "INSERT INTO registrations (idem_key, body_hash, round_id, site_id, lane_id, tube_id, person_id, at, device_time, \
-         account_id, home, flags, tube_state, tube_members, seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
+    statements
+        .insert
+        .execute(params![
             reg.key,
             reg.body_hash,
             reg.round,
@@ -309,8 +341,7 @@ pub(crate) fn store(conn: &Connection, reg: &NewRegistration, found: &mut Found)
             members,
             place.earlier
         ])
-    })
-    .map_err(error::map)?;
+        .map_err(error::map)?;
     let id = conn.last_insert_rowid();
     // Only now that the registration is in: a job that fails before leaves its tube as it was.
     if let Some(held) = found.tubes.get_mut(&reg.tube).filter(|_| was_held) {
