@@ -4,8 +4,8 @@
 //! the list may have gaps while a branch is apart; they close when the branches meet.
 
 use crate::error;
-use bulwark_store::StoreResult;
-use rusqlite::Connection;
+use bulwark_store::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "0001_foundation", include_str!("../migrations/0001_foundation.sql")),
@@ -23,13 +23,38 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "0013_repeat_registrations", include_str!("../migrations/0013_repeat_registrations.sql")),
     (14, "0014_audit_people", include_str!("../migrations/0014_audit_people.sql")),
     (15, "0015_abnormal_pools_covered", include_str!("../migrations/0015_abnormal_pools_covered.sql")),
+    (16, "0016_tube_state_check", include_str!("../migrations/0016_tube_state_check.sql")),
 ];
 
+/// Applies the migrations the database has not had. Foreign keys are off meanwhile, so that a
+/// migration can rebuild a table others refer to (SQLite's procedure for the schema changes
+/// `ALTER TABLE` cannot make); each migration's result is checked against them before it commits.
 pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(error::map)?;
+    if MIGRATIONS.iter().all(|(v, _, _)| *v <= current) {
+        return Ok(());
+    }
+    let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).map_err(error::map)?;
+    conn.pragma_update(None, "foreign_keys", false).map_err(error::map)?;
+    let applied = apply(conn, current);
+    conn.pragma_update(None, "foreign_keys", foreign_keys).map_err(error::map)?;
+    applied
+}
+
+fn apply(conn: &mut Connection, current: i64) -> StoreResult<()> {
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
         let tx = conn.transaction().map_err(error::map)?;
         tx.execute_batch(sql).map_err(error::map)?;
+        let broken: Option<(String, Option<i64>)> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(error::map)?;
+        if let Some((table, row)) = broken {
+            let row = row.map_or_else(|| "a row".into(), |r| format!("row {r}"));
+            return Err(StoreError::Internal(format!(
+                "migration {name} leaves {row} of {table} with a broken foreign key"
+            )));
+        }
         tx.pragma_update(None, "user_version", *version).map_err(error::map)?;
         tx.commit().map_err(error::map)?;
         tracing::info!(migration = name, "applied migration");
@@ -158,6 +183,58 @@ mod tests {
         assert!(conn.execute("DELETE FROM audit_people", []).is_err());
         assert!(conn.execute("UPDATE audit_people_through SET seq = 7", []).is_err());
         assert!(conn.execute("UPDATE audit_people_through SET seq = 9", []).is_ok());
+    }
+
+    #[test]
+    fn tubes_rebuilt_for_their_state_check_keep_every_row_and_every_reference() {
+        let mut conn = migrated_before(16);
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO areas (id, code, name, kind, path) VALUES (1, '1', 'town', 'town', '/1/');
+             INSERT INTO rounds (id, name, pool_size, starts_at, created_at) VALUES (1, 'r', 10, 0, 0);
+             INSERT INTO sites (id, name, area_id, area_path, opens, closes, created_at) VALUES (1, 's', 1, '/1/', 0, 0, 0);
+             INSERT INTO tubes (id, code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at,
+                                outcome, ct_orf1ab, ct_n, resulted_at)
+             VALUES (4, 'T4', 1, 1, NULL, 10, 'resulted', 10, 5, 6, 'abnormal', 31.5, 33.0, 7),
+                    (9, 'T9', 1, 1, 2, 1, 'open', 1, 8, NULL, NULL, NULL, NULL, NULL);
+             INSERT INTO pool_cases (tube_id, round_id, opened_at) VALUES (4, 1, 7);",
+        )
+        .unwrap();
+        let tubes = |conn: &Connection| -> Vec<String> {
+            conn.prepare("SELECT json_array(id, code, round_id, site_id, lane_id, pool_size, state, members, opened_at, sealed_at, outcome, ct_orf1ab, ct_n, resulted_at) FROM tubes ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let before = tubes(&conn);
+        run(&mut conn).unwrap();
+        assert_eq!(tubes(&conn), before);
+        let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert!(foreign_keys, "foreign keys are on again");
+        assert!(conn.execute("DELETE FROM tubes WHERE id = 4", []).is_err(), "the pool case still refers to its tube");
+        assert!(
+            conn.execute("UPDATE tubes SET state = 'lost' WHERE id = 9", []).is_err(),
+            "the state is still checked"
+        );
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tubes' AND sql IS NOT NULL ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(indexes, ["tubes_abnormal_pools", "tubes_round_outcome"]);
+        // The point of the rebuild: updating a tube builds no temporary table for its check.
+        let plan: Vec<String> = conn
+            .prepare("EXPLAIN UPDATE tubes SET members = 2, state = 'sealed' WHERE id = 9")
+            .unwrap()
+            .query_map([], |r| r.get(1))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!plan.iter().any(|op| op == "OpenEphemeral"), "{plan:?}");
     }
 
     #[test]
