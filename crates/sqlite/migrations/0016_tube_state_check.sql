@@ -3,7 +3,8 @@
 -- tube row that every single registration updates, that was about 29,000 instructions of the
 -- job's 96,000 (callgrind, BENCHMARKS.md). A CHECK cannot be altered in SQLite, so the table is
 -- rebuilt as https://sqlite.org/lang_altertable.html#otheralter describes (the migration runner
--- turns foreign keys off and checks them before the commit). Ids and every column are kept.
+-- turns foreign keys off for it and checks those of tubes, pool_cases and box_tubes before it
+-- commits: `REBUILDS` in migrations.rs). Ids and every column are kept.
 CREATE TABLE tubes_new (
     id          INTEGER PRIMARY KEY,
     code        TEXT NOT NULL UNIQUE,
