@@ -249,6 +249,24 @@ mod tests {
     }
 
     #[test]
+    fn a_migration_that_breaks_a_checked_foreign_key_is_not_committed() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; -- as `run` sets them for a rebuild
+             CREATE TABLE p (id INTEGER PRIMARY KEY);
+             CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id));
+             INSERT INTO p VALUES (1); INSERT INTO c VALUES (7, 1);",
+        )
+        .unwrap();
+        let error = super::apply(&mut conn, 99, "0099_bad", "DELETE FROM p", &["c"]).unwrap_err();
+        assert!(error.to_string().contains("0099_bad leaves row 7 of c with a broken foreign key"), "{error}");
+        let parents: i64 = conn.query_row("SELECT count(*) FROM p", [], |r| r.get(0)).unwrap();
+        assert_eq!(parents, 1, "the migration is rolled back");
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 0);
+    }
+
+    #[test]
     fn a_rebuild_checks_every_table_that_refers_to_the_rebuilt_one() {
         for (version, tables) in REBUILDS {
             // The schema the rebuild left: later tables did not exist when it ran.
