@@ -37,7 +37,7 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Rounds and sites as read last: every scan needs both, and only this process writes the
     /// file, so a copy is invalidated exactly when it changes (rounds never do).
-    testing_cache: testing::Cache,
+    testing_cache: std::sync::Arc<testing::Cache>,
 }
 
 impl SqliteStore {
@@ -52,7 +52,7 @@ impl SqliteStore {
             writer: writer::Writer::start(conn),
             readers,
             path: path.to_path_buf(),
-            testing_cache: testing::Cache::default(),
+            testing_cache: std::sync::Arc::default(),
         })
     }
 

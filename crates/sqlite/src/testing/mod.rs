@@ -41,6 +41,16 @@ impl Cache {
         self.rounds.lock().expect("cache").clear();
         self.sites.lock().expect("cache").clear();
     }
+
+    /// What a registration's job knows before it starts: its round and its site exist when a copy
+    /// of them is here, since a copy is made only of a committed row and neither is ever deleted.
+    /// The scan's handler has just read both, so a single registration's job skips their two
+    /// look-ups (5,000 instructions of its 77,000).
+    fn found_for(&self, reg: &NewRegistration) -> registrations::Found {
+        let round = self.rounds.lock().expect("cache").contains_key(&reg.round);
+        let site = self.sites.lock().expect("cache").contains_key(&reg.site);
+        registrations::Found::knowing(round.then_some(reg.round), site.then_some(reg.site))
+    }
 }
 
 /// Lab results applied per transaction: large files commit in steps instead of holding the
@@ -139,7 +149,8 @@ impl TestingStore for SqliteStore {
     }
 
     async fn register(&self, registration: NewRegistration) -> StoreResult<Registered> {
-        self.write_bare(move |c| registrations::register(c, &registration)).await
+        let found = self.testing_cache.found_for(&registration);
+        self.write_bare(move |c| registrations::register(c, &registration, found)).await
     }
 
     async fn register_scanned(
@@ -149,10 +160,12 @@ impl TestingStore for SqliteStore {
     ) -> StoreResult<Option<(Registered, Person)>> {
         // The writer's pages are warm and its view never goes stale; a reader starting after a
         // commit begins with an empty cache, which cost more than the lookup itself.
+        let cache = self.testing_cache.clone();
         self.write_bare(move |c| {
             let Some(person) = scanned_person(c, &scanned)? else { return Ok(None) };
             let registration = make(&person);
-            Ok(Some((registrations::register(c, &registration)?, person)))
+            let found = cache.found_for(&registration);
+            Ok(Some((registrations::register(c, &registration, found)?, person)))
         })
         .await
     }
@@ -180,7 +193,7 @@ impl TestingStore for SqliteStore {
             for reg in &regs {
                 writer::execute(c, "SAVEPOINT item")?;
                 let mark = crate::deferred::mark();
-                let answer = registrations::register(c, reg);
+                let answer = registrations::register(c, reg, registrations::Found::default());
                 if answer.is_ok() {
                     writer::execute(c, "RELEASE item")?;
                 } else {

@@ -141,9 +141,9 @@ fn in_round(stmt: &mut CachedStatement<'_>, reg: &NewRegistration, tube: Option<
 }
 
 /// Stores one registration and, when the answer shows the person, its audit entry (the caller
-/// runs this inside the writer's transaction).
-pub(crate) fn register(conn: &Connection, reg: &NewRegistration) -> StoreResult<Registered> {
-    let mut found = Found::default();
+/// runs this inside the writer's transaction). `found` holds what is known before it starts
+/// ([`Found::knowing`]).
+pub(crate) fn register(conn: &Connection, reg: &NewRegistration, mut found: Found) -> StoreResult<Registered> {
     let answer = store(conn, &mut Statements::prepare(conn)?, reg, &mut found)?;
     found.write_tubes(conn)?;
     if let Some(entry) = audit_of(reg, &answer) {
@@ -181,6 +181,11 @@ struct HeldTube {
 }
 
 impl Found {
+    /// Nothing found yet but the round and the site given, known to exist.
+    pub(crate) fn knowing(round: Option<RoundId>, site: Option<SiteId>) -> Found {
+        Found { round, site, tubes: HashMap::new() }
+    }
+
     /// Writes the rows of the tubes whose members or state changed since they were read.
     pub(crate) fn write_tubes(&mut self, conn: &Connection) -> StoreResult<()> {
         if !self.tubes.values().any(|h| h.changed) {
