@@ -177,6 +177,32 @@ pub async fn testing_registration_is_idempotent_by_key(store: &dyn Store) {
     assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 2);
 }
 
+/// A round or site that does not exist is refused, by a single registration, a scan and an
+/// upload alike, and nothing is stored, even into a tube that exists (whose row would not catch
+/// it). The SQLite writer skips these look-ups for the round and site its cache holds: an unknown
+/// one must still be looked up.
+pub async fn testing_a_registration_needs_its_round_and_site(store: &dyn Store) {
+    let s = scene(store).await;
+    let tube_id = created(store.register(s.reg("k-0", "EP0000001", &s.a[4], 0)).await).tube_id;
+    let mut no_round = s.reg("k-1", "EP0000001", &s.a[0], 1);
+    no_round.round = 9_999_999;
+    let mut no_site = s.reg("k-2", "EP0000001", &s.a[1], 1);
+    no_site.site = 9_999_999;
+    for reg in [no_round.clone(), no_site.clone()] {
+        assert!(matches!(store.register(reg).await, Err(StoreError::Invalid(_))));
+    }
+    let scan = no_round.clone();
+    let make: bulwark_store::testing::MakeRegistration = Box::new(move |_: &Person| scan);
+    assert!(matches!(
+        store.register_scanned(bulwark_store::testing::Scanned::Id(s.a[0].id), make).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let answers = store.register_many(vec![no_round, no_site]).await.unwrap();
+    assert!(answers.iter().all(|a| matches!(a, Err(StoreError::Invalid(_)))), "{answers:?}");
+    let stored = store.tube_registrations(tube_id).await.unwrap();
+    assert_eq!(stored.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["k-0"]);
+}
+
 pub async fn testing_physical_facts_are_flagged_never_refused(store: &dyn Store) {
     let s = scene(store).await;
     // A pool of 1 seals itself at once; a second person is over capacity and after the seal.
