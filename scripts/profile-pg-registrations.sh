@@ -26,7 +26,9 @@ stats() {
 }
 ticks() { # utime + stime of PostgreSQL's processes, then of the server (clock ticks)
     local pg=0 t
-    for p in $(pgrep -f "postgres:" || true); do
+    # PostgreSQL's processes by their name: the server's command line holds the database URL
+    # ("postgres://…"), so `pgrep -f "postgres:"` counted the server's CPU as PostgreSQL's too.
+    for p in $(pgrep -x postgres || true); do
         t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
         pg=$((pg + t))
     done
