@@ -174,9 +174,11 @@ const TUBES_SQL: &str =
      ON CONFLICT (code) DO UPDATE SET members = t.members
      RETURNING t.id, t.code, t.pool_size, t.state, t.members, t.outcome, t.sealed_at, t.round_id";
 /// Everything the batch writes, in one statement: the tubes' new states, new tubes nobody ended
-/// up in removed, the counters, the audit entries of the answers, and the registrations. `ON CONFLICT DO NOTHING`: a registration
-/// that loses a race on its key or on (round, person, seq) is not inserted, and the batch is
-/// redone.
+/// up in removed, the counters, the audit entries of the answers, and the registrations. A
+/// registration that loses a race on its key or on (round, person, seq) fails the statement with a
+/// unique violation, and the batch is redone ([`failure`]). A plain insert: `ON CONFLICT DO
+/// NOTHING` would first probe every unique index for each row, then insert it speculatively and
+/// confirm it (a second WAL record), only to have the batch redone all the same.
 const WRITE_SQL: &str = "WITH tube_states AS (
          UPDATE tubes AS t SET members = u.members, state = u.state, sealed_at = u.sealed_at
          FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::bigint[]) AS u(id, members, state, sealed_at)
@@ -216,7 +218,6 @@ const WRITE_SQL: &str = "WITH tube_states AS (
      SELECT * FROM UNNEST($15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],
          $21::bigint[], $22::int[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bool[], $27::bigint[],
          $28::text[], $29::int[])
-     ON CONFLICT DO NOTHING
      RETURNING idem_key, id";
 
 /// Copies the registrations of abnormal pools `$1` that are not kept with their pool yet.
@@ -696,8 +697,12 @@ async fn attempt_batch(
     ];
     let inserted = tx.query(&s_write, p_write).await.map_err(failure)?;
     if inserted.len() != rows.key.len() {
-        // Lost a race on a key or on a person's registration number: redo, seeing the winner.
-        return Err(Failure::Retry);
+        // Every row is inserted or the statement fails (a lost race is a unique violation).
+        return Err(Failure::Error(StoreError::Internal(format!(
+            "{} of {} registrations came back from their insert",
+            inserted.len(),
+            rows.key.len()
+        ))));
     }
     // A swab that arrives after its pool's abnormal result joins the pool's kept members at once
     // (migration 0014); the tube's lock, held since step 2, orders this after the result's copy.
