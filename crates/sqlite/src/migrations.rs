@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "0014_audit_people", include_str!("../migrations/0014_audit_people.sql")),
     (15, "0015_abnormal_pools_covered", include_str!("../migrations/0015_abnormal_pools_covered.sql")),
     (16, "0016_tube_state_check", include_str!("../migrations/0016_tube_state_check.sql")),
+    (17, "0017_pool_members", include_str!("../migrations/0017_pool_members.sql")),
 ];
 
 /// Migrations that rebuild a table other tables refer to, with the tables whose foreign keys the
@@ -246,6 +247,62 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert!(!plan.iter().any(|op| op == "OpenEphemeral"), "{plan:?}");
+    }
+
+    #[test]
+    fn abnormal_pools_resulted_before_keep_their_members_from_then_on() {
+        let mut conn = migrated_before(17);
+        // Tube 4, a pool of ten, came back abnormal with persons 1 and 2; tube 5, a single tube,
+        // came back positive with person 3; tube 6, a negative pool, held person 3 too.
+        conn.execute_batch(
+            "INSERT INTO areas (id, code, name, kind, path) VALUES (1, '1', 'town', 'town', '/1/');
+             INSERT INTO rounds (id, name, pool_size, starts_at, created_at) VALUES (1, 'r', 10, 0, 0);
+             INSERT INTO sites (id, name, area_id, area_path, opens, closes, created_at) VALUES (1, 's', 1, '/1/', 0, 0, 0);
+             INSERT INTO persons (id, name, doc_type, doc_number, phone, address, area_id, grid_id, area_path,
+                                  created_at, updated_at)
+             VALUES (1, '李一', 'id_card', '110101199003070000', '13800000001', '1号', 1, 1, '/1/', 0, 0),
+                    (2, '李二', 'passport', 'E1234567', NULL, NULL, 1, NULL, '/1/', 0, 0),
+                    (3, '李三', 'id_card', NULL, NULL, NULL, 1, NULL, '/1/', 0, 0);
+             INSERT INTO tubes (id, code, round_id, site_id, pool_size, state, members, opened_at, outcome, resulted_at)
+             VALUES (4, 'T4', 1, 1, 10, 'resulted', 2, 5, 'abnormal', 7), (5, 'T5', 1, 1, 1, 'resulted', 1, 5, 'positive', 7),
+                    (6, 'T6', 1, 1, 10, 'resulted', 1, 5, 'negative', 7);
+             INSERT INTO pool_cases (tube_id, round_id, opened_at) VALUES (4, 1, 7), (5, 1, 7);
+             INSERT INTO registrations (id, idem_key, body_hash, round_id, site_id, tube_id, person_id, at,
+                 account_id, home, flags, tube_state, tube_members, seq)
+             VALUES (10, 'k10', 0, 1, 1, 4, 1, 5, 1, 0, 0, 'open', 1, 0), (11, 'k11', 0, 1, 1, 4, 2, 6, 1, 0, 4, 'open', 2, 0),
+                    (12, 'k12', 0, 1, 1, 5, 3, 5, 1, 0, 0, 'sealed', 1, 0), (13, 'k13', 0, 1, 1, 6, 3, 5, 1, 0, 0, 'open', 1, 1);",
+        )
+        .unwrap();
+        run(&mut conn).unwrap();
+        let kept = |conn: &Connection| -> Vec<String> {
+            conn.prepare(
+                "SELECT json_array(tube_id, registration_id, person_id, at, flags, name, doc_type, doc_number, phone,
+                                   address, grid_id, area_path) FROM pool_members ORDER BY tube_id, registration_id",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        assert_eq!(
+            kept(&conn),
+            [
+                r#"[4,10,1,5,0,"李一","id_card","110101199003070000","13800000001","1号",1,"/1/"]"#,
+                r#"[4,11,2,6,4,"李二","passport","E1234567",null,null,null,"/1/"]"#,
+            ]
+        );
+        // From then on a member's person is followed, whatever statement changes her.
+        conn.execute("UPDATE persons SET name = '李二妹', phone = '13900000002', grid_id = 1 WHERE id = 2", [])
+            .unwrap();
+        conn.execute("UPDATE persons SET area_path = '/1/2/' WHERE id IN (1, 3)", []).unwrap();
+        assert_eq!(
+            kept(&conn),
+            [
+                r#"[4,10,1,5,0,"李一","id_card","110101199003070000","13800000001","1号",1,"/1/2/"]"#,
+                r#"[4,11,2,6,4,"李二妹","passport","E1234567","13900000002",null,1,"/1/"]"#,
+            ]
+        );
     }
 
     #[test]

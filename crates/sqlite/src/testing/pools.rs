@@ -7,7 +7,7 @@ use crate::{error, error::corrupt, people, readers};
 use bulwark_domain::{
     access::Scope,
     people::PersonId,
-    testing::{LabOutcome, PoolCaseState, RegistrationFlag, RoundId, TubeCode},
+    testing::{LabOutcome, PoolCaseState, RegistrationFlag, RegistrationId, RoundId, TubeCode, TubeId},
 };
 use bulwark_store::{
     StoreError, StoreResult,
@@ -23,6 +23,20 @@ const POOL_TUBE_COLUMNS: &str = "t.id, t.code, t.round_id, t.site_id, t.lane_id,
 /// The abnormal pools of round `?1` (the condition of `tubes_abnormal_pools`, which the lists read
 /// in the order their results came, so nothing is sorted).
 const POOLS: &str = "t.round_id = ?1 AND t.outcome IN ('abnormal','positive') AND t.pool_size > 1";
+
+/// Keeps the registrations of tube `?1` from registration `?2` on with their pool, with the
+/// columns the lists show of each person (`pool_members`, migration 0017).
+const KEEP_MEMBERS: &str = "INSERT OR IGNORE INTO pool_members
+     SELECT r.tube_id, r.id, r.person_id, r.at, r.flags,
+            p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path
+     FROM registrations r JOIN persons p ON p.id = r.person_id
+     WHERE r.tube_id = ?1 AND r.id >= ?2";
+
+/// Keeps the registrations of the abnormal pool `tube` from registration `from` on with their
+/// pool: all of them when its result comes in, a late one when she is scanned into it after.
+pub(crate) fn keep_members(conn: &Connection, tube: TubeId, from: RegistrationId) -> StoreResult<()> {
+    conn.prepare_cached(KEEP_MEMBERS).and_then(|mut s| s.execute(params![tube, from])).map(drop).map_err(error::map)
+}
 
 /// Abnormal pools of the round with a member inside `scope`, in the order their results came,
 /// with those members (see [`walk_pools`], which reads on `spare` too when given).
@@ -89,13 +103,15 @@ type Retest = Option<(TubeCode, Option<LabOutcome>)>;
 
 /// What [`walk_pools`] makes of a member inside the scope.
 trait Member: Sized + Send {
-    /// The person's columns in the member statement, from `p`; the first is `p.id`.
+    /// The person's columns in the member statement, from `pool_members m`; the first is
+    /// `m.person_id`.
     const COLUMNS: &'static str;
     fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self>;
 }
 
 impl Member for PoolMember {
-    const COLUMNS: &'static str = "p.id, p.name, p.doc_type, p.doc_number, p.phone, p.address, p.grid_id, p.area_path";
+    const COLUMNS: &'static str =
+        "m.person_id, m.name, m.doc_type, m.doc_number, m.phone, m.address, m.grid_id, m.area_path";
     fn read(row: &Row<'_>, base: usize, registration: i64, retest: Retest) -> rusqlite::Result<Self> {
         Ok(PoolMember {
             person: pool_person(row, base)?,
@@ -115,7 +131,7 @@ struct MemberId {
 }
 
 impl Member for MemberId {
-    const COLUMNS: &'static str = "p.id";
+    const COLUMNS: &'static str = "m.person_id";
     fn read(row: &Row<'_>, base: usize, _: i64, retest: Retest) -> rusqlite::Result<Self> {
         Ok(MemberId { id: row.get(base)?, retested: retest.is_some() })
     }
@@ -129,8 +145,9 @@ const POOLS_PER_STATEMENT: usize = 250;
 /// came, handing each to `sink` with its state and its members inside the scope. One read
 /// transaction: the pools' tubes; the people with more than one registration in the round (from
 /// `registrations_repeats`, which holds the repeats alone: re-tests and double scans); then every
-/// registration of those pools in the same order (by pool, then id, from `registrations_tube`)
-/// with the member's columns when she lives inside the scope, `per_statement` pools (at most
+/// member of those pools as kept with her pool since its result (`pool_members`, migration 0017:
+/// a pool's rows together, instead of a registration and a person probed by key each), in the
+/// same order (by pool, then registration), `per_statement` pools (at most
 /// [`POOLS_PER_STATEMENT`]) at a time. Only a member with a repeat can have a re-test, so only
 /// she is probed for one: the latest registration in the round after the pool's result that went
 /// into a single tube. Members outside the scope still count for the pool's state. (Four
@@ -140,11 +157,12 @@ const POOLS_PER_STATEMENT: usize = 250;
 ///
 /// With a `spare` connection and more than one statement's pools, the spare joins the walk's
 /// view ([`readers::joined`]) and reads every other statement's pools on a second thread: the
-/// walk is per-member work (index probes, rows decoded) that one core took ~90 ms for 50,000
-/// members. The pools still reach `sink` in order, on the calling thread.
+/// walk is per-member work (rows decoded, re-tests probed) that one core took ~90 ms for 50,000
+/// members when each was probed in the registrations and the people. The pools still reach
+/// `sink` in order, on the calling thread.
 ///
-/// The walk reads with the file mapped ([`readers::mapped`]): on a cold page cache it touches
-/// tens of thousands of scattered pages.
+/// The walk reads with the file mapped ([`readers::mapped`]): on a cold page cache it reads
+/// the members' pages (a few thousand for a day's 50,000) and every re-test's probe from the disk.
 fn walk_pools<M: Member>(
     conn: &Connection,
     spare: Option<&mut Connection>,
@@ -277,12 +295,11 @@ impl Walk<'_> {
             .map_err(error::map)?;
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT t.id, r.id, r.person_id, r.at, r.flags, {}
+                "SELECT t.id, m.registration_id, m.person_id, m.at, m.flags, m.area_path >= ?2 AND m.area_path < ?3, {}
                  FROM tubes t INDEXED BY tubes_abnormal_pools
-                 JOIN registrations r ON r.tube_id = t.id
-                 LEFT JOIN persons p ON p.id = r.person_id AND p.area_path >= ?2 AND p.area_path < ?3
+                 JOIN pool_members m ON m.tube_id = t.id
                  WHERE {POOLS} AND (t.resulted_at, t.id) >= (?4, ?5) AND (t.resulted_at, t.id) <= (?6, ?7)
-                 ORDER BY t.resulted_at, t.id, r.id",
+                 ORDER BY t.resulted_at, t.id, m.registration_id",
                 M::COLUMNS
             ))
             .map_err(error::map)?;
@@ -320,10 +337,10 @@ impl Walk<'_> {
                 None
             };
             pool.results.push(MemberRetest { person, outcome: retest.as_ref().map(|r| r.1) });
-            if row.get_ref(5).map_err(error::map)?.data_type() == rusqlite::types::Type::Null {
+            if !row.get::<_, bool>(5).map_err(error::map)? {
                 continue; // lives outside the scope
             }
-            pool.members.push(M::read(row, 5, registration, retest).map_err(error::map)?);
+            pool.members.push(M::read(row, 6, registration, retest).map_err(error::map)?);
         }
         if let Some(pool) = current {
             pool.finish(sink);

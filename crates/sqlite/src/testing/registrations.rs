@@ -348,6 +348,10 @@ pub(crate) fn store(
         ])
         .map_err(error::map)?;
     let id = conn.last_insert_rowid();
+    // Scanned into an abnormal pool after its result: kept with the pool's other members.
+    if pool_size.get() > 1 && snapshot.outcome.is_some_and(LabOutcome::is_abnormal) {
+        super::pools::keep_members(conn, tube_id, id)?;
+    }
     // Only now that the registration is in: a job that fails before leaves its tube as it was.
     if let Some(held) = found.tubes.get_mut(&reg.tube).filter(|_| was_held) {
         held.stored.snapshot.members = members;

@@ -71,8 +71,9 @@ pub(crate) fn tube_registrations(conn: &Connection, tube: TubeId) -> StoreResult
 /// Applies results in order; every result is logged as it arrived.
 pub(crate) fn record(conn: &Connection, results: &[LabResult], by: UserId, at: Millis) -> StoreResult<ResultsReport> {
     let mut report = ResultsReport::default();
-    let mut find =
-        conn.prepare_cached("SELECT id, round_id, outcome, state FROM tubes WHERE code = ?1").map_err(error::map)?;
+    let mut find = conn
+        .prepare_cached("SELECT id, round_id, outcome, state, pool_size FROM tubes WHERE code = ?1")
+        .map_err(error::map)?;
     let mut log = conn
         .prepare_cached(
             "INSERT INTO lab_results (tube_code, tube_id, outcome, ct_orf1ab, ct_n, sampled_at, tested_at, reported_at, lab, \
@@ -90,13 +91,19 @@ pub(crate) fn record(conn: &Connection, results: &[LabResult], by: UserId, at: M
     for r in results {
         let tube = find
             .query_row([r.tube.as_str()], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?, row.get::<_, String>(3)?))
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
             })
             .optional()
             .map_err(error::map)?;
         let (tube_id, review) = match tube {
             None => (None, Some(ReviewReason::UnknownTube)),
-            Some((id, round, existing, state)) => {
+            Some((id, round, existing, state, pool_size)) => {
                 let was = outcome_of(existing)?;
                 let arrival = ResultArrival::of(was, r.outcome);
                 match arrival.new_outcome() {
@@ -107,6 +114,9 @@ pub(crate) fn record(conn: &Connection, results: &[LabResult], by: UserId, at: M
                         report.applied += 1;
                         if outcome.is_abnormal() {
                             hold.execute(params![id, round, at]).map_err(error::map)?;
+                            if pool_size > 1 {
+                                super::pools::keep_members(conn, id, 0)?;
+                            }
                             report.abnormal.push(r.tube.clone());
                         }
                     }
