@@ -67,7 +67,7 @@ pub async fn daily(
     let timeline = store.timeline(id).await?;
 
     let testing = if allows(actor.account.role, Operation::RoundsRead) {
-        testing_figures(store, actor, incident.area, &incident.area_path, now).await?.map(|t| TestingInput {
+        testing_figures(store, None, actor, incident.area, &incident.area_path, now).await?.map(|t| TestingInput {
             round: t.round.name.clone(),
             by_hour: t.progress.by_hour.iter().map(|h| (h.hour, h.samples)).collect(),
             sampled_now: t.progress.sampled,

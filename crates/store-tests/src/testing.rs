@@ -514,6 +514,11 @@ pub async fn testing_lab_results_and_the_review_queue(store: &dyn Store) {
     assert_eq!((report.applied, report.unchanged), (2, 1));
     assert_eq!(report.review, vec![(tube("EP0000404"), ReviewReason::UnknownTube)]);
     assert!(report.abnormal.is_empty());
+    assert_eq!((report.rounds.as_slice(), report.abnormal_rounds.as_slice()), (&[s.round.id][..], &[][..]));
+    // The same result again changes no round's figures.
+    let again =
+        store.record_results(vec![result("EP0000001", LabOutcome::Negative)], 7, T0 + 400 * MINUTE).await.unwrap();
+    assert_eq!((again.unchanged, again.rounds.len()), (1, 0), "nothing changed, no round to tell");
     // A later positive for a negative tube wins and goes to review; a later negative never
     // overwrites a positive.
     let report = store
@@ -526,6 +531,7 @@ pub async fn testing_lab_results_and_the_review_queue(store: &dyn Store) {
         .unwrap();
     assert_eq!(report.review.len(), 2);
     assert_eq!(report.abnormal, vec![tube("EP0000002")]);
+    assert_eq!((report.rounds.as_slice(), report.abnormal_rounds.as_slice()), (&[s.round.id][..], &[s.round.id][..]));
     let t = store.tube(&tube("EP0000002")).await.unwrap().unwrap();
     assert_eq!((t.state, t.outcome), (TubeState::Resulted, Some(LabOutcome::Positive)));
     let queue = store.review_queue(100).await.unwrap();

@@ -83,6 +83,44 @@ pub struct ResultsReport {
     pub review: Vec<(TubeCode, ReviewReason)>,
     /// Tubes whose outcome became abnormal or positive with this batch: their pools are held.
     pub abnormal: Vec<TubeCode>,
+    /// The rounds whose figures the batch changed (a result applied to one of their tubes), each
+    /// once, in order: what the pages showing them are told. Not part of the report's JSON.
+    #[serde(skip)]
+    pub rounds: Vec<RoundId>,
+    /// The rounds of the tubes in `abnormal`, each once, in order.
+    #[serde(skip)]
+    pub abnormal_rounds: Vec<RoundId>,
+}
+
+impl ResultsReport {
+    /// Notes a result applied to a tube of `round` (which became abnormal or positive when
+    /// `abnormal`); the tube itself is counted by the caller.
+    pub fn note_round(&mut self, round: RoundId, abnormal: bool) {
+        insert_once(&mut self.rounds, round);
+        if abnormal {
+            insert_once(&mut self.abnormal_rounds, round);
+        }
+    }
+
+    /// Adds the report of a later part of the same batch.
+    pub fn extend(&mut self, part: ResultsReport) {
+        self.applied += part.applied;
+        self.unchanged += part.unchanged;
+        self.review.extend(part.review);
+        self.abnormal.extend(part.abnormal);
+        for r in part.rounds {
+            insert_once(&mut self.rounds, r);
+        }
+        for r in part.abnormal_rounds {
+            insert_once(&mut self.abnormal_rounds, r);
+        }
+    }
+}
+
+fn insert_once(sorted: &mut Vec<RoundId>, round: RoundId) {
+    if let Err(at) = sorted.binary_search(&round) {
+        sorted.insert(at, round);
+    }
 }
 
 fn review_as_objects<S: serde::Serializer>(review: &[(TubeCode, ReviewReason)], s: S) -> Result<S::Ok, S::Error> {

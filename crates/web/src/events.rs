@@ -6,9 +6,9 @@ use tokio::sync::{broadcast, watch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// A round's figures changed (a registration, a door-knock).
+    /// A round's figures changed (a registration, a door-knock, results for its tubes).
     Progress(RoundId),
-    /// A round has a new abnormal pool.
+    /// A round has a new abnormal pool (and its figures changed).
     AbnormalPool(RoundId),
     /// An incident's board changed (an answer, a task, a timeline entry).
     Incident(IncidentId),

@@ -45,6 +45,9 @@ pub struct Shared {
     pub notify: Arc<bulwark_app::notify::Hub>,
     /// Sessions resolved in the last two seconds.
     pub sessions: Arc<bulwark_app::accounts::SessionCache>,
+    /// Abnormal-pool counts shared between the pages that show them (the round page, the
+    /// dashboard); forgotten when results or late registrations change them.
+    pub pool_counts: Arc<bulwark_app::testing::pool_counts::PoolCounts>,
     /// Set the `Secure` flag on cookies (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
 }
@@ -72,6 +75,7 @@ impl AppState {
             events: Arc::default(),
             notify: Arc::default(),
             sessions: Arc::default(),
+            pool_counts: Arc::default(),
             secure_cookies,
         }))
     }

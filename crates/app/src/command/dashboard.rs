@@ -2,6 +2,7 @@
 //! person is shown, so nothing is audited (names are read through the roll-call's missing list).
 
 use super::{incident_in_scope, rollcall};
+use crate::testing::pool_counts::PoolCounts;
 use crate::{Actor, AppResult};
 use bulwark_domain::{
     Millis,
@@ -44,7 +45,15 @@ pub struct Dashboard {
 /// How many timeline entries the dashboard shows.
 const RECENT: usize = 12;
 
-pub async fn dashboard(store: &dyn Store, actor: &Actor, id: IncidentId, now: Millis) -> AppResult<Dashboard> {
+/// The dashboard of an incident; its abnormal-pool counts come from `shared` (see
+/// [`PoolCounts`]), as the round page's do.
+pub async fn dashboard(
+    store: &dyn Store,
+    shared: &PoolCounts,
+    actor: &Actor,
+    id: IncidentId,
+    now: Millis,
+) -> AppResult<Dashboard> {
     let incident = incident_in_scope(store, actor, Operation::IncidentsRead, id, now).await?;
     let area = incident.area;
     let area_path = incident.area_path.clone();
@@ -55,7 +64,7 @@ pub async fn dashboard(store: &dyn Store, actor: &Actor, id: IncidentId, now: Mi
     recent.reverse();
     recent.truncate(RECENT);
     let testing = if allows(actor.account.role, Operation::RoundsRead) {
-        testing_figures(store, actor, area, &area_path, now).await?
+        testing_figures(store, Some(shared), actor, area, &area_path, now).await?
     } else {
         None
     };
@@ -64,8 +73,11 @@ pub async fn dashboard(store: &dyn Store, actor: &Actor, id: IncidentId, now: Mi
     Ok(Dashboard { board, tasks, testing, posts, recent, now })
 }
 
+/// The figures of the incident's round; the abnormal pools counted through `shared` when given
+/// (a page that refreshes), else read now (a report of record).
 pub(crate) async fn testing_figures(
     store: &dyn Store,
+    shared: Option<&PoolCounts>,
     actor: &Actor,
     area: bulwark_domain::areas::AreaId,
     area_path: &str,
@@ -84,13 +96,16 @@ pub(crate) async fn testing_figures(
     let Some(round) = round else { return Ok(None) };
     let progress = store.progress(round.id).await?;
     let coverage = store.coverage(round.id, area).await?;
-    let pools = store.abnormal_pools(round.id, &actor.scope).await?;
+    let pools = match shared {
+        Some(shared) => shared.get(store, round.id, &actor.scope, now).await?,
+        None => store.abnormal_pool_counts(round.id, &actor.scope).await?,
+    };
     let scope = bulwark_domain::access::Scope { area, path: area_path.to_string() };
     let leader_titles = crate::leaders::titles(store, &scope).await?;
     Ok(Some(TestingFigures {
         leader_titles,
-        abnormal_pools: pools.len(),
-        abnormal_pools_open: pools.iter().filter(|p| !p.state.is_closed()).count(),
+        abnormal_pools: pools.total,
+        abnormal_pools_open: pools.open,
         round,
         progress,
         coverage,

@@ -289,17 +289,21 @@ fn member_ids(pools: &[AbnormalPool]) -> Vec<PersonId> {
 pub use bulwark_store::testing::HomeVisitReason;
 
 /// How many abnormal pools the round has inside the actor's scope, and how many of them are not
-/// closed yet: the figures behind the warning on the round's page. Nobody is shown, so nothing is
-/// audited; the members themselves are read through [`abnormal_pools`].
+/// closed yet: the figures behind the warning on the round's page, shared with the other pages
+/// asking for them (see [`PoolCounts`]). Nobody is shown, so nothing is audited; the members
+/// themselves are read through [`abnormal_pools`].
 pub async fn abnormal_pool_counts(
     store: &dyn Store,
+    shared: &PoolCounts,
     actor: &Actor,
     round: RoundId,
     now: Millis,
 ) -> AppResult<AbnormalPoolCounts> {
     actor.authorize(store, Operation::RoundsRead, now).await?;
     existing_round(store, round).await?;
-    Ok(store.abnormal_pool_counts(round, &actor.scope).await?)
+    Ok(shared.get(store, round, &actor.scope, now).await?)
 }
+
+pub use super::pool_counts::PoolCounts;
 
 pub use bulwark_store::testing::AbnormalPoolCounts;

@@ -6,6 +6,7 @@
 
 pub mod coverage;
 pub mod lab_import;
+pub mod pool_counts;
 pub mod printables;
 pub mod registrations;
 pub mod results;

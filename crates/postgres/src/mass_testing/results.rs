@@ -78,6 +78,8 @@ fn state_str(state: &str) -> &'static str {
 #[derive(Clone, Copy, Default)]
 struct Fate {
     tube: Option<TubeId>,
+    /// The tube's round, when the result was applied.
+    round: Option<RoundId>,
     review: Option<ReviewReason>,
     /// It set or changed the tube's outcome.
     applied: bool,
@@ -168,6 +170,9 @@ impl PgStore {
         let mut report = ResultsReport::default();
         for (r, fate) in results.iter().zip(&fates) {
             report.applied += u64::from(fate.applied);
+            if let Some(round) = fate.round {
+                report.note_round(round, fate.abnormal);
+            }
             report.unchanged += u64::from(fate.unchanged);
             if let Some(reason) = fate.review {
                 report.review.push((r.tube.clone(), reason));
@@ -674,7 +679,7 @@ async fn apply_in(
                 if abnormal {
                     cases.push((id, round));
                 }
-                fates.push(Fate { tube: Some(id), applied: true, abnormal, ..Fate::default() });
+                fates.push(Fate { tube: Some(id), round: Some(round), applied: true, abnormal, ..Fate::default() });
                 continue;
             }
             let Some(tube) = known.get_mut(code) else {
@@ -690,6 +695,7 @@ async fn apply_in(
                     move_state(tube.round, tube.state);
                     tube.state = RESULTED;
                     fate.applied = true;
+                    fate.round = Some(tube.round);
                     fate.abnormal = outcome.is_abnormal();
                     if fate.abnormal {
                         cases.push((tube.id, tube.round));

@@ -228,10 +228,7 @@ impl TestingStore for SqliteStore {
             let rest = results.split_off(results.len().min(RESULTS_PER_COMMIT));
             let chunk = std::mem::replace(&mut results, rest);
             let part = self.write(move |c| results::record(c, &chunk, by, at)).await?;
-            report.applied += part.applied;
-            report.unchanged += part.unchanged;
-            report.review.extend(part.review);
-            report.abnormal.extend(part.abnormal);
+            report.extend(part);
         }
         Ok(report)
     }

@@ -112,6 +112,7 @@ pub(crate) fn record(conn: &Connection, results: &[LabResult], by: UserId, at: M
                         let was = TubeState::parse(&state).ok_or_else(|| corrupt("tube state", &state))?;
                         crate::deferred::tube_state(round, Some(was.as_str()), Some(TubeState::Resulted.as_str()));
                         report.applied += 1;
+                        report.note_round(round, outcome.is_abnormal());
                         if outcome.is_abnormal() {
                             hold.execute(params![id, round, at]).map_err(error::map)?;
                             if pool_size > 1 {

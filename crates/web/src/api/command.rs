@@ -713,6 +713,6 @@ pub(crate) async fn dashboard(
     Caller(actor): Caller,
     Path(id): Path<IncidentId>,
 ) -> Result<Json<DashboardView>, ApiError> {
-    let d = dashboard::dashboard(state.store.as_ref(), &actor, id, state.clock.now()).await?;
+    let d = dashboard::dashboard(state.store.as_ref(), &state.pool_counts, &actor, id, state.clock.now()).await?;
     Ok(Json(dashboard_view(&d)))
 }

@@ -93,6 +93,6 @@ pub(crate) async fn lab_results(
         now,
     )
     .await?;
-    crate::api::testing::publish_abnormal(&state, &report.results).await;
+    crate::api::testing::results_recorded(&state, &report.results);
     Ok(Json(report))
 }

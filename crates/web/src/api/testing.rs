@@ -25,7 +25,7 @@ use bulwark_app::{
 use bulwark_domain::{
     Millis,
     people::mask_document,
-    testing::{Round, Site},
+    testing::{Registration, RegistrationFlag, Round, Site},
 };
 use bulwark_store::testing::{AbnormalPool, CoverageRow, Progress, ResultsReport, Tube, Untested};
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -260,10 +260,19 @@ pub(crate) async fn register(
         registrations::register(state.store.as_ref(), &actor, &key, input, state.clock.today(), state.clock.now())
             .await?;
     if !outcome.replay {
+        forget_counts_if_after_result(&state, &outcome.registration);
         state.events.publish(crate::events::Event::Progress(outcome.registration.round));
     }
     let status = if outcome.replay { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json((&outcome).into())))
+}
+
+/// A registration into a tube whose result is in may have added a member to an abnormal pool
+/// (and brought the pool into someone's scope): the shared counts of its round are read again.
+fn forget_counts_if_after_result(state: &AppState, registration: &Registration) {
+    if registration.flags.contains(&RegistrationFlag::AfterResult) {
+        state.pool_counts.forget_round(registration.round);
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -306,6 +315,7 @@ pub(crate) async fn register_batch(
         .map(|(key, answer)| match answer {
             Ok(o) => {
                 if !o.replay {
+                    forget_counts_if_after_result(&state, &o.registration);
                     rounds.insert(o.registration.round);
                 }
                 let status = if o.replay { 200 } else { 201 };
@@ -401,16 +411,22 @@ pub(crate) async fn lab_results(
     ApiJson(input): ApiJson<Vec<LabResultInput>>,
 ) -> Result<Json<ResultsReportView>, ApiError> {
     let report = results::submit(state.store.as_ref(), &state.notify, &actor, input, state.clock.now()).await?;
-    publish_abnormal(&state, &report).await;
+    results_recorded(&state, &report);
     Ok(Json(report.into()))
 }
 
-pub(crate) async fn publish_abnormal(state: &AppState, report: &ResultsReport) {
-    if report.abnormal.is_empty() {
-        return;
-    }
-    if let Ok(Some(tube)) = state.store.tube(&report.abnormal[0]).await {
-        state.events.publish(crate::events::Event::AbnormalPool(tube.round));
+/// Tells the open pages of every round whose tubes got a result: its figures changed (tubes with
+/// a result; pools released or confirmed, so the shared counts are read again), and when a tube
+/// turned abnormal or positive, it has a new abnormal pool.
+pub(crate) fn results_recorded(state: &AppState, report: &ResultsReport) {
+    for &round in &report.rounds {
+        state.pool_counts.forget_round(round);
+        let event = if report.abnormal_rounds.contains(&round) {
+            crate::events::Event::AbnormalPool(round)
+        } else {
+            crate::events::Event::Progress(round)
+        };
+        state.events.publish(event);
     }
 }
 

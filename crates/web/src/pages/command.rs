@@ -376,7 +376,7 @@ pub(crate) async fn page(
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let store = state.store.as_ref();
-    let d = dashboard::dashboard(store, &caller.actor, id, now).await.or_page(caller.lang)?;
+    let d = dashboard::dashboard(store, &state.pool_counts, &caller.actor, id, now).await.or_page(caller.lang)?;
     let missing = match q.missing.as_deref() {
         Some(group) => rollcall::missing(store, &caller.actor, id, Some(group), now)
             .await
@@ -439,8 +439,9 @@ pub(crate) async fn live(
     caller: PageCaller,
     Path(id): Path<IncidentId>,
 ) -> Result<Response, PageError> {
-    let d =
-        dashboard::dashboard(state.store.as_ref(), &caller.actor, id, state.clock.now()).await.or_page(caller.lang)?;
+    let d = dashboard::dashboard(state.store.as_ref(), &state.pool_counts, &caller.actor, id, state.clock.now())
+        .await
+        .or_page(caller.lang)?;
     let mut response = render(&IncidentLive { chrome: caller.chrome(), live: Live::of(d, &caller) });
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(response)

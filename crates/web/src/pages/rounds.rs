@@ -242,7 +242,8 @@ impl Live {
         let area = area.map(str::trim).filter(|a| !a.is_empty());
         let p = coverage::progress(store, actor, round, now).await.or_page(lang)?;
         let rows = coverage::coverage(store, actor, round, area, now).await.or_page(lang)?;
-        let abnormal = coverage::abnormal_pool_counts(store, actor, round, now).await.or_page(lang)?;
+        let abnormal =
+            coverage::abnormal_pool_counts(store, &state.pool_counts, actor, round, now).await.or_page(lang)?;
         let chrome = caller.chrome();
         let mut lines = rows.iter().map(|c| CoverageLine::of(c, &chrome));
         let first = lines.next();

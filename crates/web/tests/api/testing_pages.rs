@@ -2,8 +2,9 @@
 //! the policy table allows and refuses the others (with one `denied` audit entry per refusal);
 //! the live page's figures; the door-knock outcome recorded through the JSON API from the page's
 //! own session; the public board of waiting times shows no personal data and needs no session;
-//! the QR sheet holds no ID number; the tube-label sheet; and the event stream of a round page,
-//! which sends an event after a registration, at most one a second, and ends with its session.
+//! the QR sheet holds no ID number; the tube-label sheet; the event stream of a round page,
+//! which sends an event after a registration, at most one a second, and ends with its session;
+//! and the abnormal-pool counts the pages share, which follow at once whatever changes them.
 
 use crate::support::{
     Agent, Body, Log, PersonIndex, Reply, audit_log, canaries_in, excerpt, policy_of, sensitive_values,
@@ -445,6 +446,109 @@ async fn round_events_sqlite() {
 #[tokio::test]
 async fn round_events_postgres() {
     events(Engine::Postgres).await;
+}
+
+/// The abnormal-pool counts behind the round page's banner and the dashboard are shared between
+/// pages for a moment, yet whatever changes them shows at once (the test server's clock stands
+/// still, so nothing here expires by age): a new abnormal pool; a late registration into the
+/// pool, which brings it into another grid's view; the re-tests' results, which release it and
+/// tell open pages that the round's figures changed.
+async fn abnormal_counts(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let f = &server.fixture;
+    let log = Log::default();
+    let api = server.login("commander").await;
+    let (status, round) =
+        api.post("/api/v1/rounds", json!({"name": "第三轮", "areas": [f.code("village1")], "pool_size": 5})).await;
+    assert_eq!(status, StatusCode::CREATED, "{round}");
+    let round = round["id"].as_i64().unwrap();
+    let (_, site) = api
+        .post("/api/v1/sites", json!({"name": "三号采样点", "area": f.code("village1"), "lanes": [{"name": "1号"}]}))
+        .await;
+    let site = site["id"].as_i64().unwrap();
+    let sampler = server.login("sampler").await;
+    let lab = server.login("lab").await;
+    let swab = |tube: &str, person: i64, pool: u8| json!({"round": round, "site": site, "tube": tube, "person": {"person_id": person}, "pool_size": pool});
+    let members: Vec<i64> = f.people["A"].iter().take(4).copied().chain([f.people["B"][0]]).collect();
+    for (i, p) in members.iter().take(4).enumerate() {
+        assert_eq!(register(&sampler, i as u32, swab("EP0000301", *p, 5)).await.0, StatusCode::CREATED);
+    }
+    let incident = crate::command::activate(&api).await["id"].as_i64().unwrap();
+    let dashboard = || async {
+        let (status, d) = api.get(&format!("/api/v1/incidents/{incident}/dashboard")).await;
+        assert_eq!(status, StatusCode::OK, "{d}");
+        (d["testing"]["abnormal_pools"].as_u64(), d["testing"]["abnormal_pools_open"].as_u64())
+    };
+    let commander = Agent::cookie(&server, "commander", &log).await;
+    let grid_b = Agent::cookie(&server, "gridworker_b", &log).await;
+    let live = format!("/rounds/{round}/live");
+    let banner = |agent: &Agent| {
+        let agent = agent.clone();
+        let live = live.clone();
+        async move {
+            let page = agent.get(&live).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", excerpt(&page.text));
+            page.text.split("id=\"abnormal-banner\">").nth(1).and_then(|s| s.split("</p>").next()).map(str::to_string)
+        }
+    };
+    assert_eq!((banner(&commander).await, banner(&grid_b).await), (None, None), "no abnormal pool yet");
+    assert_eq!(dashboard().await, (Some(0), Some(0)));
+
+    // The pool turns abnormal: the commander's banner and dashboard at once; grid B has nobody in it.
+    let (status, report) = lab.post("/api/v1/lab-results", json!([{"tube": "EP0000301", "result": "可疑"}])).await;
+    assert_eq!((status, report["abnormal"].clone()), (StatusCode::OK, json!(["EP0000301"])), "{report}");
+    let seen = banner(&commander).await.unwrap_or_default();
+    assert!(seen.contains("本轮有 1 个异常混管") && seen.contains("其中 1 个尚未解除管控"), "{seen}");
+    assert_eq!(dashboard().await, (Some(1), Some(1)));
+    assert_eq!(banner(&grid_b).await, None, "grid B has no member in the pool");
+
+    // A late swab of a grid B resident into the pool: grid B sees the pool at once.
+    assert_eq!(register(&sampler, 10, swab("EP0000301", members[4], 5)).await.0, StatusCode::CREATED);
+    let seen = banner(&grid_b).await.unwrap_or_default();
+    assert!(seen.contains("本轮有 1 个异常混管"), "the late member brings the pool into grid B: {seen}");
+
+    // Single-tube re-tests a minute later (a re-test is one registered after the pool's result),
+    // all negative: the pool is released, and open pages are told. The banner is read after the
+    // re-tests, so that what it shows last was read after the clock moved.
+    server.clock.advance(60_000);
+    for (i, p) in members.iter().enumerate() {
+        let tube = format!("EP000040{i}");
+        assert_eq!(register(&sampler, 20 + i as u32, swab(&tube, *p, 1)).await.0, StatusCode::CREATED);
+    }
+    assert!(banner(&commander).await.unwrap_or_default().contains("其中 1 个"), "re-sampling: still open");
+    let cookie = format!("bulwark_session={}", commander.cookie.clone().unwrap());
+    let mut stream = server
+        .anonymous()
+        .http
+        .get(format!("{}/rounds/{round}/events", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let negatives: Vec<Value> =
+        (0..members.len()).map(|i| json!({"tube": format!("EP000040{i}"), "result": "阴性"})).collect();
+    let (status, report) = lab.post("/api/v1/lab-results", json!(negatives)).await;
+    assert_eq!((status, report["applied"].clone()), (StatusCode::OK, json!(5)), "{report}");
+    let mut events = String::new();
+    assert!(
+        read_until(&mut stream, &mut events, "event: progress", Duration::from_secs(5)).await,
+        "results change the round's figures: the page is told ({events:?})"
+    );
+    assert!(events.contains(&format!("data: {round}")), "{events:?}");
+    let seen = banner(&commander).await.unwrap_or_default();
+    assert!(seen.contains("本轮有 1 个异常混管") && !seen.contains("其中"), "released at once: {seen}");
+    assert_eq!(dashboard().await, (Some(1), Some(0)));
+}
+
+#[tokio::test]
+async fn abnormal_counts_sqlite() {
+    abnormal_counts(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn abnormal_counts_postgres() {
+    abnormal_counts(Engine::Postgres).await;
 }
 
 /// A round page left open does not hold up the server's graceful shutdown: its event stream
