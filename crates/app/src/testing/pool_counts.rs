@@ -8,8 +8,9 @@
 //! round and scope once, and the pages asking in the next [`PoolCounts::TTL`] share them.
 //!
 //! What changes the counts forgets them at once: results applied to a round's tubes (a new pool, a
-//! pool released or confirmed by its re-tests) and a registration into a tube whose result is in
-//! (a late member can bring the pool into a scope); the callers say so with
+//! pool released or confirmed by its re-tests), a registration into a tube whose result is in (a
+//! late member can bring the pool into a scope) and a single-tube registration (a member's
+//! re-test decides her pool's state); the callers say so with
 //! [`PoolCounts::forget_round`]. Anything else (a person moving house, another server's writes)
 //! is read again once the TTL has passed. Who may read the counts is still checked by the caller
 //! on every request.

@@ -25,7 +25,7 @@ use bulwark_app::{
 use bulwark_domain::{
     Millis,
     people::mask_document,
-    testing::{Registration, RegistrationFlag, Round, Site},
+    testing::{PoolSize, Registration, RegistrationFlag, Round, Site},
 };
 use bulwark_store::testing::{AbnormalPool, CoverageRow, Progress, ResultsReport, Tube, Untested};
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -260,17 +260,18 @@ pub(crate) async fn register(
         registrations::register(state.store.as_ref(), &actor, &key, input, state.clock.today(), state.clock.now())
             .await?;
     if !outcome.replay {
-        forget_counts_if_after_result(&state, &outcome.registration);
+        forget_counts_if_pools_change(&state, &outcome.registration);
         state.events.publish(crate::events::Event::Progress(outcome.registration.round));
     }
     let status = if outcome.replay { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json((&outcome).into())))
 }
 
-/// A registration into a tube whose result is in may have added a member to an abnormal pool
-/// (and brought the pool into someone's scope): the shared counts of its round are read again.
-fn forget_counts_if_after_result(state: &AppState, registration: &Registration) {
-    if registration.flags.contains(&RegistrationFlag::AfterResult) {
+/// The registrations that may change a round's abnormal-pool counts have them read again: one
+/// into a tube whose result is in may add a member to an abnormal pool (and bring the pool into
+/// someone's scope), and a single tube may be a member's re-test, which decides her pool's state.
+fn forget_counts_if_pools_change(state: &AppState, registration: &Registration) {
+    if registration.pool_size == PoolSize::SINGLE || registration.flags.contains(&RegistrationFlag::AfterResult) {
         state.pool_counts.forget_round(registration.round);
     }
 }
@@ -315,7 +316,7 @@ pub(crate) async fn register_batch(
         .map(|(key, answer)| match answer {
             Ok(o) => {
                 if !o.replay {
-                    forget_counts_if_after_result(&state, &o.registration);
+                    forget_counts_if_pools_change(&state, &o.registration);
                     rounds.insert(o.registration.round);
                 }
                 let status = if o.replay { 200 } else { 201 };

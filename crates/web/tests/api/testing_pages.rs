@@ -539,6 +539,17 @@ async fn abnormal_counts(engine: Engine) {
     let seen = banner(&commander).await.unwrap_or_default();
     assert!(seen.contains("本轮有 1 个异常混管") && !seen.contains("其中"), "released at once: {seen}");
     assert_eq!(dashboard().await, (Some(1), Some(0)));
+
+    // A member swabbed into a single tube once more: whatever that makes of her pool, the banner
+    // says it at once, as the list does.
+    assert_eq!(register(&sampler, 30, swab("EP0000410", members[0], 1)).await.0, StatusCode::CREATED);
+    let (status, pools) = api.get(&format!("/api/v1/rounds/{round}/abnormal-pools")).await;
+    assert_eq!(status, StatusCode::OK, "{pools}");
+    let states: Vec<&str> = pools.as_array().unwrap().iter().filter_map(|p| p["state"].as_str()).collect();
+    let open = states.iter().filter(|s| !matches!(**s, "released" | "case_follow_up")).count();
+    let seen = banner(&commander).await.unwrap_or_default();
+    assert_eq!(seen.contains("其中 1 个"), open == 1, "the banner agrees with the list {states:?}: {seen}");
+    assert_eq!(dashboard().await, (Some(1), Some(open as u64)));
 }
 
 #[tokio::test]
