@@ -19,9 +19,14 @@
 //! each list over HTTP (the server's background work, such as indexing the previous list's audit
 //! entries, then done), as separate commanders opening the list would.
 //!
+//! Then `--pages` (default 12) open round pages fetch the page's live part (`GET
+//! /rounds/{id}/live`, what a page re-reads at each update) back to back for five seconds, with
+//! the abnormal-pool counts shared between them as the server does, then forgotten before every
+//! fetch (as before they were shared): the same pages, both ways, in the same run.
+//!
 //! `--keep` leaves the database in place at the end and prints where it is (to look at its plans).
 //!
-//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N --pause MS --keep]`
+//! `cargo run --release -p bulwark-web --example lab_day_http [-- --postgres --tubes N --parallel N --lists N --pause MS --pages N --keep]`
 
 /// The `bulwark` binary's allocator (crates/cli/src/main.rs): the list's walk, its rendering and
 /// its audit allocate on three threads, where glibc's malloc costs more than the work.
@@ -337,6 +342,7 @@ async fn main() {
     let tubes = arg("--tubes", 2_500_000);
     let parallel = arg("--parallel", 2);
     let lists = arg("--lists", 5);
+    let pages = arg("--pages", 12);
     let pause = std::time::Duration::from_millis(arg("--pause", 0) as u64);
     let (engine, store): (Engine, Arc<dyn Store>) = if std::env::args().any(|a| a == "--postgres") {
         let (store, db) = bulwark_postgres::testing::fresh_store().await;
@@ -396,7 +402,7 @@ async fn main() {
     let state = bulwark_web::AppState::new(store.clone(), clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(bulwark_web::serve(listener, state, std::future::pending()));
+    tokio::spawn(bulwark_web::serve(listener, state.clone(), std::future::pending()));
     let http = reqwest::Client::new();
     let lab = login(&http, &base, "lab").await;
     let commander = login(&http, &base, "commander").await;
@@ -512,6 +518,47 @@ async fn main() {
         assert_eq!(counts.total, counted.0);
     }
     println!("  the pools counted (the round page): {:?} ms (median {:.1})", tenths(&counting), median(&counting));
+    // Open round pages: `--pages` of them fetching the page's live part back to back for five
+    // seconds, first with the abnormal-pool counts shared between them, then with the counts
+    // forgotten before each fetch (each fetch walks the pools, as before they were shared).
+    for shared in [true, false] {
+        let until = Instant::now() + std::time::Duration::from_secs(5);
+        let started = Instant::now();
+        let fetchers: Vec<_> = (0..pages)
+            .map(|_| {
+                let (http, url, token, state) =
+                    (http.clone(), format!("{base}/rounds/{}/live", round.id), commander.clone(), state.clone());
+                tokio::spawn(async move {
+                    let mut took = Vec::new();
+                    while Instant::now() < until {
+                        if !shared {
+                            state.pool_counts.forget_round(round.id);
+                        }
+                        let t = Instant::now();
+                        let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                        assert!(r.status().is_success());
+                        assert!(r.text().await.unwrap().contains("abnormal-banner"));
+                        took.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    took
+                })
+            })
+            .collect();
+        let mut took = Vec::new();
+        for f in fetchers {
+            took.extend(f.await.unwrap());
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        took.sort_by(f64::total_cmp);
+        println!(
+            "GET /rounds/{}/live, {pages} pages back to back, counts {}: {:.0} fetches/s, median {:.1} ms, p99 {:.1} ms",
+            round.id,
+            if shared { "shared" } else { "read at every fetch" },
+            took.len() as f64 / seconds,
+            median(&took),
+            took[(took.len() * 99 / 100).min(took.len() - 1)]
+        );
+    }
     // The request's audit alone (one entry per member, committed), with the ids in the list's
     // order and in id order, alternated.
     let listed: Vec<i64> = store
