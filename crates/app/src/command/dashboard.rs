@@ -96,7 +96,7 @@ pub(crate) async fn testing_figures(
     let Some(round) = round else { return Ok(None) };
     let progress = store.progress(round.id).await?;
     let coverage = store.coverage(round.id, area).await?;
-    let pools = match shared {
+    let pools_counted = match shared {
         Some(shared) => shared.get(store, round.id, &actor.scope, now).await?,
         None => store.abnormal_pool_counts(round.id, &actor.scope).await?,
     };
@@ -104,8 +104,8 @@ pub(crate) async fn testing_figures(
     let leader_titles = crate::leaders::titles(store, &scope).await?;
     Ok(Some(TestingFigures {
         leader_titles,
-        abnormal_pools: pools.total,
-        abnormal_pools_open: pools.open,
+        abnormal_pools: pools_counted.total,
+        abnormal_pools_open: pools_counted.open,
         round,
         progress,
         coverage,
