@@ -46,7 +46,7 @@ pub struct Shared {
     /// Sessions resolved in the last two seconds.
     pub sessions: Arc<bulwark_app::accounts::SessionCache>,
     /// Abnormal-pool counts shared between the pages that show them (the round page, the
-    /// dashboard); forgotten when results or late registrations change them.
+    /// dashboard); forgotten when results or registrations change them.
     pub pool_counts: Arc<bulwark_app::testing::pool_counts::PoolCounts>,
     /// Set the `Secure` flag on cookies (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
