@@ -339,6 +339,23 @@ async fn read_until(response: &mut reqwest::Response, seen: &mut String, what: &
     true
 }
 
+/// Opens a page's event stream with `agent`'s session cookie, as the page's script does; the
+/// response is the stream, read with [`read_until`].
+async fn open_stream(server: &TestServer, agent: &Agent, path: &str) -> reqwest::Response {
+    let cookie = format!("bulwark_session={}", agent.cookie.clone().expect("a cookie session"));
+    let stream = server
+        .anonymous()
+        .http
+        .get(format!("{}{path}", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    stream
+}
+
 /// The event stream of a round's page: refused without a session or the right role; an event
 /// after a registration; a burst coalesced to at most one event a second; ends after sign-out.
 async fn events(engine: Engine) {
@@ -369,17 +386,7 @@ async fn events(engine: Engine) {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
     let commander = Agent::cookie(&server, "commander", &log).await;
-    let cookie = format!("bulwark_session={}", commander.cookie.clone().unwrap());
-    let mut stream = server
-        .anonymous()
-        .http
-        .get(format!("{}{path}", server.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("the stream opens");
-    assert_eq!(stream.status(), StatusCode::OK);
-    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut stream = open_stream(&server, &commander, &path).await;
     let mut seen = String::new();
 
     // One registration: one event, within a second or so.
@@ -452,7 +459,7 @@ async fn round_events_postgres() {
 /// pages for a moment, yet whatever changes them shows at once (the test server's clock stands
 /// still, so nothing here expires by age): a new abnormal pool; a late registration into the
 /// pool, which brings it into another grid's view; the re-tests' results, which release it and
-/// tell open pages that the round's figures changed.
+/// tell open pages that the round's figures changed; a member swabbed into a single tube again.
 async fn abnormal_counts(engine: Engine) {
     let server = TestServer::start(engine).await;
     let f = &server.fixture;
@@ -516,16 +523,7 @@ async fn abnormal_counts(engine: Engine) {
         assert_eq!(register(&sampler, 20 + i as u32, swab(&tube, *p, 1)).await.0, StatusCode::CREATED);
     }
     assert!(banner(&commander).await.unwrap_or_default().contains("其中 1 个"), "re-sampling: still open");
-    let cookie = format!("bulwark_session={}", commander.cookie.clone().unwrap());
-    let mut stream = server
-        .anonymous()
-        .http
-        .get(format!("{}/rounds/{round}/events", server.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("the stream opens");
-    assert_eq!(stream.status(), StatusCode::OK);
+    let mut stream = open_stream(&server, &commander, &format!("/rounds/{round}/events")).await;
     let negatives: Vec<Value> =
         (0..members.len()).map(|i| json!({"tube": format!("EP000040{i}"), "result": "阴性"})).collect();
     let (status, report) = lab.post("/api/v1/lab-results", json!(negatives)).await;
