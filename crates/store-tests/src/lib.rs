@@ -110,6 +110,7 @@ macro_rules! contract_tests {
             testing_abnormal_pool_members_and_state,
             testing_abnormal_pool_members_follow_their_people,
             testing_abnormal_pools_order_duplicates_and_retests,
+            testing_abnormal_pool_retests_in_any_order,
             testing_abnormal_pools_many_in_result_order,
             testing_people_by_document_and_qr,
             testing_register_scanned_finds_the_person_and_stores,

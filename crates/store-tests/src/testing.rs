@@ -712,6 +712,79 @@ pub async fn testing_abnormal_pools_order_duplicates_and_retests(store: &dyn Sto
     assert_eq!(pooled, expected);
 }
 
+/// A member swabbed singly more than once: the re-test that stands for her is the one that
+/// decides (an abnormal result over a negative, a negative over a swab in the lab, a swab in the
+/// lab over an invalid result), so a released pool stays released when a cleared member is
+/// swabbed again, a positive is never outweighed, and an invalid re-test puts her back on the
+/// home-visit list until she is swabbed again.
+pub async fn testing_abnormal_pool_retests_in_any_order(store: &dyn Store) {
+    let s = scene(store).await;
+    let (a0, a1, a2) = (&s.a[0], &s.a[1], &s.a[2]);
+    for (i, p) in [a0, a1, a2].into_iter().enumerate() {
+        created(store.register(s.reg(&format!("p-{i}"), "EP0000051", p, 1 + i as i64)).await);
+    }
+    store.record_results(vec![result("EP0000051", LabOutcome::Abnormal)], 7, T0 + 300 * MINUTE).await.unwrap();
+    let village = Scope::of(&s.world.village);
+    let mut minute = 400;
+    let mut swab = |person: &Person, code: &str| {
+        minute += 1;
+        let mut r = s.reg(&format!("r-{code}"), code, person, minute);
+        r.pool_size = PoolSize::SINGLE;
+        r.home = true;
+        r
+    };
+    let results = |pairs: &[(&str, LabOutcome)]| pairs.iter().map(|(c, o)| result(c, *o)).collect::<Vec<_>>();
+    let pool = || async { listed(store, s.round.id, &village).await.remove(0) };
+    let standing = |pool: &bulwark_store::testing::AbnormalPool, person: &Person| {
+        let member = pool.members.iter().find(|m| m.person.id == person.id).expect("a member");
+        member.retest.as_ref().map(|(code, outcome)| (code.as_str().to_owned(), *outcome))
+    };
+    let to_visit = || async {
+        let visits = store.home_visits(s.round.id, &village).await.unwrap();
+        visits
+            .into_iter()
+            .filter(|v| v.reason == HomeVisitReason::AbnormalPool)
+            .map(|v| v.person.id)
+            .collect::<Vec<_>>()
+    };
+
+    for (p, code) in [(a0, "EP0000951"), (a1, "EP0000952"), (a2, "EP0000953")] {
+        created(store.register(swab(p, code)).await);
+    }
+    let outcomes =
+        [("EP0000951", LabOutcome::Negative), ("EP0000952", LabOutcome::Invalid), ("EP0000953", LabOutcome::Negative)];
+    store.record_results(results(&outcomes), 7, T0 + 500 * MINUTE).await.unwrap();
+    let p = pool().await;
+    assert_eq!(p.state, PoolCaseState::Resampling, "one re-test was invalid");
+    assert_eq!(standing(&p, a1), Some(("EP0000952".into(), Some(LabOutcome::Invalid))));
+    assert_eq!(to_visit().await, vec![a1.id], "an invalid re-test is sampled again");
+
+    created(store.register(swab(a1, "EP0000954")).await);
+    let p = pool().await;
+    assert_eq!(standing(&p, a1), Some(("EP0000954".into(), None)), "her new swab over the invalid one");
+    assert_eq!(p.state, PoolCaseState::Resampling);
+    assert_eq!(to_visit().await, Vec::<PersonId>::new());
+    store.record_results(results(&[("EP0000954", LabOutcome::Negative)]), 7, T0 + 600 * MINUTE).await.unwrap();
+    assert_eq!(pool().await.state, PoolCaseState::Released);
+
+    // A cleared member swabbed again (a daily test): the pool stays released while it is in the lab.
+    created(store.register(swab(a0, "EP0000955")).await);
+    let p = pool().await;
+    assert_eq!(p.state, PoolCaseState::Released, "another swab does not hold a cleared member again");
+    assert_eq!(standing(&p, a0), Some(("EP0000951".into(), Some(LabOutcome::Negative))));
+    assert_eq!(to_visit().await, Vec::<PersonId>::new());
+    // It comes back positive: the case follow-up, which a later negative does not undo.
+    store.record_results(results(&[("EP0000955", LabOutcome::Positive)]), 7, T0 + 700 * MINUTE).await.unwrap();
+    let p = pool().await;
+    assert_eq!(p.state, PoolCaseState::CaseFollowUp);
+    assert_eq!(standing(&p, a0), Some(("EP0000955".into(), Some(LabOutcome::Positive))));
+    created(store.register(swab(a0, "EP0000956")).await);
+    store.record_results(results(&[("EP0000956", LabOutcome::Negative)]), 7, T0 + 800 * MINUTE).await.unwrap();
+    let p = pool().await;
+    assert_eq!(p.state, PoolCaseState::CaseFollowUp, "a positive is never outweighed");
+    assert_eq!(standing(&p, a0), Some(("EP0000955".into(), Some(LabOutcome::Positive))));
+}
+
 /// Many pools, read on two connections when the engine has them (the walk's statements take
 /// turns): every pool in the order its result came, whatever the order of the tubes, each with
 /// its members in scan order, alike whether handed over at once or a few pools at a time.

@@ -17,7 +17,7 @@ mod tube;
 
 pub use doorknock::{DoorKnock, DoorKnockOutcome};
 pub use lab::{LabOutcome, LabResult, ResultArrival, ReviewReason};
-pub use pool::{PoolCaseState, PoolTransitionError};
+pub use pool::{PoolCaseState, PoolTransitionError, deciding_retest, needs_retest};
 pub use registration::{
     NewRegistration, PersonRef, Registration, RegistrationFlag, RegistrationId, ScanDecision, TubeSnapshot, decide,
 };

@@ -19,6 +19,7 @@ use bulwark_domain::{
     people::{Document, DocumentType, PersonId, Phone},
     testing::{
         LabOutcome, LabResult, PoolCaseState, RegistrationFlag, ResultArrival, ReviewReason, RoundId, TubeCode, TubeId,
+        deciding_retest, needs_retest,
     },
 };
 use bulwark_store::{
@@ -445,19 +446,19 @@ const MEMBERS_SETTINGS: &str = "SET LOCAL work_mem = '64MB'; SET LOCAL plan_cach
 /// each row goes to its pool, and each pool orders its few members. The re-test is looked for
 /// only for a member with a repeat registration in the round (the gate is a hashed set of the
 /// round's repeats, read once per statement from `registrations_repeats`), in a CASE so that
-/// nobody else pays for the subquery (as a LATERAL join it was a rescan per member). The latest
-/// re-test is the highest `seq`, as it is the highest id (a seq is taken only once the one
-/// before it is committed), read backwards from the index with no sort per member; its tube's
-/// code and outcome come as one array.
+/// nobody else pays for the subquery (as a LATERAL join it was a rescan per member). Her
+/// re-tests come in registration order (by `seq`, as by id: a seq is taken only once the one
+/// before it is committed) as one array, their tubes' codes then their outcomes, for the one
+/// that stands for her to be picked ([`deciding_retest`]).
 const MEMBERS_SQL_HEAD: &str = "SELECT t.id, r.registration_id, r.person_id, r.at, r.flags,
      CASE WHEN r.area_path >= $2 AND r.area_path < $3 THEN r.person_id END";
 const MEMBERS_SQL_TAIL: &str = ",
      CASE WHEN r.person_id IN (SELECT person_id FROM registrations WHERE round_id = $1 AND seq > 0) THEN (
-         SELECT ARRAY[t2.code, t2.outcome] FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
+         SELECT array_agg(t2.code ORDER BY r2.seq) || array_agg(t2.outcome ORDER BY r2.seq)
+         FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
          WHERE r2.round_id = $1 AND r2.person_id = r.person_id
            AND r2.seq >= CASE WHEN r.seq = 0 THEN 1 ELSE 0 END AND r2.id <> r.registration_id
            AND t2.pool_size = 1 AND r2.at > t.since
-         ORDER BY r2.seq DESC LIMIT 1
      ) END
      FROM UNNEST($4::bigint[], $5::bigint[]) AS t(id, since),
      LATERAL (SELECT * FROM pool_members m WHERE m.tube_id = t.id OFFSET 0) AS r";
@@ -474,11 +475,7 @@ fn read_members<M: Member>(
         let tube_id: TubeId = get(row, 0)?;
         // Same snapshot: every registration's tube is one of the statement's pools.
         let pool = index.get(&tube_id).map(|&i| &mut pools[i]).ok_or_else(|| corrupt("abnormal pool", tube_id))?;
-        let retest: Retest = match get::<Option<Vec<Option<&str>>>>(row, retest_at)?.as_deref() {
-            Some(&[Some(code), outcome]) => Some((TubeCode::from_stored(code.to_owned()), outcome_of(outcome)?)),
-            None => None,
-            Some(_) => return Err(corrupt("re-test", "not a tube's code and outcome")),
-        };
+        let retest = standing(get::<Option<Vec<Option<&str>>>>(row, retest_at)?.as_deref().unwrap_or_default())?;
         let registration: i64 = get(row, 1)?;
         let person: PersonId = get(row, 2)?;
         let outcome = retest.as_ref().map(|(_, o)| *o);
@@ -489,6 +486,19 @@ fn read_members<M: Member>(
         pool.rows.push(MemberRow { registration, person, outcome, member });
     }
     Ok(pools.into_iter().filter_map(PoolRead::finish).collect())
+}
+
+/// Of a member's re-tests as read (their codes, then their outcomes, in registration order), the
+/// one that stands for her ([`deciding_retest`]).
+fn standing(read: &[Option<&str>]) -> StoreResult<Retest> {
+    if !read.len().is_multiple_of(2) {
+        return Err(corrupt("re-tests", "not as many codes as outcomes"));
+    }
+    let (codes, outcomes) = read.split_at(read.len() / 2);
+    let outcomes = outcomes.iter().map(|o| outcome_of(*o)).collect::<StoreResult<Vec<_>>>()?;
+    let Some(i) = deciding_retest(&outcomes) else { return Ok(None) };
+    let code = codes[i].ok_or_else(|| corrupt("re-test", "a tube without a code"))?;
+    Ok(Some((TubeCode::from_stored(code.to_owned()), outcomes[i])))
 }
 
 /// What [`PgStore::walk_pools`] makes of a member inside the scope.
@@ -524,8 +534,8 @@ impl Member for PoolMember {
     }
 }
 
-/// A member as far as counts and the home-sampling list go: who, and whether she has a
-/// single-tube re-test.
+/// A member as far as counts and the home-sampling list go: who, and whether she has been
+/// re-tested in a single tube (an invalid re-test is sampled again).
 struct MemberId {
     id: PersonId,
     retested: bool,
@@ -534,7 +544,7 @@ struct MemberId {
 impl Member for MemberId {
     const COLUMNS: &'static str = "";
     fn read(_: &Row, id: PersonId, _: i64, retest: Retest) -> StoreResult<Self> {
-        Ok(MemberId { id, retested: retest.is_some() })
+        Ok(MemberId { id, retested: !needs_retest(retest.map(|r| r.1)) })
     }
 }
 

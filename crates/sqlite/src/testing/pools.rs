@@ -7,13 +7,16 @@ use crate::{error, error::corrupt, people, readers};
 use bulwark_domain::{
     access::Scope,
     people::PersonId,
-    testing::{LabOutcome, PoolCaseState, RegistrationFlag, RegistrationId, RoundId, TubeCode, TubeId},
+    testing::{
+        LabOutcome, PoolCaseState, RegistrationFlag, RegistrationId, RoundId, TubeCode, TubeId, deciding_retest,
+        needs_retest,
+    },
 };
 use bulwark_store::{
     StoreError, StoreResult,
     testing::{AbnormalPool, AbnormalPoolCounts, PoolMember, PoolPerson, Tube},
 };
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 use std::collections::HashSet;
 
 /// The tube's columns in a join where the tube is `t`.
@@ -123,8 +126,8 @@ impl Member for PoolMember {
     }
 }
 
-/// A member as far as counts and the home-sampling list go: who, and whether she has a
-/// single-tube re-test.
+/// A member as far as counts and the home-sampling list go: who, and whether she has been
+/// re-tested in a single tube (an invalid re-test is sampled again).
 struct MemberId {
     id: PersonId,
     retested: bool,
@@ -133,7 +136,7 @@ struct MemberId {
 impl Member for MemberId {
     const COLUMNS: &'static str = "m.person_id";
     fn read(row: &Row<'_>, base: usize, _: i64, retest: Retest) -> rusqlite::Result<Self> {
-        Ok(MemberId { id: row.get(base)?, retested: retest.is_some() })
+        Ok(MemberId { id: row.get(base)?, retested: !needs_retest(retest.map(|r| r.1)) })
     }
 }
 
@@ -149,8 +152,8 @@ const POOLS_PER_STATEMENT: usize = 250;
 /// a pool's rows together, instead of a registration and a person probed by key each), in the
 /// same order (by pool, then registration), `per_statement` pools (at most
 /// [`POOLS_PER_STATEMENT`]) at a time. Only a member with a repeat can have a re-test, so only
-/// she is probed for one: the latest registration in the round after the pool's result that went
-/// into a single tube. Members outside the scope still count for the pool's state. (Four
+/// she is probed for her re-tests, the registrations in the round after the pool's result that
+/// went into a single tube, and the one that stands for her ([`deciding_retest`]) is kept. Members outside the scope still count for the pool's state. (Four
 /// statements joined in hash maps over full records took 257 ms for 5,000 pools of ten; a
 /// re-test probe joined to every member read three index pages each for 50,000 members who as a
 /// rule have none.)
@@ -290,7 +293,7 @@ impl Walk<'_> {
             .prepare_cached(
                 "SELECT t2.code, t2.outcome FROM registrations r2 JOIN tubes t2 ON t2.id = r2.tube_id
                  WHERE r2.round_id = ?1 AND r2.person_id = ?2 AND r2.id <> ?3 AND r2.at > ?4 AND t2.pool_size = 1
-                 ORDER BY r2.id DESC LIMIT 1",
+                 ORDER BY r2.id",
             )
             .map_err(error::map)?;
         let mut stmt = conn
@@ -325,14 +328,13 @@ impl Walk<'_> {
             }
             let retest = if self.repeats.contains(&person) {
                 let after = pool.tube.resulted_at.unwrap_or(pool.tube.opened_at);
-                retests
-                    .query_row(params![self.round, person, registration, after], |r| {
-                        Ok((TubeCode::from_stored(r.get(0)?), r.get::<_, Option<String>>(1)?))
-                    })
-                    .optional()
-                    .map_err(error::map)?
-                    .map(|(code, outcome)| Ok::<_, StoreError>((code, outcome_of(outcome)?)))
-                    .transpose()?
+                let mut all = Vec::new();
+                let mut rows = retests.query(params![self.round, person, registration, after]).map_err(error::map)?;
+                while let Some(r) = rows.next().map_err(error::map)? {
+                    let outcome = outcome_of(r.get(1).map_err(error::map)?)?;
+                    all.push((TubeCode::from_stored(r.get(0).map_err(error::map)?), outcome));
+                }
+                standing(all)
             } else {
                 None
             };
@@ -347,6 +349,13 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// Of a member's re-tests in registration order, the one that stands for her
+/// ([`deciding_retest`]).
+fn standing(mut retests: Vec<(TubeCode, Option<LabOutcome>)>) -> Retest {
+    let outcomes: Vec<Option<LabOutcome>> = retests.iter().map(|r| r.1).collect();
+    deciding_retest(&outcomes).map(|i| retests.swap_remove(i))
 }
 
 /// A pool member's person from `id, name, doc_type, doc_number, phone, address, grid_id,

@@ -25,7 +25,7 @@ use bulwark_app::{
 use bulwark_domain::{
     Millis,
     people::mask_document,
-    testing::{PoolSize, Registration, RegistrationFlag, Round, Site},
+    testing::{Registration, RegistrationFlag, Round, Site},
 };
 use bulwark_store::testing::{AbnormalPool, CoverageRow, Progress, ResultsReport, Tube, Untested};
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -269,9 +269,13 @@ pub(crate) async fn register(
 
 /// The registrations that may change a round's abnormal-pool counts have them read again: one
 /// into a tube whose result is in may add a member to an abnormal pool (and bring the pool into
-/// someone's scope), and a single tube may be a member's re-test, which decides her pool's state.
+/// someone's scope, or open a released pool again). A re-test's swab cannot: still in the lab, it
+/// stands for its member only where she had nothing better ([`deciding_retest`]), which moves a
+/// pool from held to re-sampling at most, open both.
+///
+/// [`deciding_retest`]: bulwark_domain::testing::deciding_retest
 fn forget_counts_if_pools_change(state: &AppState, registration: &Registration) {
-    if registration.pool_size == PoolSize::SINGLE || registration.flags.contains(&RegistrationFlag::AfterResult) {
+    if registration.flags.contains(&RegistrationFlag::AfterResult) {
         state.pool_counts.forget_round(registration.round);
     }
 }

@@ -694,6 +694,40 @@ pub async fn browser(server: &TestServer, username: &str) -> reqwest::Client {
     client
 }
 
+/// Reads the stream until `what` has arrived or `patience` is over; returns what was read.
+pub async fn read_until(
+    response: &mut reqwest::Response,
+    seen: &mut String,
+    what: &str,
+    patience: std::time::Duration,
+) -> bool {
+    let until = tokio::time::Instant::now() + patience;
+    while !seen.contains(what) {
+        match tokio::time::timeout_at(until, response.chunk()).await {
+            Ok(Ok(Some(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Opens a page's event stream with `agent`'s session cookie, as the page's script does; the
+/// response is the stream, read with [`read_until`].
+pub async fn open_stream(server: &TestServer, agent: &Agent, path: &str) -> reqwest::Response {
+    let cookie = format!("bulwark_session={}", agent.cookie.clone().expect("a cookie session"));
+    let stream = server
+        .anonymous()
+        .http
+        .get(format!("{}{path}", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    stream
+}
+
 #[cfg(test)]
 mod tests {
     use super::sensitive_values;
