@@ -12,6 +12,7 @@
 mod accounts;
 mod areas;
 mod audit;
+mod broadcast;
 mod command;
 mod error;
 mod leaders;
@@ -34,6 +35,8 @@ use tokio_postgres::{NoTls, Row, types::FromSql};
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// How the pool connects, for connections of their own (the broadcast's listener).
+    config: Arc<tokio_postgres::Config>,
     /// What mass testing keeps between calls: known rounds and sites, the registration queue.
     mass: Arc<mass_testing::Shared>,
 }
@@ -73,7 +76,8 @@ impl PgStore {
             None => "-c jit=off".to_string(),
         };
         config.options(&options);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -81,7 +85,7 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
             .map_err(|e| StoreError::Internal(format!("connection pool: {e}")))?;
-        let store = PgStore { pool, mass: Arc::default() };
+        let store = PgStore { pool, config: Arc::new(config), mass: Arc::default() };
         let mut client = store.client().await?;
         check_durability(&client).await?;
         migrate::run(&mut client).await?;
@@ -152,5 +156,9 @@ impl Store for PgStore {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(error::db)?;
         Ok(())
+    }
+
+    fn broadcast(&self) -> Option<Arc<dyn bulwark_store::broadcast::Broadcast>> {
+        Some(Arc::new(broadcast::PgBroadcast { store: self.clone() }))
     }
 }

@@ -12,6 +12,7 @@
 //! - A call returns only after its transaction is durably committed.
 //! - The audit table is append-only: the engine itself refuses UPDATE and DELETE on it.
 
+pub mod broadcast;
 pub mod command;
 mod error;
 pub mod leaders;
@@ -234,4 +235,8 @@ pub trait Store:
     fn engine(&self) -> &'static str;
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// The channel between the servers sharing this database, when several can share it.
+    fn broadcast(&self) -> Option<std::sync::Arc<dyn broadcast::Broadcast>> {
+        None
+    }
 }

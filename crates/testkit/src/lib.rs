@@ -74,6 +74,16 @@ impl TestServer {
         Self::serve_with(store, database, raw, fixture, notify).await
     }
 
+    /// A second server on this one's PostgreSQL database, as a deployment behind a load
+    /// balancer runs them: its own connections, clock (from the same start) and in-process state.
+    /// The first server keeps the database; drop this one first.
+    pub async fn another(&self) -> TestServer {
+        let RawDatabase::Postgres(url) = &self.raw else { panic!("servers share a PostgreSQL database only") };
+        let store = bulwark_postgres::PgStore::connect(url).await.expect("connect PostgreSQL");
+        let raw = RawDatabase::Postgres(url.clone());
+        Self::serve_with(Arc::new(store), Box::new(()), raw, self.fixture.clone(), NotifyConfig::default()).await
+    }
+
     /// Serves `store` (already filled) on a loopback port.
     pub async fn serve(
         store: Arc<dyn Store>,

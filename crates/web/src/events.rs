@@ -1,11 +1,16 @@
 //! Live updates: services' writes announce what changed; open pages listen over Server-Sent
 //! Events and re-read the figures. Events carry no personal data, only which round changed.
+//! With several servers on one database, `fanout.rs` carries each server's events to the others.
 
 use bulwark_domain::{command::IncidentId, testing::RoundId};
 use tokio::sync::{broadcast, watch};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Event {
+    /// A round's abnormal pools changed (results for its tubes, a late member): the shared counts
+    /// are read again. No page listens for it; the `Progress` or `AbnormalPool` that comes with it
+    /// tells them.
+    Pools(RoundId),
     /// A round's figures changed (a registration, a door-knock, results for its tubes).
     Progress(RoundId),
     /// A round has a new abnormal pool (and its figures changed).
@@ -18,7 +23,7 @@ impl Event {
     /// The round whose figures changed, if it is a round's event.
     pub fn round(self) -> Option<RoundId> {
         match self {
-            Event::Progress(r) | Event::AbnormalPool(r) => Some(r),
+            Event::Progress(r) | Event::AbnormalPool(r) | Event::Pools(r) => Some(r),
             Event::Incident(_) => None,
         }
     }
@@ -31,18 +36,34 @@ pub struct Events {
     /// Set when the server shuts down: open streams end, so that the graceful shutdown (which
     /// waits for every response to finish) is not held up by pages left open.
     closing: watch::Sender<bool>,
+    /// Where this server's events wait for the other servers, once [`crate::fanout`] runs.
+    outbox: std::sync::OnceLock<std::sync::Arc<crate::fanout::Outbox>>,
 }
 
 impl Default for Events {
     fn default() -> Self {
-        Events { tx: broadcast::channel(1024).0, closing: watch::channel(false).0 }
+        Events { tx: broadcast::channel(1024).0, closing: watch::channel(false).0, outbox: Default::default() }
     }
 }
 
 impl Events {
+    /// Tells this server's open pages, and the other servers' once [`crate::fanout`] runs.
     pub fn publish(&self, event: Event) {
         // No listener is fine: nobody has a page open.
         let _ = self.tx.send(event);
+        if let Some(outbox) = self.outbox.get() {
+            outbox.add(event);
+        }
+    }
+
+    /// Tells this server's open pages of another server's event.
+    pub(crate) fn publish_from_elsewhere(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+
+    /// Keeps every event published from now on in `outbox` too (for the other servers).
+    pub(crate) fn send_to(&self, outbox: std::sync::Arc<crate::fanout::Outbox>) {
+        let _ = self.outbox.set(outbox);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

@@ -14,6 +14,7 @@ mod csrf;
 mod error;
 pub mod events;
 mod exports;
+mod fanout;
 mod i18n;
 mod pages;
 pub mod replay;
@@ -61,6 +62,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// A round's abnormal pools changed: its shared counts are forgotten here at once, and on the
+    /// other servers sharing the database as soon as they hear of it.
+    pub(crate) fn pools_changed(&self, round: bulwark_domain::testing::RoundId) {
+        self.pool_counts.forget_round(round);
+        self.events.publish(events::Event::Pools(round));
+    }
+
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> AppState {
         AppState::with(store, clock, false)
     }
@@ -131,6 +139,7 @@ pub async fn serve(
     let events = state.events.clone();
     tokio::spawn(background::sweep_overdue(state.clone()));
     tokio::spawn(background::index_audit(state.clone()));
+    fanout::start(&state).await;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = async move {
         shutdown.await;

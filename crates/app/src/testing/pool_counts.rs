@@ -8,12 +8,11 @@
 //! round and scope once, and the pages asking in the next [`PoolCounts::TTL`] share them.
 //!
 //! What changes the counts forgets them at once: results applied to a round's tubes (a new pool, a
-//! pool released or confirmed by its re-tests), a registration into a tube whose result is in (a
-//! late member can bring the pool into a scope) and a single-tube registration (a member's
-//! re-test decides her pool's state); the callers say so with
-//! [`PoolCounts::forget_round`]. Anything else (a person moving house, another server's writes)
-//! is read again once the TTL has passed. Who may read the counts is still checked by the caller
-//! on every request.
+//! pool released or confirmed by its re-tests) and a registration into a tube whose result is in
+//! (a late member can bring the pool into a scope); the callers say so with
+//! [`PoolCounts::forget_round`], and so do the other servers sharing the database when they hear
+//! of it. Anything else (a person moving house) is read again once the TTL has passed. Who may
+//! read the counts is still checked by the caller on every request.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -45,6 +44,11 @@ impl PoolCounts {
     /// The round's abnormal pools may have changed: the next page reads them again.
     pub fn forget_round(&self, round: RoundId) {
         self.slots.lock().expect("pool counts").retain(|(r, _), _| *r != round);
+    }
+
+    /// Any round's abnormal pools may have changed (news of them may have been missed).
+    pub fn forget_all(&self) {
+        self.slots.lock().expect("pool counts").clear();
     }
 
     /// The counts of `round` inside `scope`, from a read made less than a TTL ago when nothing

@@ -276,7 +276,7 @@ pub(crate) async fn register(
 /// [`deciding_retest`]: bulwark_domain::testing::deciding_retest
 fn forget_counts_if_pools_change(state: &AppState, registration: &Registration) {
     if registration.flags.contains(&RegistrationFlag::AfterResult) {
-        state.pool_counts.forget_round(registration.round);
+        state.pools_changed(registration.round);
     }
 }
 
@@ -425,7 +425,7 @@ pub(crate) async fn lab_results(
 /// turned abnormal or positive, it has a new abnormal pool.
 pub(crate) fn results_recorded(state: &AppState, report: &ResultsReport) {
     for &round in &report.rounds {
-        state.pool_counts.forget_round(round);
+        state.pools_changed(round);
         let event = if report.abnormal_rounds.contains(&round) {
             crate::events::Event::AbnormalPool(round)
         } else {

@@ -30,3 +30,4 @@ mod testing;
 mod testing_matrix;
 mod testing_pages;
 mod transport;
+mod two_servers;

@@ -1,0 +1,75 @@
+//! Two servers on one PostgreSQL database, as a deployment behind a load balancer runs them:
+//! what one server's writes change reaches the pages open on the other, and the other reads its
+//! shared abnormal-pool counts again at once (each server's clock stands still here, so nothing
+//! expires by age).
+
+use crate::support::{Agent, Log, open_stream, read_until};
+use bulwark_testkit::{Engine, TestServer};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn pages_on_one_server_hear_the_other_servers_writes() {
+    let a = TestServer::start(Engine::Postgres).await;
+    let b = a.another().await;
+    let f = &a.fixture;
+    let log = Log::default();
+    let api = a.login("commander").await;
+    let (status, round) =
+        api.post("/api/v1/rounds", json!({"name": "第四轮", "areas": [f.code("village1")], "pool_size": 5})).await;
+    assert_eq!(status, StatusCode::CREATED, "{round}");
+    let round = round["id"].as_i64().unwrap();
+    let (_, site) = api
+        .post("/api/v1/sites", json!({"name": "四号采样点", "area": f.code("village1"), "lanes": [{"name": "1号"}]}))
+        .await;
+    let site = site["id"].as_i64().unwrap();
+    let sampler = a.login("sampler").await;
+    let lab = a.login("lab").await;
+
+    // The commander's round page is open on server B.
+    let commander_b = Agent::cookie(&b, "commander", &log).await;
+    let mut stream = open_stream(&b, &commander_b, &format!("/rounds/{round}/events")).await;
+    let banner = || async {
+        let page = commander_b.get(&format!("/rounds/{round}/live")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        page.text.split("id=\"abnormal-banner\">").nth(1).and_then(|s| s.split("</p>").next()).map(str::to_string)
+    };
+    assert_eq!(banner().await, None, "no abnormal pool yet (and B now holds that count)");
+
+    // A registration on server A: B's page is told.
+    let mut seen = String::new();
+    for (i, person) in f.people["A"].iter().take(3).enumerate() {
+        let body = json!({"round": round, "site": site, "tube": "EP0000501", "person": {"person_id": person}});
+        let key = format!("0190a5b2-0000-7000-8000-{:012}", 500 + i);
+        assert_eq!(crate::support::register(&sampler, &key, &body).await.0, StatusCode::CREATED);
+    }
+    assert!(
+        read_until(&mut stream, &mut seen, "event: progress", Duration::from_secs(5)).await,
+        "B's page hears A's registration: {seen:?}"
+    );
+
+    // The pool turns abnormal on server A: B's page is told, and B's banner shows it at once
+    // although B read its counts a moment ago.
+    let (status, report) = lab.post("/api/v1/lab-results", json!([{"tube": "EP0000501", "result": "阳性"}])).await;
+    assert_eq!((status, report["abnormal"].clone()), (StatusCode::OK, json!(["EP0000501"])), "{report}");
+    seen.clear();
+    assert!(
+        read_until(&mut stream, &mut seen, "event: abnormal", Duration::from_secs(5)).await,
+        "B's page hears A's abnormal pool: {seen:?}"
+    );
+    let shown = banner().await.unwrap_or_default();
+    assert!(shown.contains("本轮有 1 个异常混管") && shown.contains("其中 1 个尚未解除管控"), "{shown}");
+
+    // The incident board open on server B follows an incident activated on server A.
+    let incident = crate::command::activate(&api).await["id"].as_i64().unwrap();
+    let mut board = open_stream(&b, &commander_b, &format!("/incidents/{incident}/events")).await;
+    let (status, _) = api.post(&format!("/api/v1/incidents/{incident}/timeline"), json!({"text": "B 也能看到"})).await;
+    assert!(status.is_success(), "{status}");
+    let mut seen = String::new();
+    assert!(
+        read_until(&mut board, &mut seen, "event: change", Duration::from_secs(5)).await,
+        "B's board hears A's timeline entry: {seen:?}"
+    );
+    drop(b);
+}
