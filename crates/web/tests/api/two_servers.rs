@@ -1,7 +1,8 @@
 //! Two servers on one PostgreSQL database, as a deployment behind a load balancer runs them:
 //! what one server's writes change reaches the pages open on the other, and the other reads its
 //! shared abnormal-pool counts again at once (each server's clock stands still here, so nothing
-//! expires by age).
+//! expires by age); and a server whose listening connection was cut listens again and reads
+//! every shared count afresh, since it may have missed news of them.
 
 use crate::support::{Agent, Log, open_stream, read_until};
 use bulwark_testkit::{Engine, TestServer};
@@ -70,6 +71,73 @@ async fn pages_on_one_server_hear_the_other_servers_writes() {
     assert!(
         read_until(&mut board, &mut seen, "event: change", Duration::from_secs(5)).await,
         "B's board hears A's timeline entry: {seen:?}"
+    );
+    drop(b);
+}
+
+/// The listening connection of every server on the database is cut (a PostgreSQL restart, a
+/// network blip): a result applied meanwhile is news that server B never hears, so B, once it
+/// listens again, reads its counts afresh; and it hears what comes next.
+#[tokio::test]
+async fn a_server_that_listens_again_reads_its_counts_afresh() {
+    let a = TestServer::start(Engine::Postgres).await;
+    let b = a.another().await;
+    let f = &a.fixture;
+    let log = Log::default();
+    let api = a.login("commander").await;
+    let (_, round) =
+        api.post("/api/v1/rounds", json!({"name": "第五轮", "areas": [f.code("village1")], "pool_size": 5})).await;
+    let round = round["id"].as_i64().expect("a round");
+    let (_, site) = api
+        .post("/api/v1/sites", json!({"name": "五号采样点", "area": f.code("village1"), "lanes": [{"name": "1号"}]}))
+        .await;
+    let site = site["id"].as_i64().expect("a site");
+    let sampler = a.login("sampler").await;
+    let swab = |i: usize, tube: &str| {
+        let body = json!({"round": round, "site": site, "tube": tube, "person": {"person_id": f.people["A"][i]}});
+        (format!("0190a5b2-0000-7000-8000-{:012}", 600 + i), body)
+    };
+    for i in 0..2 {
+        let (key, body) = swab(i, "EP0000601");
+        assert_eq!(crate::support::register(&sampler, &key, &body).await.0, StatusCode::CREATED);
+    }
+    let commander_b = Agent::cookie(&b, "commander", &log).await;
+    let banner = || async {
+        let page = commander_b.get(&format!("/rounds/{round}/live")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        page.text.split("id=\"abnormal-banner\">").nth(1).and_then(|s| s.split("</p>").next()).map(str::to_string)
+    };
+    assert_eq!(banner().await, None, "B holds a count of none");
+
+    a.raw
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN bulwark_events' AND pid <> pg_backend_pid()",
+        )
+        .await;
+    let lab = a.login("lab").await;
+    let (status, report) = lab.post("/api/v1/lab-results", json!([{"tube": "EP0000601", "result": "阳性"}])).await;
+    assert_eq!((status, report["abnormal"].clone()), (StatusCode::OK, json!(["EP0000601"])), "{report}");
+
+    // B listens again within seconds (its first pause is one second) and forgets its counts.
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let shown = banner().await.unwrap_or_default();
+        if shown.contains("本轮有 1 个异常混管") || tokio::time::Instant::now() > until {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(shown.contains("本轮有 1 个异常混管"), "B reads its counts afresh after listening again: {shown:?}");
+
+    // And it hears what comes next.
+    let mut stream = open_stream(&b, &commander_b, &format!("/rounds/{round}/events")).await;
+    let (key, body) = swab(2, "EP0000602");
+    assert_eq!(crate::support::register(&sampler, &key, &body).await.0, StatusCode::CREATED);
+    let mut seen = String::new();
+    assert!(
+        read_until(&mut stream, &mut seen, "event: progress", Duration::from_secs(5)).await,
+        "B hears A again: {seen:?}"
     );
     drop(b);
 }
