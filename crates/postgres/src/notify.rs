@@ -193,6 +193,13 @@ impl NotificationStore for PgStore {
         Ok(n == 1)
     }
 
+    async fn notifications_by_id(&self, ids: &[NotificationId]) -> StoreResult<Vec<Notification>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {COLUMNS} FROM notifications n {JOINS} WHERE n.id = ANY($1) ORDER BY n.id");
+        let rows = client.query(&sql, &[&ids]).await.map_err(db)?;
+        rows.iter().map(from_row).collect()
+    }
+
     async fn notifications(&self, query: &NotificationQuery) -> StoreResult<Vec<Notification>> {
         let (low, high) = query.within.path_range();
         let client = self.client().await?;

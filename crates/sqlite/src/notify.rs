@@ -197,6 +197,21 @@ impl NotificationStore for SqliteStore {
         .await
     }
 
+    async fn notifications_by_id(&self, ids: &[NotificationId]) -> StoreResult<Vec<Notification>> {
+        // A JSON array of integers, read back by json_each: one statement for any number of ids.
+        let ids = format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM {FROM} WHERE n.id IN (SELECT value FROM json_each(?1)) ORDER BY n.id"
+                ))
+                .map_err(error::map)?;
+            let rows = stmt.query_map([&ids], from_row).map_err(error::map)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(error::map)
+        })
+        .await
+    }
+
     async fn notifications(&self, query: &NotificationQuery) -> StoreResult<Vec<Notification>> {
         let (low, high) = query.within.path_range();
         let query = query.clone();

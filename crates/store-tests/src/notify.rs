@@ -284,6 +284,13 @@ pub async fn notify_lists_and_counts_by_scope(store: &dyn Store) {
     assert_eq!(keys(NotificationQuery { person: Some(li.id), ..everything(&w) }).await, vec!["b1", "b2", "v1"]);
     assert_eq!(keys(NotificationQuery { account: Some(lead), ..everything(&w) }).await, vec!["a3"]);
     assert_eq!(keys(NotificationQuery { limit: 2, ..everything(&w) }).await, vec!["a2", "b1"]);
+    // By id (what another server sent), in id order, whatever their state; unknown ids skipped.
+    let by_id = store.notifications_by_id(&[id("b2"), id("a3"), 999_999]).await.unwrap();
+    let sent = by_id.iter().map(|n| (n.key.as_str(), n.state, n.body.as_str())).collect::<Vec<_>>();
+    let mut expected = vec![("a3", DeliveryState::Sent, "三"), ("b2", DeliveryState::Sending, "五")];
+    expected.sort_by_key(|(k, ..)| id(k));
+    assert_eq!(sent, expected);
+    assert!(store.notifications_by_id(&[]).await.unwrap().is_empty());
 
     // Counts per channel and state, in scope and per incident.
     let count = |channel, state, count| StateCount { channel, state, count };

@@ -136,6 +136,10 @@ pub trait NotificationStore: Send + Sync {
     /// Notifications matching `query`; see [`NotificationQuery`].
     async fn notifications(&self, query: &NotificationQuery) -> StoreResult<Vec<Notification>>;
 
+    /// The notifications among `ids` (those that exist), by id: in-app messages another server
+    /// sent, read to push them to the pages open on this one.
+    async fn notifications_by_id(&self, ids: &[NotificationId]) -> StoreResult<Vec<Notification>>;
+
     /// Counts per channel and state inside `within` (and of one incident), sorted.
     async fn notification_counts(&self, within: &Scope, incident: Option<IncidentId>) -> StoreResult<Vec<StateCount>>;
 

@@ -78,10 +78,15 @@ impl TestServer {
     /// balancer runs them: its own connections, clock (from the same start) and in-process state.
     /// The first server keeps the database; drop this one first.
     pub async fn another(&self) -> TestServer {
+        self.another_with(NotifyConfig::default()).await
+    }
+
+    /// [`another`](Self::another), its notification dispatcher configured by `notify`.
+    pub async fn another_with(&self, notify: NotifyConfig) -> TestServer {
         let RawDatabase::Postgres(url) = &self.raw else { panic!("servers share a PostgreSQL database only") };
         let store = bulwark_postgres::PgStore::connect(url).await.expect("connect PostgreSQL");
         let raw = RawDatabase::Postgres(url.clone());
-        Self::serve_with(Arc::new(store), Box::new(()), raw, self.fixture.clone(), NotifyConfig::default()).await
+        Self::serve_with(Arc::new(store), Box::new(()), raw, self.fixture.clone(), notify).await
     }
 
     /// Serves `store` (already filled) on a loopback port.

@@ -7,13 +7,16 @@
 //! ([`bulwark_store::broadcast`]), and publishes the other servers' messages to its own pages
 //! (its own come back too and are skipped). A message is a line of words: `v1`, the sender's
 //! instance, then one word per event (`p12`: round 12's figures; `a12`: round 12 has a new
-//! abnormal pool; `c12`: round 12's abnormal pools changed; `i3`: incident 3's board). Words it
-//! does not know are skipped, so a newer server can add some. Messages are best effort: after the
+//! abnormal pool; `c12`: round 12's abnormal pools changed; `i3`: incident 3's board; `n40`: the
+//! in-app notification 40 was sent, which the others read and push to their open pages, so that
+//! an alert pops up whichever server a commander's browser reached). Words it does not know are
+//! skipped, so a newer server can add some. Messages are best effort: after the
 //! listening connection was lost, the server forgets every shared count, since it may have missed
 //! news of them. An embedded database has no channel: one server has it, and its in-process
 //! events reach every page.
 
 use crate::{AppState, events::Event};
+use bulwark_domain::notify::NotificationId;
 use bulwark_store::broadcast::{Broadcast, MAX_MESSAGE, Subscription};
 use std::{
     collections::BTreeSet,
@@ -27,22 +30,35 @@ const GATHER: Duration = Duration::from_millis(100);
 /// The longest wait before listening again after the connection was lost.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// This server's events waiting to be sent, each once however often it was published.
+/// What one server tells the others: events, each once however often it was published, and
+/// the in-app notifications it sent.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct News {
+    events: BTreeSet<Event>,
+    in_app: BTreeSet<NotificationId>,
+}
+
+/// This server's news waiting to be sent.
 #[derive(Default)]
 pub(crate) struct Outbox {
-    waiting: Mutex<BTreeSet<Event>>,
+    waiting: Mutex<News>,
     wake: tokio::sync::Notify,
 }
 
 impl Outbox {
     pub(crate) fn add(&self, event: Event) {
-        let fresh = self.waiting.lock().expect("outbox").insert(event);
+        let fresh = self.waiting.lock().expect("outbox").events.insert(event);
         if fresh {
             self.wake.notify_one();
         }
     }
 
-    fn take(&self) -> BTreeSet<Event> {
+    fn add_in_app(&self, id: NotificationId) {
+        self.waiting.lock().expect("outbox").in_app.insert(id);
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> News {
         std::mem::take(&mut *self.waiting.lock().expect("outbox"))
     }
 }
@@ -62,6 +78,8 @@ pub(crate) async fn start(state: &AppState) {
     };
     let outbox = Arc::new(Outbox::default());
     state.events.send_to(outbox.clone());
+    let in_app = outbox.clone();
+    state.notify.tell_others(Box::new(move |id| in_app.add_in_app(id)));
     tokio::spawn(send(state.clone(), channel.clone(), outbox, me.clone()));
     tokio::spawn(receive(state.clone(), channel, subscription, me));
 }
@@ -119,36 +137,43 @@ async fn receive(state: AppState, channel: Arc<dyn Broadcast>, first: Option<Box
             };
             match decode(&message) {
                 Some((from, _)) if from == me => {}
-                Some((_, events)) => hand_on(&state, &events),
+                Some((_, news)) => hand_on(&state, news).await,
                 None => tracing::warn!(message, "not an events message"),
             }
         }
     }
 }
 
-/// Another server's events, as this server's own would be: counts forgotten first (the events
-/// come sorted, `Pools` first), then the pages told.
-fn hand_on(state: &AppState, events: &[Event]) {
-    for &event in events {
+/// Another server's news, as this server's own would be: counts forgotten first (`Pools`
+/// sorts first), then the pages told; its in-app notifications pushed to the pages open here.
+async fn hand_on(state: &AppState, news: News) {
+    for &event in &news.events {
         if let Event::Pools(round) = event {
             state.pool_counts.forget_round(round);
         }
         state.events.publish_from_elsewhere(event);
     }
+    let ids: Vec<NotificationId> = news.in_app.into_iter().collect();
+    if !ids.is_empty()
+        && let Err(e) = bulwark_app::notify::publish_sent_elsewhere(state.store.as_ref(), &state.notify, &ids).await
+    {
+        // They are in the notification list all the same; only the pop-up is missed.
+        tracing::warn!(error.detail = %e, "another server's in-app notifications not pushed here");
+    }
 }
 
-/// The messages that carry `events` from the instance `me`, each within [`MAX_MESSAGE`].
-fn encode(me: &str, events: &BTreeSet<Event>) -> Vec<String> {
+/// The messages that carry `news` from the instance `me`, each within [`MAX_MESSAGE`].
+fn encode(me: &str, news: &News) -> Vec<String> {
     let head = format!("v1 {me}");
     let mut messages = Vec::new();
     let mut message = head.clone();
-    for event in events {
-        let word = match *event {
-            Event::Pools(r) => format!("c{r}"),
-            Event::Progress(r) => format!("p{r}"),
-            Event::AbnormalPool(r) => format!("a{r}"),
-            Event::Incident(i) => format!("i{i}"),
-        };
+    let events = news.events.iter().map(|event| match *event {
+        Event::Pools(r) => format!("c{r}"),
+        Event::Progress(r) => format!("p{r}"),
+        Event::AbnormalPool(r) => format!("a{r}"),
+        Event::Incident(i) => format!("i{i}"),
+    });
+    for word in events.chain(news.in_app.iter().map(|id| format!("n{id}"))) {
         if message.len() + 1 + word.len() > MAX_MESSAGE {
             messages.push(std::mem::replace(&mut message, head.clone()));
         }
@@ -161,27 +186,27 @@ fn encode(me: &str, events: &BTreeSet<Event>) -> Vec<String> {
     messages
 }
 
-/// The sender and events of a message; `None` when it is not one.
-fn decode(message: &str) -> Option<(&str, Vec<Event>)> {
+/// The sender and news of a message; `None` when it is not one.
+fn decode(message: &str) -> Option<(&str, News)> {
     let mut words = message.split(' ');
     if words.next() != Some("v1") {
         return None;
     }
     let from = words.next().filter(|w| !w.is_empty())?;
-    let events = words
-        .filter_map(|w| {
-            let (kind, id) = w.split_at_checked(1)?;
-            let id: i64 = id.parse().ok()?;
-            Some(match kind {
-                "c" => Event::Pools(id),
-                "p" => Event::Progress(id),
-                "a" => Event::AbnormalPool(id),
-                "i" => Event::Incident(id),
-                _ => return None,
-            })
-        })
-        .collect();
-    Some((from, events))
+    let mut news = News::default();
+    for word in words {
+        let Some((kind, id)) = word.split_at_checked(1) else { continue };
+        let Ok(id) = id.parse::<i64>() else { continue };
+        match kind {
+            "c" => news.events.insert(Event::Pools(id)),
+            "p" => news.events.insert(Event::Progress(id)),
+            "a" => news.events.insert(Event::AbnormalPool(id)),
+            "i" => news.events.insert(Event::Incident(id)),
+            "n" => news.in_app.insert(id),
+            _ => false,
+        };
+    }
+    Some((from, news))
 }
 
 #[cfg(test)]
@@ -189,28 +214,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_carry_events_and_their_sender() {
-        let events: BTreeSet<Event> =
-            [Event::Progress(12), Event::Incident(3), Event::Pools(12), Event::AbnormalPool(12)].into();
-        let messages = encode("abc", &events);
-        assert_eq!(messages, vec!["v1 abc c12 p12 a12 i3".to_string()], "the counts' word first");
-        let (from, decoded) = decode(&messages[0]).unwrap();
-        assert_eq!((from, decoded.into_iter().collect::<BTreeSet<_>>()), ("abc", events));
-        assert!(encode("abc", &BTreeSet::new()).is_empty());
+    fn messages_carry_news_and_their_sender() {
+        let news = News {
+            events: [Event::Progress(12), Event::Incident(3), Event::Pools(12), Event::AbnormalPool(12)].into(),
+            in_app: [41, 40].into(),
+        };
+        let messages = encode("abc", &news);
+        assert_eq!(messages, vec!["v1 abc c12 p12 a12 i3 n40 n41".to_string()], "the counts' word first");
+        assert_eq!(decode(&messages[0]), Some(("abc", news)));
+        assert!(encode("abc", &News::default()).is_empty());
     }
 
     #[test]
-    fn many_events_make_several_messages_within_the_limit() {
-        let events: BTreeSet<Event> = (0..5_000).map(Event::Progress).collect();
-        let messages = encode("abc", &events);
+    fn much_news_makes_several_messages_within_the_limit() {
+        let news = News { events: (0..5_000).map(Event::Progress).collect(), in_app: (0..5_000).collect() };
+        let messages = encode("abc", &news);
         assert!(messages.len() > 1 && messages.iter().all(|m| m.len() <= MAX_MESSAGE));
-        let decoded: BTreeSet<Event> = messages.iter().flat_map(|m| decode(m).unwrap().1).collect();
-        assert_eq!(decoded, events);
+        let mut decoded = News::default();
+        for m in &messages {
+            let (_, part) = decode(m).unwrap();
+            decoded.events.extend(part.events);
+            decoded.in_app.extend(part.in_app);
+        }
+        assert_eq!(decoded, news);
     }
 
     #[test]
     fn unknown_words_are_skipped_and_strangers_refused() {
-        assert_eq!(decode("v1 abc p7 z9 q x12 i"), Some(("abc", vec![Event::Progress(7)])));
+        let progress = News { events: [Event::Progress(7)].into(), in_app: BTreeSet::new() };
+        assert_eq!(decode("v1 abc p7 z9 q x12 i"), Some(("abc", progress)));
         assert_eq!(decode("v2 abc p7"), None);
         assert_eq!(decode("v1"), None);
         assert_eq!(decode("hello"), None);

@@ -2,7 +2,8 @@
 //! recipient's account listen to (SSE), and kept in the outbox, so a page opened later lists them.
 //!
 //! With several servers behind one PostgreSQL database, a message is pushed to the pages open
-//! on the server whose dispatcher sent it; pages on the others see it when they list the feed.
+//! on the server whose dispatcher sent it, and the others push it to theirs once they hear of it
+//! (the web layer's fanout carries its id; they read it from the database).
 
 use super::{
     Hub,
@@ -60,4 +61,22 @@ impl ChannelSender for InApp {
         });
         Ok(())
     }
+}
+
+/// Pushes the in-app messages among `ids`, which another server sent, to the pages open here:
+/// read from the database (only their ids travel between servers).
+pub async fn publish_sent_elsewhere(
+    store: &dyn bulwark_store::Store,
+    hub: &Hub,
+    ids: &[NotificationId],
+) -> crate::AppResult<()> {
+    let sent = store.notifications_by_id(ids).await?;
+    for n in sent {
+        if let Address::InApp(account) = n.address {
+            // Sent a moment ago: its "sent" mark may still be on its way.
+            let at = n.sent_at.unwrap_or(n.updated_at);
+            hub.publish_from_elsewhere(InAppMessage { id: n.id, account, subject: n.subject, body: n.body, at });
+        }
+    }
+    Ok(())
 }

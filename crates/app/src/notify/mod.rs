@@ -17,7 +17,7 @@ mod sms;
 pub use channel::{ChannelSender, Outgoing, SendFailure};
 pub use dispatcher::{Dispatcher, DispatcherHandle, NotifyConfig};
 pub use email::{SmtpConfig, SmtpMailer};
-pub use in_app::{InApp, InAppMessage};
+pub use in_app::{InApp, InAppMessage, publish_sent_elsewhere};
 pub use sms::{SmsConfig, SmsGateway};
 
 pub use bulwark_domain::notify::RetryPolicy;
@@ -45,11 +45,16 @@ pub type Now = Arc<dyn Fn() -> Millis + Send + Sync>;
 pub struct Hub {
     wake: Notify,
     in_app: broadcast::Sender<InAppMessage>,
+    /// Told the id of every in-app message this server sends, for the servers sharing its
+    /// database (set by the web layer when there are any).
+    sent_here: std::sync::OnceLock<SentHere>,
 }
+
+type SentHere = Box<dyn Fn(NotificationId) + Send + Sync>;
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { wake: Notify::new(), in_app: broadcast::channel(1024).0 }
+        Hub { wake: Notify::new(), in_app: broadcast::channel(1024).0, sent_here: std::sync::OnceLock::new() }
     }
 }
 
@@ -65,6 +70,20 @@ impl Hub {
     }
 
     fn publish(&self, message: InAppMessage) {
+        let id = message.id;
+        let _ = self.in_app.send(message);
+        if let Some(tell) = self.sent_here.get() {
+            tell(id);
+        }
+    }
+
+    /// Calls `tell` with the id of every in-app message this server sends from now on.
+    pub fn tell_others(&self, tell: SentHere) {
+        let _ = self.sent_here.set(tell);
+    }
+
+    /// Pushes an in-app message another server sent to the pages open here.
+    pub fn publish_from_elsewhere(&self, message: InAppMessage) {
         let _ = self.in_app.send(message);
     }
 }

@@ -1,11 +1,17 @@
 //! Two servers on one PostgreSQL database, as a deployment behind a load balancer runs them:
 //! what one server's writes change reaches the pages open on the other, and the other reads its
 //! shared abnormal-pool counts again at once (each server's clock stands still here, so nothing
-//! expires by age); and a server whose listening connection was cut listens again and reads
-//! every shared count afresh, since it may have missed news of them.
+//! expires by age); a server whose listening connection was cut listens again and reads every
+//! shared count afresh, since it may have missed news of them; and an in-app notification pops up
+//! on a page whichever server it is open on.
 
 use crate::support::{Agent, Log, open_stream, read_until};
-use bulwark_testkit::{Engine, TestServer};
+use bulwark_app::notify::{self, NotifyConfig};
+use bulwark_domain::{
+    access::Username,
+    notify::{Address, DedupKey, NewNotification, Recipient},
+};
+use bulwark_testkit::{Engine, START, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -139,5 +145,36 @@ async fn a_server_that_listens_again_reads_its_counts_afresh() {
         read_until(&mut stream, &mut seen, "event: progress", Duration::from_secs(5)).await,
         "B hears A again: {seen:?}"
     );
+    drop(b);
+}
+
+/// An in-app notification that server A's dispatcher sends pops up on the commander's page open
+/// on server B, which reads it from the database (only its id travels between them).
+#[tokio::test]
+async fn an_in_app_notification_pops_up_on_the_other_server() {
+    let a = TestServer::start(Engine::Postgres).await;
+    // B's dispatcher looks for work only when B enqueues (an hour's tick): A's sends this one.
+    let b = a.another_with(NotifyConfig { tick: Duration::from_secs(3_600), ..NotifyConfig::default() }).await;
+    let log = Log::default();
+    let commander_b = Agent::cookie(&b, "commander", &log).await;
+    let mut stream = open_stream(&b, &commander_b, "/notifications/events").await;
+    let username = Username::parse("commander").expect("a username");
+    let account = a.store.account_by_username(&username).await.unwrap().expect("the commander").0.id;
+    let note = NewNotification::new(
+        DedupKey::parse("two-servers:abnormal:1").expect("a key"),
+        Recipient::Account(account),
+        Address::InApp(account),
+        a.fixture.area("town1").id,
+        "异常混管",
+        "本轮新增 1 个异常混管",
+    )
+    .expect("a notification");
+    notify::enqueue(a.store.as_ref(), &a.notify, vec![note], START).await.unwrap();
+    let mut seen = String::new();
+    assert!(
+        read_until(&mut stream, &mut seen, "本轮新增 1 个异常混管", Duration::from_secs(10)).await,
+        "B's page shows what A sent: {seen:?}"
+    );
+    assert!(seen.contains("event: notification"), "{seen:?}");
     drop(b);
 }
