@@ -11,10 +11,28 @@ use bulwark_domain::{
     access::Username,
     notify::{Address, DedupKey, NewNotification, Recipient},
 };
-use bulwark_testkit::{Engine, START, TestServer};
+use bulwark_testkit::{Client, Engine, Fixture, START, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
+
+/// A round over village 1 with a site there, created by `api`: (round, site).
+async fn round_with_site(api: &Client, f: &Fixture, name: &str) -> (i64, i64) {
+    let (status, round) =
+        api.post("/api/v1/rounds", json!({"name": name, "areas": [f.code("village1")], "pool_size": 5})).await;
+    assert_eq!(status, StatusCode::CREATED, "{round}");
+    let site = json!({"name": format!("{name}采样点"), "area": f.code("village1"), "lanes": [{"name": "1号"}]});
+    let (status, site) = api.post("/api/v1/sites", site).await;
+    assert_eq!(status, StatusCode::CREATED, "{site}");
+    (round["id"].as_i64().expect("a round"), site["id"].as_i64().expect("a site"))
+}
+
+/// The abnormal-pool banner of the round's page as `agent` sees it, if there is one.
+async fn banner(agent: &Agent, round: i64) -> Option<String> {
+    let page = agent.get(&format!("/rounds/{round}/live")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.text.split("id=\"abnormal-banner\">").nth(1).and_then(|s| s.split("</p>").next()).map(str::to_string)
+}
 
 #[tokio::test]
 async fn pages_on_one_server_hear_the_other_servers_writes() {
@@ -23,26 +41,14 @@ async fn pages_on_one_server_hear_the_other_servers_writes() {
     let f = &a.fixture;
     let log = Log::default();
     let api = a.login("commander").await;
-    let (status, round) =
-        api.post("/api/v1/rounds", json!({"name": "第四轮", "areas": [f.code("village1")], "pool_size": 5})).await;
-    assert_eq!(status, StatusCode::CREATED, "{round}");
-    let round = round["id"].as_i64().unwrap();
-    let (_, site) = api
-        .post("/api/v1/sites", json!({"name": "四号采样点", "area": f.code("village1"), "lanes": [{"name": "1号"}]}))
-        .await;
-    let site = site["id"].as_i64().unwrap();
+    let (round, site) = round_with_site(&api, f, "第四轮").await;
     let sampler = a.login("sampler").await;
     let lab = a.login("lab").await;
 
     // The commander's round page is open on server B.
     let commander_b = Agent::cookie(&b, "commander", &log).await;
     let mut stream = open_stream(&b, &commander_b, &format!("/rounds/{round}/events")).await;
-    let banner = || async {
-        let page = commander_b.get(&format!("/rounds/{round}/live")).await;
-        assert_eq!(page.status, StatusCode::OK);
-        page.text.split("id=\"abnormal-banner\">").nth(1).and_then(|s| s.split("</p>").next()).map(str::to_string)
-    };
-    assert_eq!(banner().await, None, "no abnormal pool yet (and B now holds that count)");
+    assert_eq!(banner(&commander_b, round).await, None, "no abnormal pool yet (and B now holds that count)");
 
     // A registration on server A: B's page is told.
     let mut seen = String::new();
@@ -65,7 +71,7 @@ async fn pages_on_one_server_hear_the_other_servers_writes() {
         read_until(&mut stream, &mut seen, "event: abnormal", Duration::from_secs(5)).await,
         "B's page hears A's abnormal pool: {seen:?}"
     );
-    let shown = banner().await.unwrap_or_default();
+    let shown = banner(&commander_b, round).await.unwrap_or_default();
     assert!(shown.contains("本轮有 1 个异常混管") && shown.contains("其中 1 个尚未解除管控"), "{shown}");
 
     // The incident board open on server B follows an incident activated on server A.
@@ -91,13 +97,7 @@ async fn a_server_that_listens_again_reads_its_counts_afresh() {
     let f = &a.fixture;
     let log = Log::default();
     let api = a.login("commander").await;
-    let (_, round) =
-        api.post("/api/v1/rounds", json!({"name": "第五轮", "areas": [f.code("village1")], "pool_size": 5})).await;
-    let round = round["id"].as_i64().expect("a round");
-    let (_, site) = api
-        .post("/api/v1/sites", json!({"name": "五号采样点", "area": f.code("village1"), "lanes": [{"name": "1号"}]}))
-        .await;
-    let site = site["id"].as_i64().expect("a site");
+    let (round, site) = round_with_site(&api, f, "第五轮").await;
     let sampler = a.login("sampler").await;
     let swab = |i: usize, tube: &str| {
         let body = json!({"round": round, "site": site, "tube": tube, "person": {"person_id": f.people["A"][i]}});
@@ -108,12 +108,7 @@ async fn a_server_that_listens_again_reads_its_counts_afresh() {
         assert_eq!(crate::support::register(&sampler, &key, &body).await.0, StatusCode::CREATED);
     }
     let commander_b = Agent::cookie(&b, "commander", &log).await;
-    let banner = || async {
-        let page = commander_b.get(&format!("/rounds/{round}/live")).await;
-        assert_eq!(page.status, StatusCode::OK);
-        page.text.split("id=\"abnormal-banner\">").nth(1).and_then(|s| s.split("</p>").next()).map(str::to_string)
-    };
-    assert_eq!(banner().await, None, "B holds a count of none");
+    assert_eq!(banner(&commander_b, round).await, None, "B holds a count of none");
 
     a.raw
         .execute(
@@ -128,7 +123,7 @@ async fn a_server_that_listens_again_reads_its_counts_afresh() {
     // B listens again within seconds (its first pause is one second) and forgets its counts.
     let until = tokio::time::Instant::now() + Duration::from_secs(10);
     let shown = loop {
-        let shown = banner().await.unwrap_or_default();
+        let shown = banner(&commander_b, round).await.unwrap_or_default();
         if shown.contains("本轮有 1 个异常混管") || tokio::time::Instant::now() > until {
             break shown;
         }
