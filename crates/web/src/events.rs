@@ -9,7 +9,8 @@ use tokio::sync::{broadcast, watch};
 pub enum Event {
     /// A round's abnormal pools changed (results for its tubes, a late member): the shared counts
     /// are read again. No page listens for it; the `Progress` or `AbnormalPool` that comes with it
-    /// tells them.
+    /// tells them. Declared first, so that it sorts first: another server forgets its counts
+    /// before its pages re-read them (`fanout.rs`).
     Pools(RoundId),
     /// A round's figures changed (a registration, a door-knock, results for its tubes).
     Progress(RoundId),

@@ -271,7 +271,7 @@ pub(crate) async fn register(
 /// into a tube whose result is in may add a member to an abnormal pool (and bring the pool into
 /// someone's scope, or open a released pool again). A re-test's swab cannot: still in the lab, it
 /// stands for its member only where she had nothing better ([`deciding_retest`]), which moves a
-/// pool from held to re-sampling at most, open both.
+/// pool from held to re-sampling at most: open either way.
 ///
 /// [`deciding_retest`]: bulwark_domain::testing::deciding_retest
 fn forget_counts_if_pools_change(state: &AppState, registration: &Registration) {
