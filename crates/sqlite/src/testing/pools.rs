@@ -151,12 +151,12 @@ const POOLS_PER_STATEMENT: usize = 250;
 /// member of those pools as kept with her pool since its result (`pool_members`, migration 0017:
 /// a pool's rows together, instead of a registration and a person probed by key each), in the
 /// same order (by pool, then registration), `per_statement` pools (at most
-/// [`POOLS_PER_STATEMENT`]) at a time. Only a member with a repeat can have a re-test, so only
-/// she is probed for her re-tests, the registrations in the round after the pool's result that
-/// went into a single tube, and the one that stands for her ([`deciding_retest`]) is kept. Members outside the scope still count for the pool's state. (Four
-/// statements joined in hash maps over full records took 257 ms for 5,000 pools of ten; a
-/// re-test probe joined to every member read three index pages each for 50,000 members who as a
-/// rule have none.)
+/// [`POOLS_PER_STATEMENT`]) at a time. Only a member with a repeat can have a re-test, so only she
+/// is probed for her re-tests, the registrations in the round after the pool's result that went
+/// into a single tube, and the one that stands for her ([`deciding_retest`]) is kept. Members
+/// outside the scope still count for the pool's state. (Four statements joined in hash maps over
+/// full records took 257 ms for 5,000 pools of ten; a re-test probe joined to every member read
+/// three index pages each for 50,000 members who as a rule have none.)
 ///
 /// With a `spare` connection and more than one statement's pools, the spare joins the walk's
 /// view ([`readers::joined`]) and reads every other statement's pools on a second thread: the
