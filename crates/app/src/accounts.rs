@@ -56,17 +56,67 @@ pub fn token_hash(token: &str) -> String {
     hex
 }
 
-/// Login throttles, shared by all requests of one server.
+/// Login throttles, shared by all requests of one server, and through
+/// [`LoginGuard::tell_others`] by the servers sharing its database: a failure on one counts on
+/// every one, so that a balancer spreading attempts over several servers does not multiply them.
+/// The throttles keep a short hash of each account name and client address, never the name or
+/// address itself, so that only hashes travel between servers.
 pub struct LoginGuard {
     accounts: Mutex<LoginThrottle>,
     addresses: Mutex<LoginThrottle>,
+    /// Told the key of every failure here (`a…` an account, `i…` an address).
+    failed_here: std::sync::OnceLock<FailedHere>,
 }
+
+type FailedHere = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Default for LoginGuard {
     fn default() -> Self {
         LoginGuard {
             accounts: Mutex::new(LoginThrottle::new(ThrottleSettings::ACCOUNT)),
             addresses: Mutex::new(LoginThrottle::new(ThrottleSettings::ADDRESS)),
+            failed_here: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// The throttle's key of an account name or client address: 16 hex digits of its SHA-256.
+fn throttle_key(raw: &str) -> String {
+    token_hash(raw)[..16].to_string()
+}
+
+impl LoginGuard {
+    /// `Err(retry_after_ms)` while the address or the account is locked.
+    fn check(&self, account: &str, address: &str, now: Millis) -> Result<(), Millis> {
+        self.addresses.lock().expect("throttle").check(address, now)?;
+        self.accounts.lock().expect("throttle").check(account, now)
+    }
+
+    fn record_failure(&self, account: &str, address: &str, now: Millis) {
+        self.addresses.lock().expect("throttle").record_failure(address, now);
+        self.accounts.lock().expect("throttle").record_failure(account, now);
+        if let Some(tell) = self.failed_here.get() {
+            tell(&format!("a{account}"));
+            tell(&format!("i{address}"));
+        }
+    }
+
+    /// Calls `tell` with the key of every login failure on this server from now on.
+    pub fn tell_others(&self, tell: FailedHere) {
+        let _ = self.failed_here.set(tell);
+    }
+
+    /// Counts a failure another server had, by its key as [`LoginGuard::tell_others`] gave it;
+    /// a key of another shape is ignored.
+    pub fn failed_elsewhere(&self, key: &str, now: Millis) {
+        let Some((kind, hash)) = key.split_at_checked(1) else { return };
+        if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return;
+        }
+        match kind {
+            "a" => self.accounts.lock().expect("throttle").record_failure(hash, now),
+            "i" => self.addresses.lock().expect("throttle").record_failure(hash, now),
+            _ => {}
         }
     }
 }
@@ -96,9 +146,8 @@ pub async fn login(
         Ok(u) => store.account_by_username(&u).await?,
         Err(_) => None,
     };
-    let throttled = guard.addresses.lock().expect("throttle").check(client, now);
-    let throttled = throttled.and_then(|()| guard.accounts.lock().expect("throttle").check(&name, now));
-    if let Err(retry_ms) = throttled {
+    let (account_key, address_key) = (throttle_key(&name), throttle_key(client));
+    if let Err(retry_ms) = guard.check(&account_key, &address_key, now) {
         // Refused unheard, even with the right password; still one audit entry per attempt.
         store.append_audit(vec![failed_login(found.as_ref().map(|(a, _)| a), Some("throttled"), now)]).await?;
         return Err(too_many(retry_ms));
@@ -111,13 +160,12 @@ pub async fn login(
     let account = match found {
         Some((account, _)) if verified && !account.disabled => account,
         other => {
-            guard.addresses.lock().expect("throttle").record_failure(client, now);
-            guard.accounts.lock().expect("throttle").record_failure(&name, now);
+            guard.record_failure(&account_key, &address_key, now);
             store.append_audit(vec![failed_login(other.as_ref().map(|(a, _)| a), None, now)]).await?;
             return Err(AppError::Unauthenticated);
         }
     };
-    guard.accounts.lock().expect("throttle").record_success(&name);
+    guard.accounts.lock().expect("throttle").record_success(&account_key);
     let token = new_token();
     store.create_session(&token_hash(&token), account.id, kind, now).await?;
     let entry = bulwark_domain::audit::NewAuditEntry {
@@ -301,5 +349,30 @@ mod tests {
     #[test]
     fn token_hash_is_sha256_in_lower_case_hex() {
         assert_eq!(super::token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    /// Failures on one server count on another: what one guard tells, the other records, and
+    /// five of them lock the account there; names and addresses travel only as hashes.
+    #[test]
+    fn failures_told_to_another_guard_lock_there() {
+        use super::{LoginGuard, throttle_key};
+        use std::sync::{Arc, Mutex};
+        let (here, there) = (LoginGuard::default(), LoginGuard::default());
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let into = told.clone();
+        here.tell_others(Box::new(move |key| into.lock().unwrap().push(key.to_string())));
+        let (account, address) = (throttle_key("sampler"), throttle_key("203.0.113.7"));
+        for t in 0..5 {
+            here.record_failure(&account, &address, t);
+        }
+        let told = told.lock().unwrap().clone();
+        assert_eq!(told.len(), 10);
+        assert!(told.iter().all(|k| !k.contains("sampler") && !k.contains("203.0.113")), "{told:?}");
+        assert!(there.check(&account, &address, 10).is_ok());
+        for key in &told {
+            there.failed_elsewhere(key, 10);
+        }
+        there.failed_elsewhere("a-not-a-key", 10);
+        assert_eq!(there.check(&account, &throttle_key("198.51.100.1"), 11), Err(15 * 60_000 - 1));
     }
 }

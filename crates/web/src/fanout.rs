@@ -9,8 +9,9 @@
 //! instance, then one word per event (`p12`: round 12's figures; `a12`: round 12 has a new
 //! abnormal pool; `c12`: round 12's abnormal pools changed; `i3`: incident 3's board; `n40`: the
 //! in-app notification 40 was sent, which the others read and push to their open pages, so that
-//! an alert pops up whichever server a commander's browser reached). Words it does not know are
-//! skipped, so a newer server can add some. Messages are best effort: after the
+//! an alert pops up whichever server a commander's browser reached; `fa…`, `fi…`: a failed login
+//! of an account or from an address, by the throttle's hash of it, which the others count too).
+//! Words it does not know are skipped, so a newer server can add some. Messages are best effort: after the
 //! listening connection was lost, the server forgets every shared count, since it may have missed
 //! news of them. An embedded database has no channel: one server has it, and its in-process
 //! events reach every page.
@@ -27,15 +28,20 @@ use std::{
 /// How long a server gathers its events into one message.
 const GATHER: Duration = Duration::from_millis(100);
 
+/// Failed logins one gathering carries at most (a throttle locks an account after five).
+const MAX_FAILED_LOGINS: usize = 1_000;
+
 /// The longest wait before listening again after the connection was lost.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// What one server tells the others: events, each once however often it was published, and
-/// the in-app notifications it sent.
+/// What one server tells the others: events, each once however often it was published, the
+/// in-app notifications it sent, and its failed logins (the throttle's keys, each as often as it
+/// failed).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct News {
     events: BTreeSet<Event>,
     in_app: BTreeSet<NotificationId>,
+    failed_logins: Vec<String>,
 }
 
 /// This server's news waiting to be sent.
@@ -55,6 +61,16 @@ impl Outbox {
 
     fn add_in_app(&self, id: NotificationId) {
         self.waiting.lock().expect("outbox").in_app.insert(id);
+        self.wake.notify_one();
+    }
+
+    fn add_failed_login(&self, key: &str) {
+        let mut waiting = self.waiting.lock().expect("outbox");
+        // A flood of failures is throttled here anyway; the others need to hear of enough of them.
+        if waiting.failed_logins.len() < MAX_FAILED_LOGINS {
+            waiting.failed_logins.push(key.to_string());
+        }
+        drop(waiting);
         self.wake.notify_one();
     }
 
@@ -80,6 +96,8 @@ pub(crate) async fn start(state: &AppState) {
     state.events.send_to(outbox.clone());
     let in_app = outbox.clone();
     state.notify.tell_others(Box::new(move |id| in_app.add_in_app(id)));
+    let logins = outbox.clone();
+    state.login_guard.tell_others(Box::new(move |key| logins.add_failed_login(key)));
     tokio::spawn(send(state.clone(), channel.clone(), outbox, me.clone()));
     tokio::spawn(receive(state.clone(), channel, subscription, me));
 }
@@ -144,9 +162,15 @@ async fn receive(state: AppState, channel: Arc<dyn Broadcast>, first: Option<Box
     }
 }
 
-/// Another server's news, as this server's own would be: counts forgotten first (`Pools`
-/// sorts first), then the pages told; its in-app notifications pushed to the pages open here.
+/// Another server's news, as this server's own would be: its failed logins counted first (so
+/// that once a later event of that server is heard here, they have been), counts forgotten
+/// (`Pools` sorts first), then the pages told; its in-app notifications pushed to the pages open
+/// here.
 async fn hand_on(state: &AppState, news: News) {
+    let now = state.clock.now();
+    for key in &news.failed_logins {
+        state.login_guard.failed_elsewhere(key, now);
+    }
     for &event in &news.events {
         if let Event::Pools(round) = event {
             state.pool_counts.forget_round(round);
@@ -173,7 +197,9 @@ fn encode(me: &str, news: &News) -> Vec<String> {
         Event::AbnormalPool(r) => format!("a{r}"),
         Event::Incident(i) => format!("i{i}"),
     });
-    for word in events.chain(news.in_app.iter().map(|id| format!("n{id}"))) {
+    let in_app = news.in_app.iter().map(|id| format!("n{id}"));
+    let logins = news.failed_logins.iter().map(|key| format!("f{key}"));
+    for word in events.chain(in_app).chain(logins) {
         if message.len() + 1 + word.len() > MAX_MESSAGE {
             messages.push(std::mem::replace(&mut message, head.clone()));
         }
@@ -195,8 +221,12 @@ fn decode(message: &str) -> Option<(&str, News)> {
     let from = words.next().filter(|w| !w.is_empty())?;
     let mut news = News::default();
     for word in words {
-        let Some((kind, id)) = word.split_at_checked(1) else { continue };
-        let Ok(id) = id.parse::<i64>() else { continue };
+        let Some((kind, rest)) = word.split_at_checked(1) else { continue };
+        if kind == "f" {
+            news.failed_logins.push(rest.to_string());
+            continue;
+        }
+        let Ok(id) = rest.parse::<i64>() else { continue };
         match kind {
             "c" => news.events.insert(Event::Pools(id)),
             "p" => news.events.insert(Event::Progress(id)),
@@ -218,16 +248,22 @@ mod tests {
         let news = News {
             events: [Event::Progress(12), Event::Incident(3), Event::Pools(12), Event::AbnormalPool(12)].into(),
             in_app: [41, 40].into(),
+            failed_logins: vec!["a0123456789abcdef".into(), "a0123456789abcdef".into()],
         };
         let messages = encode("abc", &news);
-        assert_eq!(messages, vec!["v1 abc c12 p12 a12 i3 n40 n41".to_string()], "the counts' word first");
+        let expected = "v1 abc c12 p12 a12 i3 n40 n41 fa0123456789abcdef fa0123456789abcdef";
+        assert_eq!(messages, vec![expected.to_string()], "the counts' word first");
         assert_eq!(decode(&messages[0]), Some(("abc", news)));
         assert!(encode("abc", &News::default()).is_empty());
     }
 
     #[test]
     fn much_news_makes_several_messages_within_the_limit() {
-        let news = News { events: (0..5_000).map(Event::Progress).collect(), in_app: (0..5_000).collect() };
+        let news = News {
+            events: (0..5_000).map(Event::Progress).collect(),
+            in_app: (0..5_000).collect(),
+            failed_logins: (0..1_000).map(|i| format!("i{i:016x}")).collect(),
+        };
         let messages = encode("abc", &news);
         assert!(messages.len() > 1 && messages.iter().all(|m| m.len() <= MAX_MESSAGE));
         let mut decoded = News::default();
@@ -235,13 +271,14 @@ mod tests {
             let (_, part) = decode(m).unwrap();
             decoded.events.extend(part.events);
             decoded.in_app.extend(part.in_app);
+            decoded.failed_logins.extend(part.failed_logins);
         }
         assert_eq!(decoded, news);
     }
 
     #[test]
     fn unknown_words_are_skipped_and_strangers_refused() {
-        let progress = News { events: [Event::Progress(7)].into(), in_app: BTreeSet::new() };
+        let progress = News { events: [Event::Progress(7)].into(), ..News::default() };
         assert_eq!(decode("v1 abc p7 z9 q x12 i"), Some(("abc", progress)));
         assert_eq!(decode("v2 abc p7"), None);
         assert_eq!(decode("v1"), None);

@@ -2,8 +2,8 @@
 //! what one server's writes change reaches the pages open on the other, and the other reads its
 //! shared abnormal-pool counts again at once (each server's clock stands still here, so nothing
 //! expires by age); a server whose listening connection was cut listens again and reads every
-//! shared count afresh, since it may have missed news of them; and an in-app notification pops up
-//! on a page whichever server it is open on.
+//! shared count afresh, since it may have missed news of them; an in-app notification pops up
+//! on a page whichever server it is open on; and failed logins on one server count on the other.
 
 use crate::support::{Agent, Log, open_stream, read_until};
 use bulwark_app::notify::{self, NotifyConfig};
@@ -11,7 +11,7 @@ use bulwark_domain::{
     access::Username,
     notify::{Address, DedupKey, NewNotification, Recipient},
 };
-use bulwark_testkit::{Client, Engine, Fixture, START, TestServer};
+use bulwark_testkit::{Client, Engine, Fixture, PASSWORD, START, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -173,3 +173,39 @@ async fn an_in_app_notification_pops_up_on_the_other_server() {
     assert!(seen.contains("event: notification"), "{seen:?}");
     drop(b);
 }
+
+/// Five wrong passwords on server A lock the account on server B as well: a balancer spreading
+/// a guesser's attempts over the servers does not multiply them.
+#[tokio::test]
+async fn failed_logins_on_one_server_lock_the_account_on_the_other() {
+    let a = TestServer::start(Engine::Postgres).await;
+    let b = a.another().await;
+    let f = &a.fixture;
+    let log = Log::default();
+    let api = a.login("commander").await;
+    let (round, site) = round_with_site(&api, f, "第六轮").await;
+    let sampler = a.login("sampler").await;
+    let commander_b = Agent::cookie(&b, "commander", &log).await;
+    let mut stream = open_stream(&b, &commander_b, &format!("/rounds/{round}/events")).await;
+
+    let guesser = Agent::anonymous(&a, &log);
+    for i in 1..=5 {
+        let r = guesser.post(LOGIN, json!({"username": "lab", "password": format!("wrong-password-{i}")})).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    // A registration after them: once B has heard of it, it has heard of the failures.
+    let body = json!({"round": round, "site": site, "tube": "EP0000701", "person": {"person_id": f.people["A"][0]}});
+    assert_eq!(
+        crate::support::register(&sampler, "0190a5b2-0000-7000-8000-000000000701", &body).await.0,
+        StatusCode::CREATED
+    );
+    let mut seen = String::new();
+    assert!(read_until(&mut stream, &mut seen, "event: progress", Duration::from_secs(5)).await, "{seen:?}");
+
+    let r = Agent::anonymous(&b, &log).post(LOGIN, json!({"username": "lab", "password": PASSWORD})).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "B refuses the right password too: {}", r.text);
+    assert!(r.json.get("token").is_none());
+    drop(b);
+}
+
+const LOGIN: &str = "/api/v1/auth/login";
