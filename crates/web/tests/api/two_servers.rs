@@ -16,6 +16,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 
+const LOGIN: &str = "/api/v1/auth/login";
+
 /// A round over village 1 with a site there, created by `api`: (round, site).
 async fn round_with_site(api: &Client, f: &Fixture, name: &str) -> (i64, i64) {
     let (status, round) =
@@ -207,5 +209,3 @@ async fn failed_logins_on_one_server_lock_the_account_on_the_other() {
     assert!(r.json.get("token").is_none());
     drop(b);
 }
-
-const LOGIN: &str = "/api/v1/auth/login";
