@@ -1,20 +1,20 @@
 //! Events between the servers that share one database (PostgreSQL behind a load balancer): a
-//! registration taken by one server shows on the pages open on every other, and results applied
-//! by one make every server read its abnormal-pool counts again.
+//! registration taken by one server shows on the pages open on every other, and results applied by
+//! one make every server read its abnormal-pool counts again.
 //!
 //! Each server gathers the events it publishes for a moment ([`GATHER`]: pages take at most one a
 //! second anyway), sends them as one message on the database's channel
-//! ([`bulwark_store::broadcast`]), and publishes the other servers' messages to its own pages
-//! (its own come back too and are skipped). A message is a line of words: `v1`, the sender's
-//! instance, then one word per event (`p12`: round 12's figures; `a12`: round 12 has a new
-//! abnormal pool; `c12`: round 12's abnormal pools changed; `i3`: incident 3's board; `n40`: the
-//! in-app notification 40 was sent, which the others read and push to their open pages, so that
-//! an alert pops up whichever server a commander's browser reached; `fa…`, `fi…`: a failed login
-//! of an account or from an address, by the throttle's hash of it, which the others count too).
-//! Words it does not know are skipped, so a newer server can add some. Messages are best effort: after the
+//! ([`bulwark_store::broadcast`]), and publishes the other servers' messages to its own pages (its
+//! own come back too and are skipped). A message is a line of words: `v1`, the sender's instance,
+//! then one word per event (`p12`: round 12's figures; `a12`: round 12 has a new abnormal pool;
+//! `c12`: round 12's abnormal pools changed; `i3`: incident 3's board; `n40`: the in-app
+//! notification 40 was sent, which the others read and push to their open pages, so that an alert
+//! pops up whichever server a commander's browser reached; `fa…`, `fi…`: a failed login of an
+//! account or from an address, by the throttle's hash of it, which the others count too). Words it
+//! does not know are skipped, so a newer server can add some. Messages are best effort: after the
 //! listening connection was lost, the server forgets every shared count, since it may have missed
-//! news of them. An embedded database has no channel: one server has it, and its in-process
-//! events reach every page.
+//! news of them. An embedded database has no channel: one server has it, and its in-process events
+//! reach every page.
 
 use crate::{AppState, events::Event};
 use bulwark_domain::notify::NotificationId;
