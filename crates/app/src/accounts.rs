@@ -65,10 +65,11 @@ pub struct LoginGuard {
     accounts: Mutex<LoginThrottle>,
     addresses: Mutex<LoginThrottle>,
     /// Told the key of every failure here (`a…` an account, `i…` an address).
-    failed_here: std::sync::OnceLock<FailedHere>,
+    failed_here: std::sync::OnceLock<Tell>,
 }
 
-type FailedHere = Box<dyn Fn(&str) + Send + Sync>;
+/// What a server tells the servers sharing its database (the web layer's fanout carries it).
+type Tell = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Default for LoginGuard {
     fn default() -> Self {
@@ -102,7 +103,7 @@ impl LoginGuard {
     }
 
     /// Calls `tell` with the key of every login failure on this server from now on.
-    pub fn tell_others(&self, tell: FailedHere) {
+    pub fn tell_others(&self, tell: Tell) {
         let _ = self.failed_here.set(tell);
     }
 
@@ -291,13 +292,16 @@ pub async fn set_disabled(store: &dyn Store, actor: &Actor, id: i64, disabled: b
 
 /// Sessions recently resolved by this server: a scan at a lane should not cost two database
 /// reads before it starts. An entry lives [`SessionCache::TTL`] at most; logout, disabling an
-/// account and moving account scopes (grid merges) forget entries at once on this server.
-/// (Another server behind the same balancer may honour a disabled account for up to the TTL.)
+/// account and moving account scopes (grid merges) forget entries at once on this server, and,
+/// through [`SessionCache::tell_others`], on the servers sharing its database as soon as they
+/// hear of it.
 #[derive(Default)]
 pub struct SessionCache {
     entries: std::sync::Mutex<
         std::collections::HashMap<String, (Millis, bulwark_domain::access::SessionTimes, Account, Scope)>,
     >,
+    /// Told what this server forgets: `t` and a token's hash, `u` and an account id, or `all`.
+    forgotten_here: std::sync::OnceLock<Tell>,
 }
 
 impl SessionCache {
@@ -305,15 +309,45 @@ impl SessionCache {
     const MAX_ENTRIES: usize = 50_000;
 
     pub fn forget_token(&self, token: &str) {
-        self.entries.lock().expect("session cache").remove(&token_hash(token));
+        self.forget(&format!("t{}", token_hash(token)));
     }
 
     pub fn forget_account(&self, account: bulwark_domain::access::UserId) {
-        self.entries.lock().expect("session cache").retain(|_, (_, _, a, _)| a.id != account);
+        self.forget(&format!("u{account}"));
     }
 
     pub fn clear(&self) {
-        self.entries.lock().expect("session cache").clear();
+        self.forget("all");
+    }
+
+    fn forget(&self, what: &str) {
+        self.forget_from_elsewhere(what);
+        if let Some(tell) = self.forgotten_here.get() {
+            tell(what);
+        }
+    }
+
+    /// Calls `tell` with what this server forgets from now on (a session's hash, an account, all).
+    pub fn tell_others(&self, tell: Tell) {
+        let _ = self.forgotten_here.set(tell);
+    }
+
+    /// Forgets what another server forgot, as [`SessionCache::tell_others`] gave it; anything of
+    /// another shape is ignored.
+    pub fn forget_from_elsewhere(&self, what: &str) {
+        let mut entries = self.entries.lock().expect("session cache");
+        match what.split_at_checked(1) {
+            _ if what == "all" => entries.clear(),
+            Some(("t", hash)) => {
+                entries.remove(hash);
+            }
+            Some(("u", id)) => {
+                if let Ok(account) = id.parse::<bulwark_domain::access::UserId>() {
+                    entries.retain(|_, (_, _, a, _)| a.id != account);
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -10,8 +10,9 @@
 //! `c12`: round 12's abnormal pools changed; `i3`: incident 3's board; `n40`: the in-app
 //! notification 40 was sent, which the others read and push to their open pages, so that an alert
 //! pops up whichever server a commander's browser reached; `fa…`, `fi…`: a failed login of an
-//! account or from an address, by the throttle's hash of it, which the others count too). Words it
-//! does not know are skipped, so a newer server can add some. Messages are best effort: after the
+//! account or from an address, by the throttle's hash of it, which the others count too; `st…`,
+//! `su…`, `sall`: a session (by its hash), an account's sessions or all sessions ended or changed,
+//! which the others forget from their session caches). Words it does not know are skipped, so a newer server can add some. Messages are best effort: after the
 //! listening connection was lost, the server forgets every shared count, since it may have missed
 //! news of them. An embedded database has no channel: one server has it, and its in-process events
 //! reach every page.
@@ -42,6 +43,8 @@ struct News {
     events: BTreeSet<Event>,
     in_app: BTreeSet<NotificationId>,
     failed_logins: Vec<String>,
+    /// What this server forgot from its session cache (see `SessionCache::tell_others`).
+    sessions: BTreeSet<String>,
 }
 
 /// This server's news waiting to be sent.
@@ -74,6 +77,11 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    fn add_session(&self, what: &str) {
+        self.waiting.lock().expect("outbox").sessions.insert(what.to_string());
+        self.wake.notify_one();
+    }
+
     fn take(&self) -> News {
         std::mem::take(&mut *self.waiting.lock().expect("outbox"))
     }
@@ -98,6 +106,8 @@ pub(crate) async fn start(state: &AppState) {
     state.notify.tell_others(Box::new(move |id| in_app.add_in_app(id)));
     let logins = outbox.clone();
     state.login_guard.tell_others(Box::new(move |key| logins.add_failed_login(key)));
+    let sessions = outbox.clone();
+    state.sessions.tell_others(Box::new(move |what| sessions.add_session(what)));
     tokio::spawn(send(state.clone(), channel.clone(), outbox, me.clone()));
     tokio::spawn(receive(state.clone(), channel, subscription, me));
 }
@@ -162,14 +172,18 @@ async fn receive(state: AppState, channel: Arc<dyn Broadcast>, first: Option<Box
     }
 }
 
-/// Another server's news, as this server's own would be: its failed logins counted first (so
-/// that once a later event of that server is heard here, they have been), counts forgotten
+/// Another server's news, as this server's own would be: its failed logins counted and its
+/// forgotten sessions forgotten first (so that once a later event of that server is heard here,
+/// they have been), counts forgotten
 /// (`Pools` sorts first), then the pages told; its in-app notifications pushed to the pages open
 /// here.
 async fn hand_on(state: &AppState, news: News) {
     let now = state.clock.now();
     for key in &news.failed_logins {
         state.login_guard.failed_elsewhere(key, now);
+    }
+    for what in &news.sessions {
+        state.sessions.forget_from_elsewhere(what);
     }
     for &event in &news.events {
         if let Event::Pools(round) = event {
@@ -199,7 +213,8 @@ fn encode(me: &str, news: &News) -> Vec<String> {
     });
     let in_app = news.in_app.iter().map(|id| format!("n{id}"));
     let logins = news.failed_logins.iter().map(|key| format!("f{key}"));
-    for word in events.chain(in_app).chain(logins) {
+    let sessions = news.sessions.iter().map(|what| format!("s{what}"));
+    for word in events.chain(in_app).chain(logins).chain(sessions) {
         if message.len() + 1 + word.len() > MAX_MESSAGE {
             messages.push(std::mem::replace(&mut message, head.clone()));
         }
@@ -222,8 +237,14 @@ fn decode(message: &str) -> Option<(&str, News)> {
     let mut news = News::default();
     for word in words {
         let Some((kind, rest)) = word.split_at_checked(1) else { continue };
-        if kind == "f" {
-            news.failed_logins.push(rest.to_string());
+        match kind {
+            "f" => news.failed_logins.push(rest.to_string()),
+            "s" => {
+                news.sessions.insert(rest.to_string());
+            }
+            _ => {}
+        }
+        if matches!(kind, "f" | "s") {
             continue;
         }
         let Ok(id) = rest.parse::<i64>() else { continue };
@@ -249,9 +270,10 @@ mod tests {
             events: [Event::Progress(12), Event::Incident(3), Event::Pools(12), Event::AbnormalPool(12)].into(),
             in_app: [41, 40].into(),
             failed_logins: vec!["a0123456789abcdef".into(), "a0123456789abcdef".into()],
+            sessions: ["u7".to_string(), "all".to_string()].into(),
         };
         let messages = encode("abc", &news);
-        let expected = "v1 abc c12 p12 a12 i3 n40 n41 fa0123456789abcdef fa0123456789abcdef";
+        let expected = "v1 abc c12 p12 a12 i3 n40 n41 fa0123456789abcdef fa0123456789abcdef sall su7";
         assert_eq!(messages, vec![expected.to_string()], "the counts' word first");
         assert_eq!(decode(&messages[0]), Some(("abc", news)));
         assert!(encode("abc", &News::default()).is_empty());
@@ -263,6 +285,7 @@ mod tests {
             events: (0..5_000).map(Event::Progress).collect(),
             in_app: (0..5_000).collect(),
             failed_logins: (0..1_000).map(|i| format!("i{i:016x}")).collect(),
+            sessions: (0..1_000).map(|i| format!("u{i}")).collect(),
         };
         let messages = encode("abc", &news);
         assert!(messages.len() > 1 && messages.iter().all(|m| m.len() <= MAX_MESSAGE));
@@ -272,6 +295,7 @@ mod tests {
             decoded.events.extend(part.events);
             decoded.in_app.extend(part.in_app);
             decoded.failed_logins.extend(part.failed_logins);
+            decoded.sessions.extend(part.sessions);
         }
         assert_eq!(decoded, news);
     }

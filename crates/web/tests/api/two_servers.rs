@@ -3,7 +3,8 @@
 //! shared abnormal-pool counts again at once (each server's clock stands still here, so nothing
 //! expires by age); a server whose listening connection was cut listens again and reads every
 //! shared count afresh, since it may have missed news of them; an in-app notification pops up
-//! on a page whichever server it is open on; and failed logins on one server count on the other.
+//! on a page whichever server it is open on; failed logins on one server count on the other; and
+//! a session ended on one server ends on the other at once.
 
 use crate::support::{Agent, Log, open_stream, read_until};
 use bulwark_app::notify::{self, NotifyConfig};
@@ -29,6 +30,16 @@ async fn round_with_site(api: &Client, f: &Fixture, name: &str) -> (i64, i64) {
     (round["id"].as_i64().expect("a round"), site["id"].as_i64().expect("a site"))
 }
 
+/// An in-app notification to the commander, `key` saying `text`.
+async fn note_to_commander(server: &TestServer, key: &str, text: &str) -> NewNotification {
+    let username = Username::parse("commander").expect("a username");
+    let account = server.store.account_by_username(&username).await.unwrap().expect("the commander").0.id;
+    let key = DedupKey::parse(key).expect("a key");
+    let area = server.fixture.area("town1").id;
+    NewNotification::new(key, Recipient::Account(account), Address::InApp(account), area, "通知", text)
+        .expect("a notification")
+}
+
 /// The abnormal-pool banner of the round's page as `agent` sees it, if there is one.
 async fn banner(agent: &Agent, round: i64) -> Option<String> {
     let page = agent.get(&format!("/rounds/{round}/live")).await;
@@ -51,9 +62,13 @@ async fn pages_on_one_server_hear_the_other_servers_writes() {
     let commander_b = Agent::cookie(&b, "commander", &log).await;
     let mut stream = open_stream(&b, &commander_b, &format!("/rounds/{round}/events")).await;
     assert_eq!(banner(&commander_b, round).await, None, "no abnormal pool yet (and B now holds that count)");
+    // The round's creation on A is an event too, which may reach B just after the stream opened:
+    // let it pass, so that what is heard next is the registration's.
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "event:", Duration::from_millis(600)).await;
+    seen.clear();
 
     // A registration on server A: B's page is told.
-    let mut seen = String::new();
     for (i, person) in f.people["A"].iter().take(3).enumerate() {
         let body = json!({"round": round, "site": site, "tube": "EP0000501", "person": {"person_id": person}});
         let key = format!("0190a5b2-0000-7000-8000-{:012}", 500 + i);
@@ -155,17 +170,7 @@ async fn an_in_app_notification_pops_up_on_the_other_server() {
     let log = Log::default();
     let commander_b = Agent::cookie(&b, "commander", &log).await;
     let mut stream = open_stream(&b, &commander_b, "/notifications/events").await;
-    let username = Username::parse("commander").expect("a username");
-    let account = a.store.account_by_username(&username).await.unwrap().expect("the commander").0.id;
-    let note = NewNotification::new(
-        DedupKey::parse("two-servers:abnormal:1").expect("a key"),
-        Recipient::Account(account),
-        Address::InApp(account),
-        a.fixture.area("town1").id,
-        "异常混管",
-        "本轮新增 1 个异常混管",
-    )
-    .expect("a notification");
+    let note = note_to_commander(&a, "two-servers:abnormal:1", "本轮新增 1 个异常混管").await;
     notify::enqueue(a.store.as_ref(), &a.notify, vec![note], START).await.unwrap();
     let mut seen = String::new();
     assert!(
@@ -181,31 +186,66 @@ async fn an_in_app_notification_pops_up_on_the_other_server() {
 #[tokio::test]
 async fn failed_logins_on_one_server_lock_the_account_on_the_other() {
     let a = TestServer::start(Engine::Postgres).await;
-    let b = a.another().await;
-    let f = &a.fixture;
+    let b = a.another_with(NotifyConfig { tick: Duration::from_secs(3_600), ..NotifyConfig::default() }).await;
     let log = Log::default();
-    let api = a.login("commander").await;
-    let (round, site) = round_with_site(&api, f, "第六轮").await;
-    let sampler = a.login("sampler").await;
     let commander_b = Agent::cookie(&b, "commander", &log).await;
-    let mut stream = open_stream(&b, &commander_b, &format!("/rounds/{round}/events")).await;
-
+    let mut stream = open_stream(&b, &commander_b, "/notifications/events").await;
     let guesser = Agent::anonymous(&a, &log);
     for i in 1..=5 {
         let r = guesser.post(LOGIN, json!({"username": "lab", "password": format!("wrong-password-{i}")})).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     }
-    // A registration after them: once B has heard of it, it has heard of the failures.
-    let body = json!({"round": round, "site": site, "tube": "EP0000701", "person": {"person_id": f.people["A"][0]}});
-    assert_eq!(
-        crate::support::register(&sampler, "0190a5b2-0000-7000-8000-000000000701", &body).await.0,
-        StatusCode::CREATED
-    );
+    // A notification A sends after them: once B has shown it, B has heard of the failures (a
+    // server's news arrive in order). B cannot be asked until then: a right password asked too
+    // early logs in, and a success wipes the failures counted so far.
+    notify::enqueue(
+        a.store.as_ref(),
+        &a.notify,
+        vec![note_to_commander(&a, "two-servers:after-guesses", "猜测之后").await],
+        START,
+    )
+    .await
+    .unwrap();
     let mut seen = String::new();
-    assert!(read_until(&mut stream, &mut seen, "event: progress", Duration::from_secs(5)).await, "{seen:?}");
+    assert!(read_until(&mut stream, &mut seen, "猜测之后", Duration::from_secs(10)).await, "{seen:?}");
 
     let r = Agent::anonymous(&b, &log).post(LOGIN, json!({"username": "lab", "password": PASSWORD})).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "B refuses the right password too: {}", r.text);
     assert!(r.json.get("token").is_none());
+    drop(b);
+}
+
+/// A session ended on server A ends on server B at once, although B had it cached (B's clock
+/// stands still, so its cache would keep it for ever): a logout, and an account disabled.
+#[tokio::test]
+async fn sessions_ended_on_one_server_end_on_the_other() {
+    let a = TestServer::start(Engine::Postgres).await;
+    let b = a.another().await;
+    let on_b = |client: &Client| Client { base: b.url.clone(), ..client.clone() };
+    let refused_on_b = |client: Client| async move {
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (status, _) = client.get("/api/v1/me").await;
+            if status == StatusCode::UNAUTHORIZED || tokio::time::Instant::now() > until {
+                return status == StatusCode::UNAUTHORIZED;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    let lab = a.login("lab").await;
+    assert_eq!(on_b(&lab).get("/api/v1/me").await.0, StatusCode::OK, "B resolves and keeps the session");
+    let (status, _) = lab.send(reqwest::Method::POST, "/api/v1/auth/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(refused_on_b(on_b(&lab)).await, "logged out on A: refused on B");
+
+    let sampler = a.login("sampler").await;
+    assert_eq!(on_b(&sampler).get("/api/v1/me").await.0, StatusCode::OK);
+    let (_, me) = sampler.get("/api/v1/me").await;
+    let id = me["id"].as_i64().expect("an id");
+    let (status, _) =
+        a.login("admin").await.send(reqwest::Method::POST, &format!("/api/v1/users/{id}/disable"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(refused_on_b(on_b(&sampler)).await, "disabled on A: refused on B");
     drop(b);
 }
