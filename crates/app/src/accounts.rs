@@ -321,7 +321,7 @@ impl SessionCache {
     }
 
     fn forget(&self, what: &str) {
-        self.forget_from_elsewhere(what);
+        self.drop_entries(what);
         if let Some(tell) = self.forgotten_here.get() {
             tell(what);
         }
@@ -335,6 +335,11 @@ impl SessionCache {
     /// Forgets what another server forgot, as [`SessionCache::tell_others`] gave it; anything of
     /// another shape is ignored.
     pub fn forget_from_elsewhere(&self, what: &str) {
+        self.drop_entries(what);
+    }
+
+    /// Drops the entries `what` names: `t` and a token's hash, `u` and an account id, or `all`.
+    fn drop_entries(&self, what: &str) {
         let mut entries = self.entries.lock().expect("session cache");
         match what.split_at_checked(1) {
             _ if what == "all" => entries.clear(),
