@@ -7,10 +7,10 @@ use tokio::sync::{broadcast, watch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Event {
-    /// A round's abnormal pools changed (results for its tubes, a late member): the shared counts
-    /// are read again. No page listens for it; the `Progress` or `AbnormalPool` that comes with it
-    /// tells them. Declared first, so that it sorts first: another server forgets its counts
-    /// before its pages re-read them (`fanout.rs`).
+    /// A round's abnormal pools changed (results for its tubes, a late member): the other servers
+    /// read their shared counts again. Only they hear it ([`Events::tell_other_servers`]); pages
+    /// hear the `Progress` or `AbnormalPool` that comes with it. Declared first, so that it sorts
+    /// first: another server forgets its counts before its pages re-read them (`fanout.rs`).
     Pools(RoundId),
     /// A round's figures changed (a registration, a door-knock, results for its tubes).
     Progress(RoundId),
@@ -18,16 +18,6 @@ pub enum Event {
     AbnormalPool(RoundId),
     /// An incident's board changed (an answer, a task, a timeline entry).
     Incident(IncidentId),
-}
-
-impl Event {
-    /// The round whose figures changed, if it is a round's event.
-    pub fn round(self) -> Option<RoundId> {
-        match self {
-            Event::Progress(r) | Event::AbnormalPool(r) | Event::Pools(r) => Some(r),
-            Event::Incident(_) => None,
-        }
-    }
 }
 
 /// A broadcast channel: publishing never waits, and a slow page only misses events it would
@@ -52,6 +42,13 @@ impl Events {
     pub fn publish(&self, event: Event) {
         // No listener is fine: nobody has a page open.
         let _ = self.tx.send(event);
+        if let Some(outbox) = self.outbox.get() {
+            outbox.add(event);
+        }
+    }
+
+    /// Tells the other servers alone (once [`crate::fanout`] runs), of what no page here needs.
+    pub(crate) fn tell_other_servers(&self, event: Event) {
         if let Some(outbox) = self.outbox.get() {
             outbox.add(event);
         }

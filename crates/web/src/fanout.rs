@@ -186,10 +186,10 @@ async fn hand_on(state: &AppState, news: News) {
         state.sessions.forget_from_elsewhere(what);
     }
     for &event in &news.events {
-        if let Event::Pools(round) = event {
-            state.pool_counts.forget_round(round);
+        match event {
+            Event::Pools(round) => state.pool_counts.forget_round(round),
+            _ => state.events.publish_from_elsewhere(event),
         }
-        state.events.publish_from_elsewhere(event);
     }
     let ids: Vec<NotificationId> = news.in_app.into_iter().collect();
     if !ids.is_empty()

@@ -66,7 +66,7 @@ impl AppState {
     /// other servers sharing the database as soon as they hear of it.
     pub(crate) fn pools_changed(&self, round: bulwark_domain::testing::RoundId) {
         self.pool_counts.forget_round(round);
-        self.events.publish(events::Event::Pools(round));
+        self.events.tell_other_servers(events::Event::Pools(round));
     }
 
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> AppState {
