@@ -1,18 +1,18 @@
 //! Registrations: the hot path.
 //!
 //! Registrations are stored in batches, one transaction per batch, with set-based statements
-//! (each takes arrays and handles every item of the batch), in four round trips:
+//! (each takes arrays and handles every item of the batch), in three round trips after `BEGIN`:
 //!
 //! 1. the registrations under the batch's keys and the people's earlier registrations in their
 //!    rounds (one query), and which of their areas are households;
 //! 2. the tubes, created when new and locked in code order, with one `INSERT … ON CONFLICT DO
 //!    UPDATE` that answers them as they are;
 //! 3. (in memory) [`decide`] for each item in input order, as if they came one by one;
-//! 4. one statement that writes the tubes' new states, the counters and the registrations;
+//! 4. one statement that writes the tubes' new states, the counters and the registrations,
+//!    sent with the commit.
 //!
-//! then the commit. Per registration this costs the database about 19 µs of CPU in batches of
-//! 5,000 and about 60 µs in the batches of 20–60 that 64 lanes scanning at once make
-//! (`register_load`).
+//! Per registration this costs the database about 19 µs of CPU in batches of 5,000 and about
+//! 60 µs in the batches of 20–60 that 64 lanes scanning at once make (`register_load`).
 //!
 //! Concurrency: the tube lock serialises scans into one tube, so its member count is exact. A
 //! person's registrations in a round are numbered (`seq`, unique with the round and person), so
@@ -695,15 +695,6 @@ async fn attempt_batch(
         &s_n,
         &a.entry_person,
     ];
-    let inserted = tx.query(&s_write, p_write).await.map_err(failure)?;
-    if inserted.len() != rows.key.len() {
-        // Every row is inserted or the statement fails (a lost race is a unique violation).
-        return Err(Failure::Error(StoreError::Internal(format!(
-            "{} of {} registrations came back from their insert",
-            inserted.len(),
-            rows.key.len()
-        ))));
-    }
     // A swab that arrives after its pool's abnormal result joins the pool's kept members at once
     // (migration 0014); the tube's lock, held since step 2, orders this after the result's copy.
     let late: Vec<TubeId> = tubes
@@ -711,10 +702,36 @@ async fn attempt_batch(
         .filter(|t| t.changed && t.pool_size.get() > 1 && t.outcome.is_some_and(LabOutcome::is_abnormal))
         .map(|t| t.id)
         .collect();
-    if !late.is_empty() {
-        tx.execute(LATE_MEMBERS_SQL, &[&late]).await.map_err(failure)?;
+    // Prepared first: a statement sent as text waits for its Parse, and the COMMIT would go ahead.
+    let s_late = if late.is_empty() { None } else { Some(tx.prepare_cached(LATE_MEMBERS_SQL).await.map_err(failure)?) };
+    let late_members = async {
+        match &s_late {
+            Some(s) => tx.execute(s, &[&late]).await.map(drop),
+            None => Ok(()),
+        }
+    };
+    // The write, the late members and the COMMIT go out together, in this order (each is sent
+    // whole when first polled, so even a caller that goes away leaves them to end the
+    // transaction): a batch's callers wait through one round trip fewer of the six they did,
+    // which is what bounds one registration per request (BENCHMARKS.md, twenty-sixth session).
+    // When a statement fails, PostgreSQL answers the COMMIT with a rollback: nothing of the
+    // batch is stored, and the statement's error says why.
+    let (inserted, late_added, committed) =
+        tokio::join!(biased; tx.query(&s_write, p_write), late_members, tx.batch_execute("COMMIT"));
+    // The transaction ended above; dropping it would send a ROLLBACK that finds none to end.
+    std::mem::forget(tx);
+    let inserted = inserted.map_err(failure)?;
+    late_added.map_err(failure)?;
+    committed.map_err(failure)?;
+    if inserted.len() != rows.key.len() {
+        // Every row is inserted or the statement fails (a lost race is a unique violation). Were
+        // it otherwise the batch stands, and its callers' retries are answered from it.
+        return Err(Failure::Error(StoreError::Internal(format!(
+            "{} of {} registrations came back from their insert",
+            inserted.len(),
+            rows.key.len()
+        ))));
     }
-    tx.commit().await.map_err(failure)?;
 
     let ids: HashMap<String, i64> =
         inserted.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect::<StoreResult<_>>()?;
