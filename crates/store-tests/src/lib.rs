@@ -99,6 +99,7 @@ macro_rules! contract_tests {
             staff_assignments,
             testing_rounds_and_sites_round_trip,
             testing_registration_is_idempotent_by_key,
+            testing_a_reused_key_opens_no_tube,
             testing_a_registration_needs_its_round_and_site,
             testing_physical_facts_are_flagged_never_refused,
             testing_register_many_answers_each_item,

@@ -177,6 +177,25 @@ pub async fn testing_registration_is_idempotent_by_key(store: &dyn Store) {
     assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 2);
 }
 
+/// A key used again with another body, naming a tube nobody has opened, in the same upload as a
+/// new registration into that tube (first in the upload, so the first to name the tube): the
+/// reused key stores nothing, and the tube is opened by the new registration, with its pool size.
+pub async fn testing_a_reused_key_opens_no_tube(store: &dyn Store) {
+    let s = scene(store).await;
+    created(store.register(s.reg("k-1", "EP0000001", &s.a[0], 1)).await);
+    let mut reused = s.reg("k-1", "EP0000009", &s.a[1], 2);
+    reused.body_hash = 8;
+    reused.pool_size = PoolSize::SINGLE;
+    let answers = store.register_many(vec![reused, s.reg("k-2", "EP0000009", &s.a[2], 3)]).await.unwrap();
+    let [reused, fresh] = <[_; 2]>::try_from(answers).expect("two answers");
+    assert_eq!(reused.unwrap(), Registered::KeyReused);
+    let fresh = created(fresh);
+    assert_eq!((fresh.pool_size, fresh.tube_members, fresh.tube_state), (PoolSize::TEN, 1, TubeState::Open));
+    let tube = store.tube(&tube("EP0000009")).await.unwrap().expect("the tube");
+    assert_eq!((tube.pool_size, tube.members), (PoolSize::TEN, 1));
+    assert_eq!(store.progress(s.round.id).await.unwrap().registrations, 2);
+}
+
 /// A round or site that does not exist is refused, by a single registration, a scan and an
 /// upload alike, and nothing is stored, even into a tube that exists (whose row would not catch
 /// it). The SQLite writer skips these look-ups for the round and site its cache holds: an unknown

@@ -1,12 +1,12 @@
 //! Registrations: the hot path.
 //!
 //! Registrations are stored in batches, one transaction per batch, with set-based statements
-//! (each takes arrays and handles every item of the batch), in three round trips after `BEGIN`:
+//! (each takes arrays and handles every item of the batch), in two round trips after `BEGIN`:
 //!
 //! 1. the registrations under the batch's keys and the people's earlier registrations in their
 //!    rounds (one query), and which of their areas are households;
-//! 2. the tubes, created when new and locked in code order, with one `INSERT … ON CONFLICT DO
-//!    UPDATE` that answers them as they are;
+//! 2. in the same round trip, the tubes, created when new and locked in code order, with one
+//!    `INSERT … ON CONFLICT DO UPDATE` that answers them as they are;
 //! 3. (in memory) [`decide`] for each item in input order, as if they came one by one;
 //! 4. one statement that writes the tubes' new states, the counters and the registrations,
 //!    sent with the commit.
@@ -91,6 +91,9 @@ const ATTEMPTS: u32 = 10;
 enum Failure {
     /// Lost a race (a key, a person's first registration) or a deadlock: redo the batch.
     Retry,
+    /// A tube was created from an item that turned out to be stored already under its key (a
+    /// replay, or the key reused): redo the batch with those keys' items naming no tube.
+    Replays(Vec<String>),
     Error(StoreError),
 }
 
@@ -346,8 +349,9 @@ impl PgStore {
         let refusals = self.check_references(&client, items).await?;
         let shard = self.mass.shard();
         let mut attempt = 0;
+        let mut replays = HashSet::new();
         loop {
-            match attempt_batch(&mut client, items, &refusals, shard).await {
+            match attempt_batch(&mut client, items, &refusals, shard, &replays).await {
                 Ok(answers) => {
                     let created = answers.iter().filter(|a| matches!(a, Ok(Registered::Created(_)))).count();
                     if self.mass.grown(created as u64) {
@@ -363,11 +367,15 @@ impl PgStore {
                     return Ok(answers);
                 }
                 Err(Failure::Error(e)) => return Err(e),
+                Err(Failure::Replays(keys)) if attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                    replays.extend(keys);
+                }
                 Err(Failure::Retry) if attempt + 1 < ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 3)).await;
                 }
-                Err(Failure::Retry) => {
+                Err(Failure::Retry | Failure::Replays(_)) => {
                     return Err(StoreError::Unavailable(
                         "registrations kept colliding with concurrent ones; try again".into(),
                     ));
@@ -419,6 +427,7 @@ async fn attempt_batch(
     items: &[NewRegistration],
     refusals: &[Option<StoreError>],
     shard: i16,
+    replays: &HashSet<String>,
 ) -> Result<Vec<StoreResult<Registered>>, Failure> {
     let mut out: Vec<Option<StoreResult<Registered>>> = refusals.iter().map(|r| r.clone().map(Err)).collect();
     let live: Vec<&NewRegistration> = items.iter().zip(refusals).filter(|(_, r)| r.is_none()).map(|(i, _)| i).collect();
@@ -427,7 +436,10 @@ async fn attempt_batch(
     }
     let tx = client.transaction().await.map_err(failure)?;
 
-    // 1. Keys and the people's earlier registrations.
+    // 1. Keys and the people's earlier registrations, and 2. the tubes, created or locked by
+    // code, in one round trip. A tube is created from the first item that names it; an item
+    // stored already under its key (a replay, or the key reused with another body) names none,
+    // but which those are is known only from this round trip's answer (see below).
     let keys: Vec<&str> = live.iter().map(|i| i.key.as_str()).collect();
     let mut pairs: Vec<(RoundId, PersonId)> = live.iter().map(|i| (i.round, i.person)).collect();
     pairs.sort_unstable();
@@ -446,13 +458,24 @@ async fn attempt_batch(
     .map_err(failure)?;
     let p_earlier: Params = &[&keys, &pair_rounds, &pair_people];
     let p_leaves: Params = &[&leaves];
+    let mut first_use: BTreeMap<&str, &NewRegistration> = BTreeMap::new();
+    for item in live.iter().filter(|i| !replays.contains(&i.key)) {
+        first_use.entry(item.tube.as_str()).or_insert(item);
+    }
+    let codes: Vec<&str> = first_use.keys().copied().collect();
+    let column = |f: fn(&NewRegistration) -> i64| first_use.values().map(|i| f(i)).collect::<Vec<i64>>();
+    let (t_rounds, t_sites, t_at) = (column(|i| i.round), column(|i| i.site), column(|i| i.at));
+    let t_lanes: Vec<Option<LaneId>> = first_use.values().map(|i| i.lane).collect();
+    let t_pools: Vec<i16> = first_use.values().map(|i| i16::from(i.pool_size.get())).collect();
+    let p_tubes: Params = &[&codes, &t_rounds, &t_sites, &t_lanes, &t_pools, &t_at];
     // Plans for a handful of rows (index probes), whatever the batch's size: planned for 5,000
     // people, the first executions of a statement on a connection (custom plans) may hash-join a
     // scan of the whole registrations table into the batch.
-    let (_, earlier_rows, household_rows) = tokio::try_join!(
+    let (_, earlier_rows, household_rows, tube_rows) = tokio::try_join!(
         tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan"),
         tx.query(&s_earlier, p_earlier),
-        tx.query(&s_households, p_leaves)
+        tx.query(&s_households, p_leaves),
+        tx.query(&s_tubes, p_tubes),
     )
     .map_err(failure)?;
     let households: HashSet<AreaId> = household_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
@@ -476,18 +499,17 @@ async fn attempt_batch(
         }
     }
 
-    // 2. The tubes, created or locked by code.
-    let mut first_use: BTreeMap<&str, &NewRegistration> = BTreeMap::new();
-    for item in live.iter().filter(|i| !keyed.contains_key(&i.key)) {
-        first_use.entry(item.tube.as_str()).or_insert(item);
+    // A tube created from an item found stored under its key took that item's round, site and
+    // pool size: the batch is redone with such items naming no tube (rare: a retry whose tube
+    // nobody has opened since, or a key reused with another body). Created means no members: a
+    // tube nobody ended up in is deleted by the write below.
+    let created_by_replay = tube_rows.iter().any(|row| {
+        let (code, members) = (get::<&str>(row, 1), get::<i32>(row, 4));
+        matches!(members, Ok(0)) && code.is_ok_and(|c| first_use.get(c).is_some_and(|i| keyed.contains_key(&i.key)))
+    });
+    if created_by_replay {
+        return Err(Failure::Replays(keyed.into_keys().collect()));
     }
-    let codes: Vec<&str> = first_use.keys().copied().collect();
-    let column = |f: fn(&NewRegistration) -> i64| first_use.values().map(|i| f(i)).collect::<Vec<i64>>();
-    let (t_rounds, t_sites, t_at) = (column(|i| i.round), column(|i| i.site), column(|i| i.at));
-    let t_lanes: Vec<Option<LaneId>> = first_use.values().map(|i| i.lane).collect();
-    let t_pools: Vec<i16> = first_use.values().map(|i| i16::from(i.pool_size.get())).collect();
-    let p_tubes: Params = &[&codes, &t_rounds, &t_sites, &t_lanes, &t_pools, &t_at];
-    let tube_rows = tx.query(&s_tubes, p_tubes).await.map_err(failure)?;
     let mut tubes: HashMap<String, BatchTube> = HashMap::with_capacity(tube_rows.len());
     for row in &tube_rows {
         let id: TubeId = get(row, 0)?;
