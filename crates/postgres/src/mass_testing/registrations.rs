@@ -499,17 +499,6 @@ async fn attempt_batch(
         }
     }
 
-    // A tube created from an item found stored under its key took that item's round, site and
-    // pool size: the batch is redone with such items naming no tube (rare: a retry whose tube
-    // nobody has opened since, or a key reused with another body). Created means no members: a
-    // tube nobody ended up in is deleted by the write below.
-    let created_by_replay = tube_rows.iter().any(|row| {
-        let (code, members) = (get::<&str>(row, 1), get::<i32>(row, 4));
-        matches!(members, Ok(0)) && code.is_ok_and(|c| first_use.get(c).is_some_and(|i| keyed.contains_key(&i.key)))
-    });
-    if created_by_replay {
-        return Err(Failure::Replays(keyed.into_keys().collect()));
-    }
     let mut tubes: HashMap<String, BatchTube> = HashMap::with_capacity(tube_rows.len());
     for row in &tube_rows {
         let id: TubeId = get(row, 0)?;
@@ -531,6 +520,17 @@ async fn attempt_batch(
                 changed: false,
             },
         );
+    }
+
+    // A tube created from an item found stored under its key took that item's round, site and
+    // pool size: the batch is redone with such items naming no tube (rare: a retry whose tube
+    // nobody has opened since, or a key reused with another body). A created tube nobody ends
+    // up in is deleted by the write below.
+    let created_by_replay = tubes
+        .iter()
+        .any(|(code, t)| t.created && first_use.get(code.as_str()).is_some_and(|i| keyed.contains_key(&i.key)));
+    if created_by_replay {
+        return Err(Failure::Replays(keyed.into_keys().collect()));
     }
 
     // 3. Each item in order, as if alone.
@@ -734,8 +734,8 @@ async fn attempt_batch(
     };
     // The write, the late members and the COMMIT go out together, in this order (each is sent
     // whole when first polled, so even a caller that goes away leaves them to end the
-    // transaction): a batch's callers wait through one round trip fewer of the six they did,
-    // which is what bounds one registration per request (BENCHMARKS.md, twenty-sixth session).
+    // transaction): one round trip fewer for the batch's callers to wait through, which is what
+    // bounds one registration per request (BENCHMARKS.md, twenty-sixth session).
     // When a statement fails, PostgreSQL answers the COMMIT with a rollback: nothing of the
     // batch is stored, and the statement's error says why.
     let (inserted, late_added, committed) =
