@@ -6,6 +6,7 @@
 //! shard it was handed, so concurrent transactions do not wait for each other's commit on the
 //! same counter rows; readers sum the shards.
 
+mod begun;
 mod recent;
 mod registrations;
 mod reports;

@@ -1,10 +1,11 @@
 //! Registrations: the hot path.
 //!
 //! Registrations are stored in batches, one transaction per batch, with set-based statements
-//! (each takes arrays and handles every item of the batch), in two round trips after `BEGIN`:
+//! (each takes arrays and handles every item of the batch), in two round trips (a third first,
+//! with `BEGIN`, when the batch has scans whose people are to be found: `scanned.rs`):
 //!
-//! 1. the registrations under the batch's keys and the people's earlier registrations in their
-//!    rounds (one query), and which of their areas are households;
+//! 1. `BEGIN` (unless sent already), the registrations under the batch's keys and the people's
+//!    earlier registrations in their rounds (one query), and which of their areas are households;
 //! 2. in the same round trip, the tubes, created when new and locked in code order, with one
 //!    `INSERT … ON CONFLICT DO UPDATE` that answers them as they are;
 //! 3. (in memory) [`decide`] for each item in input order, as if they came one by one;
@@ -26,7 +27,7 @@
 //! lanes scanning at once share commits instead of queueing for the disk one by one.
 
 use super::{
-    HOUSEHOLDS_SQL, REG_COLS, REG_WIDTH, TUBE_COLS, counted_areas, outcome_of, path_ids, pool_size_of,
+    HOUSEHOLDS_SQL, REG_COLS, REG_WIDTH, TUBE_COLS, begun::Begun, counted_areas, outcome_of, path_ids, pool_size_of,
     registration_from, state_of, tube_from,
 };
 use crate::{
@@ -48,7 +49,7 @@ use bulwark_store::{
     StoreError, StoreResult,
     testing::{MakeRegistration, Registered, Scanned, Tube},
 };
-use deadpool_postgres::Object;
+use deadpool_postgres::ClientWrapper;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::{
     sync::{LazyLock, atomic::Ordering},
@@ -311,11 +312,20 @@ impl PgStore {
                     Err(_) => return,
                 }
             }
-            let (items, replies) = self.made(batch).await;
+            let client = match self.client().await {
+                Ok(client) => client,
+                Err(e) => {
+                    for pending in batch {
+                        pending.refuse(e.clone());
+                    }
+                    continue;
+                }
+            };
+            let (items, replies, begun) = self.made(&client, batch).await;
             if items.is_empty() {
                 continue;
             }
-            match self.register_batch(&items).await {
+            match self.register_batch(&client, &items, begun).await {
                 Ok(answers) => {
                     for (reply, answer) in replies.into_iter().zip(answers) {
                         reply.send(answer);
@@ -334,8 +344,9 @@ impl PgStore {
     /// cannot be stored at all, each of its items answers the error.
     pub(super) async fn register_chunks(&self, items: &[NewRegistration]) -> StoreResult<Vec<StoreResult<Registered>>> {
         let mut out = Vec::with_capacity(items.len());
+        let client = self.client().await?;
         for chunk in items.chunks(CHUNK) {
-            match self.register_batch(chunk).await {
+            match self.register_batch(&client, chunk, None).await {
                 Ok(answers) => out.extend(answers),
                 Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
             }
@@ -343,15 +354,21 @@ impl PgStore {
         Ok(out)
     }
 
-    /// Stores a batch in one transaction, redoing it when it loses a race; one answer per item.
-    async fn register_batch(&self, items: &[NewRegistration]) -> StoreResult<Vec<StoreResult<Registered>>> {
-        let mut client = self.client().await?;
-        let refusals = self.check_references(&client, items).await?;
+    /// Stores a batch in one transaction on `client`, redoing it when it loses a race; one answer
+    /// per item. The first attempt goes on in `begun` when the transaction was begun already.
+    async fn register_batch(
+        &self,
+        client: &ClientWrapper,
+        items: &[NewRegistration],
+        mut begun: Option<Begun<'_>>,
+    ) -> StoreResult<Vec<StoreResult<Registered>>> {
+        let refusals = self.check_references(client, items).await?;
         let shard = self.mass.shard();
         let mut attempt = 0;
         let mut replays = HashSet::new();
         loop {
-            match attempt_batch(&mut client, items, &refusals, shard, &replays).await {
+            let tx = begun.take().unwrap_or_else(|| Begun::new(client));
+            match attempt_batch(tx, items, &refusals, shard, &replays).await {
                 Ok(answers) => {
                     let created = answers.iter().filter(|a| matches!(a, Ok(Registered::Created(_)))).count();
                     if self.mass.grown(created as u64) {
@@ -421,9 +438,10 @@ impl PgStore {
     }
 }
 
-/// One attempt at a batch: everything in one transaction, committed at the end.
+/// One attempt at a batch: everything in one transaction, committed at the end. `tx` is begun
+/// already, or is begun by the first round trip here.
 async fn attempt_batch(
-    client: &mut Object,
+    mut tx: Begun<'_>,
     items: &[NewRegistration],
     refusals: &[Option<StoreError>],
     shard: i16,
@@ -434,7 +452,7 @@ async fn attempt_batch(
     if live.is_empty() {
         return Ok(out.into_iter().map(|a| a.expect("answered")).collect());
     }
-    let tx = client.transaction().await.map_err(failure)?;
+    let client = tx.client();
 
     // 1. Keys and the people's earlier registrations, and 2. the tubes, created or locked by
     // code, in one round trip. A tube is created from the first item that names it; an item
@@ -450,10 +468,10 @@ async fn attempt_batch(
     leaves.dedup();
     let earlier_sql = sql(EARLIER_SQL);
     let (s_earlier, s_households, s_tubes, s_write) = tokio::try_join!(
-        tx.prepare_cached(&earlier_sql),
-        tx.prepare_cached(HOUSEHOLDS_SQL),
-        tx.prepare_cached(TUBES_SQL),
-        tx.prepare_cached(&WRITE),
+        client.prepare_cached(&earlier_sql),
+        client.prepare_cached(HOUSEHOLDS_SQL),
+        client.prepare_cached(TUBES_SQL),
+        client.prepare_cached(&WRITE),
     )
     .map_err(failure)?;
     let p_earlier: Params = &[&keys, &pair_rounds, &pair_people];
@@ -468,14 +486,12 @@ async fn attempt_batch(
     let t_lanes: Vec<Option<LaneId>> = first_use.values().map(|i| i.lane).collect();
     let t_pools: Vec<i16> = first_use.values().map(|i| i16::from(i.pool_size.get())).collect();
     let p_tubes: Params = &[&codes, &t_rounds, &t_sites, &t_lanes, &t_pools, &t_at];
-    // Plans for a handful of rows (index probes), whatever the batch's size: planned for 5,000
-    // people, the first executions of a statement on a connection (custom plans) may hash-join a
-    // scan of the whole registrations table into the batch.
     let (_, earlier_rows, household_rows, tube_rows) = tokio::try_join!(
-        tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan"),
-        tx.query(&s_earlier, p_earlier),
-        tx.query(&s_households, p_leaves),
-        tx.query(&s_tubes, p_tubes),
+        biased;
+        tx.begin(),
+        client.query(&s_earlier, p_earlier),
+        client.query(&s_households, p_leaves),
+        client.query(&s_tubes, p_tubes),
     )
     .map_err(failure)?;
     let households: HashSet<AreaId> = household_rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
@@ -725,10 +741,11 @@ async fn attempt_batch(
         .map(|t| t.id)
         .collect();
     // Prepared first: a statement sent as text waits for its Parse, and the COMMIT would go ahead.
-    let s_late = if late.is_empty() { None } else { Some(tx.prepare_cached(LATE_MEMBERS_SQL).await.map_err(failure)?) };
+    let s_late =
+        if late.is_empty() { None } else { Some(client.prepare_cached(LATE_MEMBERS_SQL).await.map_err(failure)?) };
     let late_members = async {
         match &s_late {
-            Some(s) => tx.execute(s, &[&late]).await.map(drop),
+            Some(s) => client.execute(s, &[&late]).await.map(drop),
             None => Ok(()),
         }
     };
@@ -739,9 +756,8 @@ async fn attempt_batch(
     // When a statement fails, PostgreSQL answers the COMMIT with a rollback: nothing of the
     // batch is stored, and the statement's error says why.
     let (inserted, late_added, committed) =
-        tokio::join!(biased; tx.query(&s_write, p_write), late_members, tx.batch_execute("COMMIT"));
-    // The transaction ended above; dropping it would send a ROLLBACK that finds none to end.
-    std::mem::forget(tx);
+        tokio::join!(biased; client.query(&s_write, p_write), late_members, client.batch_execute("COMMIT"));
+    tx.ended();
     let inserted = inserted.map_err(failure)?;
     late_added.map_err(failure)?;
     committed.map_err(failure)?;
